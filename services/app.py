@@ -1,0 +1,145 @@
+"""The system under test: one FastAPI app, whose caching is the chosen strategy.
+
+Settings, the Redis pool, the origin and the strategy are built in `lifespan`,
+not at import time, so `create_app(settings)` gives tests apps with other
+settings. Routes are thin: they validate, ask the strategy, and say in
+`X-Cache` which tier answered.
+"""
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, HTTPException, Path, Request, Response
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from services import cache
+from services.config import Settings, load_settings
+from services.metrics import Metrics
+from services.origin import open_origin
+from services.strategies import STRATEGIES, Deps, Served, Strategy
+
+log = logging.getLogger("services.app")
+JSON = "application/json"
+
+
+class ProductChanges(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(None, min_length=1, max_length=200)
+    price: float | None = Field(None, ge=0, allow_inf_nan=False)
+
+    @model_validator(mode="after")
+    def _something_to_change(self) -> "ProductChanges":
+        if self.name is None and self.price is None:
+            raise ValueError("give name, price or both")
+        return self
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        config = settings or load_settings()
+        metrics = Metrics()
+        origin = await open_origin(config.database_url, config.origin_delay_ms)
+        redis = cache.connect(config.redis_url)
+        strategy = STRATEGIES[config.cache_strategy](
+            Deps(config, origin, cache.Cache(redis, metrics), metrics)
+        )
+        try:
+            await origin.ping()
+            await strategy.start()
+            app.state.settings = config
+            app.state.metrics = metrics
+            app.state.origin = origin
+            app.state.redis = redis
+            app.state.strategy = strategy
+            app.state.headers = {"X-Replica": config.replica_name}
+            log.info("replica %s: strategy %s", config.replica_name, config.cache_strategy)
+            yield
+        finally:
+            await strategy.stop()
+            await redis.aclose()
+            await origin.close()
+
+    app = FastAPI(title="cache-invalidation-bench service", lifespan=lifespan)
+    _add_routes(app)
+    return app
+
+
+def get_strategy(request: Request) -> Strategy:
+    return request.app.state.strategy
+
+
+StrategyDep = Annotated[Strategy, Depends(get_strategy)]
+ProductId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+
+
+def _respond(request: Request, body: bytes, source: str) -> Response:
+    headers = {"X-Cache": source, **request.app.state.headers}
+    return Response(content=body, media_type=JSON, headers=headers)
+
+
+def _add_routes(app: FastAPI) -> None:
+    @app.get("/products/{product_id}")
+    async def get_product(
+        product_id: ProductId, request: Request, strategy: StrategyDep
+    ) -> Response:
+        served = await strategy.get_product(product_id)
+        if served is None:
+            raise HTTPException(404, f"product {product_id} not found")
+        return _respond(request, served.body, served.source)
+
+    @app.patch("/products/{product_id}")
+    async def update_product(
+        product_id: ProductId, changes: ProductChanges, request: Request, strategy: StrategyDep
+    ) -> Response:
+        body = await strategy.update_product(product_id, changes.model_dump(exclude_none=True))
+        if body is None:
+            raise HTTPException(404, f"product {product_id} not found")
+        return _respond(request, body, "miss")
+
+    @app.get("/categories/{category}/products")
+    async def list_category(
+        category: Annotated[str, Path(min_length=1, max_length=100)],
+        request: Request,
+        strategy: StrategyDep,
+    ) -> Response:
+        served: Served = await strategy.list_category(category)
+        return _respond(request, served.body, served.source)
+
+    @app.get("/healthz")
+    async def healthz(request: Request, response: Response) -> dict[str, Any]:
+        state = request.app.state
+        health: dict[str, Any] = {
+            "replica": state.settings.replica_name,
+            "strategy": state.settings.cache_strategy,
+        }
+        try:
+            await state.origin.ping()
+            health["origin"] = "ok"
+        except Exception as exc:
+            health["origin"] = f"error: {exc}"
+        try:
+            await state.redis.ping()
+            health["redis"] = "ok"
+        except Exception as exc:
+            health["redis"] = f"error: {exc}"
+        health.update(state.strategy.health())
+        # Redis down is a degraded but serving replica (fail open); no origin is not serving.
+        if health["origin"] != "ok":
+            response.status_code = 503
+        response.headers.update({"X-Cache": "miss", **state.headers})
+        return health
+
+    @app.get("/metrics")
+    async def metrics(request: Request) -> Response:
+        return Response(
+            request.app.state.metrics.render(),
+            media_type="text/plain; version=0.0.4",
+            headers={"X-Cache": "miss", **request.app.state.headers},
+        )
+
+
+app = create_app()

@@ -1,0 +1,61 @@
+"""Settings of one replica, read from the environment and nothing else.
+
+Built inside the app's lifespan (not at import time) so that tests can make
+apps with other settings in the same process.
+"""
+
+import socket
+from typing import Self
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings
+
+STRATEGY_NAMES = ("ttl", "delete", "versioned", "pubsub")
+
+
+class Settings(BaseSettings):
+    cache_strategy: str = "delete"
+    cache_ttl: float = Field(30.0, gt=0)
+    local_ttl: float | None = Field(None, gt=0)
+    local_max_items: int = Field(10_000, gt=0)
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    database_url: str = "sqlite:///./origin.db"
+    origin_delay_ms: float = Field(0.0, ge=0)
+    replica_name: str = Field(default_factory=socket.gethostname)
+
+    @field_validator("cache_strategy")
+    @classmethod
+    def _known_strategy(cls, value: str) -> str:
+        if value not in STRATEGY_NAMES:
+            raise ValueError(f"must be one of: {', '.join(STRATEGY_NAMES)}")
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_origin(cls, value: str) -> str:
+        if not value.startswith(("sqlite:///", "postgresql://", "postgres://")):
+            raise ValueError("must start with sqlite:/// or postgresql://")
+        return value
+
+    @model_validator(mode="after")
+    def _local_ttl_defaults_to_cache_ttl(self) -> Self:
+        if self.local_ttl is None:
+            self.local_ttl = self.cache_ttl
+        return self
+
+
+class SettingsError(Exception):
+    """A setting is wrong; the message is one line naming the variable."""
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the environment; turn pydantic's report into one readable line."""
+    from pydantic import ValidationError
+
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        variable = str(first["loc"][0]).upper() if first["loc"] else "settings"
+        given = first.get("input")
+        raise SettingsError(f"{variable}={given!r}: {first['msg']}") from None

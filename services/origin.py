@@ -1,0 +1,257 @@
+"""The origin: the source of truth every strategy caches.
+
+SQLite in WAL mode is the embedded default (one file shared by every local
+replica); PostgreSQL is used when DATABASE_URL says so. Both bump `version`
+by exactly one per write inside the UPDATE itself, so concurrent writers from
+several replicas can never lose an increment.
+"""
+
+import asyncio
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+import aiosqlite
+import asyncpg
+
+Product = dict[str, Any]
+
+COLUMNS = "id, name, price, category, version, updated_at"
+SEED_UPDATED_AT = "2026-01-01T00:00:00+00:00"
+
+
+class OriginUnavailable(Exception):
+    """The origin cannot be opened; the message says which URL and why."""
+
+
+class Origin(Protocol):
+    async def get_product(self, product_id: int) -> Product | None: ...
+    async def update_product(self, product_id: int, changes: dict[str, Any]) -> Product | None: ...
+    async def list_category(self, category: str) -> list[Product]: ...
+    async def category_of(self, product_id: int) -> str | None: ...
+    async def create_schema(self) -> None: ...
+    async def insert_products(self, rows: list[Product]) -> int: ...
+    async def ping(self) -> None: ...
+    async def close(self) -> None: ...
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+class _Delayed:
+    """ORIGIN_DELAY_MS models a costly query; it sleeps, so it never blocks the loop."""
+
+    def __init__(self, delay_ms: float) -> None:
+        self._delay_s = delay_ms / 1000
+
+    async def _delay(self) -> None:
+        if self._delay_s:
+            await asyncio.sleep(self._delay_s)
+
+
+class SqliteOrigin(_Delayed):
+    """Two connections: reads never queue behind a write that waits for the file lock."""
+
+    def __init__(self, path: str, delay_ms: float = 0.0) -> None:
+        super().__init__(delay_ms)
+        self.path = path
+        self._reader: aiosqlite.Connection | None = None
+        self._writer: aiosqlite.Connection | None = None
+
+    async def open(self) -> None:
+        folder = Path(self.path).resolve().parent
+        if not folder.is_dir():
+            # Checked up front: a failed aiosqlite connect leaves its thread behind.
+            raise OriginUnavailable(
+                f"DATABASE_URL=sqlite:///{self.path}: folder {folder} does not exist"
+            )
+        try:
+            self._reader = await self._connect()
+            self._writer = await self._connect()
+        except Exception as exc:
+            await self.close()
+            raise OriginUnavailable(f"DATABASE_URL=sqlite:///{self.path}: {exc}") from None
+
+    async def _connect(self) -> aiosqlite.Connection:
+        conn = await aiosqlite.connect(self.path, isolation_level=None)
+        conn.row_factory = aiosqlite.Row
+        await conn.execute("PRAGMA journal_mode=WAL")
+        await conn.execute("PRAGMA busy_timeout=10000")
+        await conn.execute("PRAGMA synchronous=NORMAL")
+        return conn
+
+    @property
+    def reader(self) -> aiosqlite.Connection:
+        assert self._reader is not None, "origin not opened"
+        return self._reader
+
+    @property
+    def writer(self) -> aiosqlite.Connection:
+        assert self._writer is not None, "origin not opened"
+        return self._writer
+
+    async def get_product(self, product_id: int) -> Product | None:
+        await self._delay()
+        rows = await self.reader.execute_fetchall(
+            f"SELECT {COLUMNS} FROM products WHERE id = ?", (product_id,)
+        )
+        return dict(rows[0]) if rows else None
+
+    async def update_product(self, product_id: int, changes: dict[str, Any]) -> Product | None:
+        await self._delay()
+        rows = await self.writer.execute_fetchall(
+            "UPDATE products SET name = COALESCE(?, name), price = COALESCE(?, price),"
+            " version = version + 1, updated_at = ? WHERE id = ?"
+            f" RETURNING {COLUMNS}",
+            (changes.get("name"), changes.get("price"), now_iso(), product_id),
+        )
+        return dict(rows[0]) if rows else None
+
+    async def list_category(self, category: str) -> list[Product]:
+        await self._delay()
+        rows = await self.reader.execute_fetchall(
+            f"SELECT {COLUMNS} FROM products WHERE category = ? ORDER BY id", (category,)
+        )
+        return [dict(row) for row in rows]
+
+    async def category_of(self, product_id: int) -> str | None:
+        await self._delay()
+        rows = await self.reader.execute_fetchall(
+            "SELECT category FROM products WHERE id = ?", (product_id,)
+        )
+        return rows[0][0] if rows else None
+
+    async def create_schema(self) -> None:
+        await self.writer.execute(
+            "CREATE TABLE IF NOT EXISTS products (id INTEGER PRIMARY KEY, name TEXT NOT NULL,"
+            " price REAL NOT NULL, category TEXT NOT NULL, version INTEGER NOT NULL,"
+            " updated_at TEXT NOT NULL)"
+        )
+        await self.writer.execute(
+            "CREATE INDEX IF NOT EXISTS products_category ON products (category, id)"
+        )
+
+    async def insert_products(self, rows: list[Product]) -> int:
+        before = self.writer.total_changes
+        await self.writer.execute("BEGIN")
+        await self.writer.executemany(
+            f"INSERT INTO products ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (id) DO NOTHING",
+            [tuple(row[c] for c in COLUMNS.split(", ")) for row in rows],
+        )
+        await self.writer.execute("COMMIT")
+        return self.writer.total_changes - before
+
+    async def ping(self) -> None:
+        await self.reader.execute_fetchall("SELECT count(*) FROM products")
+
+    async def close(self) -> None:
+        for conn in (self._reader, self._writer):
+            if conn is not None:
+                await conn.close()
+        self._reader = self._writer = None
+
+
+class PostgresOrigin(_Delayed):
+    def __init__(self, url: str, delay_ms: float = 0.0) -> None:
+        super().__init__(delay_ms)
+        self.url = url
+        self._pool: asyncpg.Pool | None = None
+
+    async def open(self) -> None:
+        try:
+            self._pool = await asyncpg.create_pool(self.url, min_size=1, max_size=10, timeout=5)
+        except Exception as exc:
+            raise OriginUnavailable(f"DATABASE_URL={self.url}: {exc}") from None
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        assert self._pool is not None, "origin not opened"
+        return self._pool
+
+    @staticmethod
+    def _product(record: asyncpg.Record | None) -> Product | None:
+        if record is None:
+            return None
+        product = dict(record)
+        product["updated_at"] = product["updated_at"].isoformat(timespec="microseconds")
+        return product
+
+    async def get_product(self, product_id: int) -> Product | None:
+        await self._delay()
+        record = await self.pool.fetchrow(
+            f"SELECT {COLUMNS} FROM products WHERE id = $1", product_id
+        )
+        return self._product(record)
+
+    async def update_product(self, product_id: int, changes: dict[str, Any]) -> Product | None:
+        await self._delay()
+        record = await self.pool.fetchrow(
+            "UPDATE products SET name = COALESCE($1, name), price = COALESCE($2, price),"
+            " version = version + 1, updated_at = clock_timestamp() WHERE id = $3"
+            f" RETURNING {COLUMNS}",
+            changes.get("name"),
+            changes.get("price"),
+            product_id,
+        )
+        return self._product(record)
+
+    async def list_category(self, category: str) -> list[Product]:
+        await self._delay()
+        records = await self.pool.fetch(
+            f"SELECT {COLUMNS} FROM products WHERE category = $1 ORDER BY id", category
+        )
+        return [p for p in map(self._product, records) if p is not None]
+
+    async def category_of(self, product_id: int) -> str | None:
+        await self._delay()
+        return await self.pool.fetchval("SELECT category FROM products WHERE id = $1", product_id)
+
+    async def create_schema(self) -> None:
+        await self.pool.execute(
+            "CREATE TABLE IF NOT EXISTS products (id INTEGER PRIMARY KEY, name TEXT NOT NULL,"
+            " price DOUBLE PRECISION NOT NULL, category TEXT NOT NULL,"
+            " version BIGINT NOT NULL, updated_at TIMESTAMPTZ NOT NULL);"
+            " CREATE INDEX IF NOT EXISTS products_category ON products (category, id)"
+        )
+
+    async def insert_products(self, rows: list[Product]) -> int:
+        async with self.pool.acquire() as conn, conn.transaction():
+            inserted = 0
+            for row in rows:
+                status = await conn.execute(
+                    f"INSERT INTO products ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)"
+                    " ON CONFLICT (id) DO NOTHING",
+                    row["id"],
+                    row["name"],
+                    row["price"],
+                    row["category"],
+                    row["version"],
+                    datetime.fromisoformat(row["updated_at"]),
+                )
+                inserted += int(status.rsplit(" ", 1)[-1])
+            return inserted
+
+    async def ping(self) -> None:
+        await self.pool.fetchval("SELECT count(*) FROM products")
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
+
+
+async def open_origin(database_url: str, delay_ms: float = 0.0) -> SqliteOrigin | PostgresOrigin:
+    """Open the origin named by DATABASE_URL; raise OriginUnavailable with one line."""
+    origin: SqliteOrigin | PostgresOrigin
+    if database_url.startswith("sqlite:///"):
+        origin = SqliteOrigin(database_url.removeprefix("sqlite:///"), delay_ms)
+    elif database_url.startswith(("postgresql://", "postgres://")):
+        origin = PostgresOrigin(database_url, delay_ms)
+    else:
+        raise OriginUnavailable(
+            f"DATABASE_URL={database_url!r}: must start with sqlite:/// or postgresql://"
+        )
+    await origin.open()
+    return origin

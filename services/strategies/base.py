@@ -1,0 +1,115 @@
+"""What every strategy is, and the cache-aside read they share.
+
+A strategy decides which keys hold a product and what a write does to them;
+everything else (origin, Redis tier, counters) is handed to it ready-made.
+"""
+
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal, NamedTuple, Protocol
+
+from services.cache import Cache
+from services.config import Settings
+from services.metrics import Metrics
+from services.origin import Origin
+
+Source = Literal["local", "redis", "miss"]
+
+
+class Served(NamedTuple):
+    """A response body (JSON bytes, served as is) and the tier it came from."""
+
+    body: bytes
+    source: Source
+
+
+@dataclass
+class Deps:
+    settings: Settings
+    origin: Origin
+    cache: Cache
+    metrics: Metrics
+
+
+class Strategy(Protocol):
+    name: ClassVar[str]
+    # Declared, never sniffed: the harness and /healthz read these.
+    has_local_tier: ClassVar[bool]
+    has_subscriber: ClassVar[bool]
+
+    async def start(self) -> None: ...
+    async def stop(self) -> None: ...
+    async def get_product(self, product_id: int) -> Served | None: ...
+    async def update_product(self, product_id: int, changes: dict[str, Any]) -> bytes | None: ...
+    async def list_category(self, category: str) -> Served: ...
+    def health(self) -> dict[str, Any]: ...
+
+
+def encode(value: Any) -> bytes:
+    return json.dumps(value, separators=(",", ":")).encode()
+
+
+def product_key(product_id: int) -> str:
+    return f"product:{product_id}"
+
+
+def list_key(category: str) -> str:
+    return f"category:{category}:products"
+
+
+class CacheAside:
+    """Shared plumbing: read through Redis, fill on a miss with a TTL, always."""
+
+    has_local_tier: ClassVar[bool] = False
+    has_subscriber: ClassVar[bool] = False
+
+    def __init__(self, deps: Deps) -> None:
+        self.origin = deps.origin
+        self.cache = deps.cache
+        self.metrics = deps.metrics
+        self.ttl_s = deps.settings.cache_ttl
+
+    async def start(self) -> None:
+        return None
+
+    async def stop(self) -> None:
+        return None
+
+    def health(self) -> dict[str, Any]:
+        return {}
+
+    async def read_through(
+        self, key: str | None, load: Callable[[], Awaitable[Any]]
+    ) -> Served | None:
+        """Redis first; on a miss load from the origin and cache it (unless `load` gives None).
+
+        `key` None means the cache cannot be used right now (Redis is down): go to the origin.
+        """
+        if key is not None:
+            body = await self.cache.get(key)
+            if body is not None:
+                self.metrics.hits["redis"].inc()
+                return Served(body, "redis")
+        self.metrics.misses["redis"].inc()
+        self.metrics.origin_reads.inc()
+        value = await load()
+        if value is None:
+            return None
+        body = encode(value)
+        if key is not None:
+            await self.cache.set(key, body, self.ttl_s)
+        return Served(body, "miss")
+
+    async def load_list(self, category: str) -> dict[str, Any]:
+        return {"category": category, "items": await self.origin.list_category(category)}
+
+    async def get_product(self, product_id: int) -> Served | None:
+        return await self.read_through(
+            product_key(product_id), lambda: self.origin.get_product(product_id)
+        )
+
+    async def list_category(self, category: str) -> Served:
+        served = await self.read_through(list_key(category), lambda: self.load_list(category))
+        assert served is not None  # a list is never None, at worst empty
+        return served

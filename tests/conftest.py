@@ -1,0 +1,139 @@
+"""Real parts only: a redis-server of our own, a seeded SQLite file, the local PostgreSQL."""
+
+import os
+import socket
+import subprocess
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+import redis
+
+from bench.seed import SeedPlan, seed_async
+from services.app import create_app
+from services.config import Settings
+from tests.waiting import wait_until
+
+PG_URL = os.environ.get("DATABASE_URL_PG", "postgresql://postgres@127.0.0.1:5432/test")
+PLAN = SeedPlan(products=50, categories=5, probe_products=4)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class RedisProcess:
+    """A private redis-server on a free port, which a test may kill."""
+
+    def __init__(self, workdir: Path, port: int | None = None) -> None:
+        self.port = port or free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.proc = subprocess.Popen(
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(workdir),
+            ],
+            stdout=subprocess.DEVNULL,
+        )
+        client = redis.Redis(port=self.port)
+
+        def answers() -> bool:
+            if self.proc.poll() is not None:
+                raise RuntimeError("redis-server exited at start")
+            try:
+                return bool(client.ping())
+            except redis.ConnectionError:
+                return False
+
+        wait_until(answers, timeout_s=10, what="redis-server to answer PING")
+        client.close()
+
+    @classmethod
+    def on_port(cls, port: int, workdir: Path) -> "RedisProcess":
+        """Start again where a stopped one listened, as a restarted Redis would."""
+        return cls(workdir, port)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait(5)
+
+
+@pytest.fixture(scope="session")
+def redis_proc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisProcess]:
+    server = RedisProcess(tmp_path_factory.mktemp("redis"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def redis_url(redis_proc: RedisProcess) -> str:
+    redis.Redis(port=redis_proc.port).flushall()
+    return redis_proc.url
+
+
+def postgres_reachable() -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", 5432), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """A freshly seeded origin; PostgreSQL in a schema of its own, dropped afterwards."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'origin.db'}"
+        await seed_async(url, PLAN)
+        yield url
+        return
+    if not postgres_reachable():
+        if os.environ.get("CI"):
+            pytest.fail("PostgreSQL must be reachable on 127.0.0.1:5432 in CI")
+        pytest.skip("no PostgreSQL on 127.0.0.1:5432")
+    schema = f"cib_{uuid.uuid4().hex[:12]}"
+    conn = await asyncpg.connect(PG_URL)
+    await conn.execute(f"CREATE SCHEMA {schema}")
+    url = f"{PG_URL}?search_path={schema}"
+    try:
+        await seed_async(url, PLAN)
+        yield url
+    finally:
+        await conn.execute(f"DROP SCHEMA {schema} CASCADE")
+        await conn.close()
+
+
+@asynccontextmanager
+async def replica(
+    strategy: str, redis_url: str, database_url: str, name: str = "r1", **settings: object
+) -> AsyncIterator[httpx.AsyncClient]:
+    """One app instance with its lifespan running, reached in-process over ASGI."""
+    config = Settings(
+        cache_strategy=strategy,
+        redis_url=redis_url,
+        database_url=database_url,
+        replica_name=name,
+        **settings,  # type: ignore[arg-type]
+    )
+    app = create_app(config)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url=f"http://{name}") as client:
+            client.app = app  # type: ignore[attr-defined]
+            yield client

@@ -1,0 +1,87 @@
+"""Redis going away costs hit ratio, never answers: reads and writes still succeed."""
+
+import logging
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import RedisProcess, replica
+from tests.waiting import async_wait_until
+
+
+@pytest.mark.parametrize("strategy", ["ttl", "delete", "versioned", "pubsub"])
+async def test_redis_killed_mid_test(
+    strategy: str, database_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    server = RedisProcess(tmp_path)
+    try:
+        async with replica(strategy, server.url, database_url) as client:
+            assert (await client.get("/products/4")).status_code == 200
+            cached = await client.get("/products/4")
+            assert cached.headers["x-cache"] in ("redis", "local")
+
+            server.stop()
+            strategy_obj = client.app.state.strategy  # type: ignore[attr-defined]
+            if strategy_obj.has_subscriber:
+                # Until the subscriber notices, answering from memory is still right.
+                async def unsubscribed() -> bool:
+                    return not strategy_obj.subscribed.is_set()
+
+                await async_wait_until(unsubscribed, 5, "the subscriber to notice the outage")
+            caplog.clear()
+            with caplog.at_level(logging.WARNING):
+                for _ in range(5):
+                    response = await client.get("/products/4")
+                    assert response.status_code == 200
+                    assert response.headers["x-cache"] == "miss"
+                written = await client.patch("/products/4", json={"price": 8.0})
+                assert written.status_code == 200
+                fresh = await client.get("/products/4")
+                assert fresh.json()["version"] == written.json()["version"]
+                listed = await client.get("/categories/c3/products")
+                assert listed.status_code == 200
+
+            outage_lines = [r for r in caplog.records if "redis unavailable" in r.getMessage()]
+            assert len(outage_lines) == 1, "an outage is logged once, not once per request"
+            metrics = (await client.get("/metrics")).text
+            errors = next(
+                float(line.split()[-1])
+                for line in metrics.splitlines()
+                if line.startswith("cache_errors_total")
+            )
+            assert errors >= 5
+            health = (await client.get("/healthz")).json()
+            assert health["redis"].startswith("error")
+    finally:
+        server.stop()
+
+
+async def test_pubsub_local_tier_emptied_after_reconnect(database_url: str, tmp_path: Path) -> None:
+    """Messages sent while the subscriber was away are lost, so the local tier must go."""
+    server = RedisProcess(tmp_path)
+    try:
+        async with replica("pubsub", server.url, database_url) as client:
+            strategy = client.app.state.strategy  # type: ignore[attr-defined]
+
+            async def subscribed() -> bool:
+                return strategy.subscribed.is_set()
+
+            await async_wait_until(subscribed, 5, "the first subscription")
+            await client.get("/products/4")
+            assert (await client.get("/products/4")).headers["x-cache"] == "local"
+
+            server.stop()
+
+            async def unsubscribed() -> bool:
+                return not strategy.subscribed.is_set()
+
+            await async_wait_until(unsubscribed, 5, "the subscriber to notice the outage")
+            assert len(strategy.local) == 0
+            assert (await client.get("/products/4")).headers["x-cache"] == "miss"
+
+            server = RedisProcess.on_port(server.port, tmp_path)
+            await async_wait_until(subscribed, 10, "the subscriber to come back")
+            assert (await client.get("/products/4")).headers["x-cache"] == "miss"
+            assert (await client.get("/products/4")).headers["x-cache"] == "local"
+    finally:
+        server.stop()

@@ -1,0 +1,73 @@
+"""The HTTP contract that the probe, the scenarios and outside checks rely on."""
+
+import pytest
+
+from tests.conftest import replica
+
+
+@pytest.mark.parametrize("strategy", ["ttl", "delete", "versioned", "pubsub"])
+async def test_contract(strategy: str, redis_url: str, database_url: str) -> None:
+    async with replica(strategy, redis_url, database_url, "r7") as client:
+        response = await client.get("/products/3")
+        assert response.status_code == 200
+        assert set(response.json()) == {"id", "name", "price", "category", "version", "updated_at"}
+        assert response.headers["x-replica"] == "r7"
+        assert response.headers["x-cache"] == "miss"
+
+        listed = await client.get("/categories/c2/products")
+        assert listed.status_code == 200
+        assert listed.json()["category"] == "c2"
+        assert {item["category"] for item in listed.json()["items"]} == {"c2"}
+        assert listed.headers["x-cache"] in ("miss", "redis", "local")
+
+        written = await client.patch("/products/3", json={"name": "renamed"})
+        assert written.status_code == 200
+        assert written.json()["name"] == "renamed"
+        assert written.headers["x-replica"] == "r7"
+
+        health = await client.get("/healthz")
+        assert health.status_code == 200
+        assert health.json()["origin"] == "ok" and health.json()["redis"] == "ok"
+        metrics = (await client.get("/metrics")).text
+        for name in (
+            "cache_hits_total",
+            "cache_misses_total",
+            "invalidations_sent_total",
+            "invalidations_received_total",
+            "cache_errors_total",
+        ):
+            assert name in metrics
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "status"),
+    [
+        ("GET", "/products/999999", None, 404),
+        ("PATCH", "/products/999999", {"price": 1.0}, 404),
+        ("GET", "/products/abc", None, 422),
+        ("GET", "/products/0", None, 422),
+        ("GET", "/products/99999999999999999999", None, 422),
+        ("PATCH", "/products/abc", {"price": 1.0}, 422),
+        ("PATCH", "/products/3", {}, 422),
+        ("PATCH", "/products/3", {"price": "cheap"}, 422),
+        ("PATCH", "/products/3", {"price": -1}, 422),
+        ("PATCH", "/products/3", {"version": 9}, 422),
+        ("PATCH", "/products/3", "not json", 422),
+    ],
+)
+async def test_bad_input_is_a_4xx(
+    method: str, path: str, body: object, status: int, redis_url: str, tmp_path
+) -> None:
+    from bench.seed import seed_async
+    from tests.conftest import PLAN
+
+    url = f"sqlite:///{tmp_path / 'o.db'}"
+    await seed_async(url, PLAN)
+    async with replica("delete", redis_url, url) as client:
+        if isinstance(body, str):
+            response = await client.request(method, path, content=body)
+        else:
+            response = await client.request(method, path, json=body)
+        assert response.status_code == status, response.text
+        after = (await client.get("/products/3")).json()
+        assert after["version"] == 1, "bad input must not write"
