@@ -41,6 +41,18 @@ def cmd_seed(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_perf_service(args: argparse.Namespace) -> int:
+    from bench.perf_service import PerfError, measure, report
+    from bench.redis_server import RedisServerNotFound
+
+    try:
+        rps = measure(args.duration, args.connections, args.rounds)
+    except (PerfError, RedisServerNotFound) as exc:
+        raise UsageError(str(exc)) from None
+    print(report(rps))
+    return 0
+
+
 def build_parser() -> Parser:
     parser = Parser(prog="python -m bench", description="Benchmark cache-invalidation strategies.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
@@ -56,6 +68,14 @@ def build_parser() -> Parser:
         help="products in the probe-only category",
     )
     seed.set_defaults(handler=cmd_seed)
+
+    perf = commands.add_parser(
+        "perf-service", help="rps of the cached read paths against bare endpoints (needs wrk)"
+    )
+    perf.add_argument("--duration", type=positive_int, default=5, help="seconds per measurement")
+    perf.add_argument("--connections", type=positive_int, default=32)
+    perf.add_argument("--rounds", type=positive_int, default=3, help="interleaved rounds")
+    perf.set_defaults(handler=cmd_perf_service)
     return parser
 
 

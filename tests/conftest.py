@@ -13,6 +13,7 @@ import httpx
 import pytest
 import redis
 
+from bench.redis_server import find_redis_server
 from bench.seed import SeedPlan, seed_async
 from services.app import create_app
 from services.config import Settings
@@ -36,7 +37,7 @@ class RedisProcess:
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self.proc = subprocess.Popen(
             [
-                "redis-server",
+                str(find_redis_server()),
                 "--port",
                 str(self.port),
                 "--bind",
