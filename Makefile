@@ -26,8 +26,9 @@ format: install
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
+BENCH_ARGS ?=
 bench: install
-	$(PY) -m bench run
+	$(PY) -m bench run $(BENCH_ARGS)
 
 perf-service: install
 	$(PY) -m bench perf-service

@@ -7,6 +7,7 @@ the arguments have been checked.
 import argparse
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import NoReturn
 
 
@@ -53,6 +54,41 @@ def cmd_perf_service(args: argparse.Namespace) -> int:
     return 0
 
 
+def strategy_list(text: str) -> tuple[str, ...]:
+    return tuple(name.strip() for name in text.split(",") if name.strip())
+
+
+def rate(text: str) -> float | None:
+    if text.strip().lower() == "max":
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a number of requests/s or 'max', got {text!r}") from None
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from bench.experiment import run_experiment
+    from bench.redis_server import RedisServerNotFound, find_redis_server
+    from bench.run_config import ConfigError, RunConfig
+
+    try:
+        config = RunConfig(
+            strategies=args.strategies, replicas=args.replicas, scenario=args.scenario,
+            duration_s=args.duration, ttl_s=args.ttl, users=args.users, rate=args.rate,
+            origin_delay_ms=args.origin_delay_ms, products=args.products,
+            categories=args.categories, seed=args.seed, locust_workers=args.locust_workers,
+            poll_ms=args.poll_ms,
+            runtime=args.runtime, results=args.results,
+        )  # fmt: skip
+        redis_binary = find_redis_server()
+    except (ConfigError, RedisServerNotFound) as exc:
+        raise UsageError(str(exc)) from None
+    outcome = run_experiment(config, redis_binary)
+    print(f"results: {outcome.folder} ({outcome.status})")
+    return outcome.exit_code
+
+
 def build_parser() -> Parser:
     parser = Parser(prog="python -m bench", description="Benchmark cache-invalidation strategies.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
@@ -68,6 +104,60 @@ def build_parser() -> Parser:
         help="products in the probe-only category",
     )
     seed.set_defaults(handler=cmd_seed)
+
+    from bench.run_config import DEFAULT_RATE, RUNTIMES, SCENARIOS, RunConfig
+    from services.config import STRATEGY_NAMES
+
+    defaults = RunConfig()
+    run = commands.add_parser("run", help="measure strategies under one scenario")
+    run.add_argument(
+        "--strategies",
+        type=strategy_list,
+        default=STRATEGY_NAMES,
+        help=f"comma-separated (default: {','.join(STRATEGY_NAMES)})",
+    )
+    run.add_argument("--replicas", type=int, default=defaults.replicas, help="per strategy")
+    run.add_argument("--scenario", default=defaults.scenario, help=f"one of {', '.join(SCENARIOS)}")
+    run.add_argument(
+        "--duration", type=float, default=defaults.duration_s, help="seconds of load per strategy"
+    )
+    run.add_argument("--ttl", type=float, default=defaults.ttl_s, help="CACHE_TTL in seconds")
+    run.add_argument("--users", type=int, default=defaults.users, help="Locust users")
+    run.add_argument(
+        "--rate",
+        type=rate,
+        default=DEFAULT_RATE,
+        help=f"total requests/s, paced (default {DEFAULT_RATE:.0f}); 'max' = no pacing",
+    )
+    run.add_argument(
+        "--origin-delay-ms",
+        type=float,
+        default=None,
+        help="added to every origin query (default: 0, or 20 for race)",
+    )
+    run.add_argument("--products", type=int, default=defaults.products)
+    run.add_argument("--categories", type=int, default=defaults.categories)
+    run.add_argument("--seed", type=int, default=defaults.seed, help="seeds the key choice")
+    run.add_argument(
+        "--locust-workers",
+        type=int,
+        default=0,
+        help="0: one Locust process; K: a master and K workers",
+    )
+    run.add_argument(
+        "--poll-ms",
+        type=float,
+        default=defaults.poll_ms,
+        help="the probe's poll interval (default 2)",
+    )
+    run.add_argument("--runtime", default="local", help=f"one of {', '.join(RUNTIMES)}")
+    run.add_argument(
+        "--results",
+        type=Path,
+        default=defaults.results,
+        help="where run folders go (default: results/)",
+    )
+    run.set_defaults(handler=cmd_run)
 
     perf = commands.add_parser(
         "perf-service", help="rps of the cached read paths against bare endpoints (needs wrk)"

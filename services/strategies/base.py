@@ -37,6 +37,8 @@ class Strategy(Protocol):
     # Declared, never sniffed: the harness and /healthz read these.
     has_local_tier: ClassVar[bool]
     has_subscriber: ClassVar[bool]
+    # Whether a write makes every replica's next read fresh (bar propagation delay).
+    invalidates_on_write: ClassVar[bool]
 
     async def start(self) -> None: ...
     async def stop(self) -> None: ...
@@ -63,6 +65,7 @@ class CacheAside:
 
     has_local_tier: ClassVar[bool] = False
     has_subscriber: ClassVar[bool] = False
+    invalidates_on_write: ClassVar[bool] = True
 
     def __init__(self, deps: Deps) -> None:
         self.origin = deps.origin

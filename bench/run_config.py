@@ -1,0 +1,89 @@
+"""What one `bench run` measures: the experiment's parameters, checked before anything starts."""
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from services.config import STRATEGY_NAMES
+
+SCENARIOS = ("read_mostly", "update_heavy", "read_latest", "lists", "race")
+RUNTIMES = ("local",)
+# A paced load this 2-core machine sustains with room to spare for 3 replicas, Locust and
+# Redis: staleness measured on a saturated server measures queueing, not invalidation.
+DEFAULT_RATE = 300.0
+# The `race` scenario models a costly query; without it there is no window to race in.
+SCENARIO_ORIGIN_DELAY_MS = {"race": 20.0}
+
+
+class ConfigError(ValueError):
+    """A parameter is out of range; the message is one line naming it."""
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    strategies: tuple[str, ...] = STRATEGY_NAMES
+    replicas: int = 3
+    scenario: str = "read_mostly"
+    duration_s: float = 60.0
+    ttl_s: float = 30.0
+    users: int = 20
+    rate: float | None = DEFAULT_RATE  # total requests/s; None = as fast as possible
+    origin_delay_ms: float | None = None  # None = the scenario's default
+    products: int = 1000
+    categories: int = 10
+    seed: int = 1
+    locust_workers: int = 0
+    poll_ms: float = 2.0
+    runtime: str = "local"
+    results: Path = field(default=Path("results"))
+
+    def __post_init__(self) -> None:
+        unknown = [s for s in self.strategies if s not in STRATEGY_NAMES]
+        if unknown or not self.strategies:
+            raise ConfigError(
+                f"--strategies: unknown {','.join(unknown) or '(none given)'};"
+                f" choose from {','.join(STRATEGY_NAMES)}"
+            )
+        if len(set(self.strategies)) != len(self.strategies):
+            raise ConfigError("--strategies: a strategy is listed twice")
+        if self.scenario not in SCENARIOS:
+            raise ConfigError(f"--scenario {self.scenario!r}: choose from {', '.join(SCENARIOS)}")
+        if self.runtime not in RUNTIMES:
+            raise ConfigError(f"--runtime {self.runtime!r}: choose from {', '.join(RUNTIMES)}")
+        for name, value, low in [
+            ("--replicas", self.replicas, 1),
+            ("--duration", self.duration_s, 1),
+            ("--ttl", self.ttl_s, 0.001),
+            ("--users", self.users, 1),
+            ("--products", self.products, 1),
+            ("--categories", self.categories, 1),
+            ("--locust-workers", self.locust_workers, 0),
+        ]:
+            if value < low:
+                raise ConfigError(f"{name} must be at least {low}, got {value}")
+        if self.poll_ms <= 0:
+            raise ConfigError(f"--poll-ms must be positive, got {self.poll_ms}")
+        if self.rate is not None and self.rate <= 0:
+            raise ConfigError(f"--rate must be positive or 'max', got {self.rate}")
+        if self.origin_delay_ms is not None and self.origin_delay_ms < 0:
+            raise ConfigError(f"--origin-delay-ms must be >= 0, got {self.origin_delay_ms}")
+        if self.categories > self.products:
+            raise ConfigError("--categories cannot exceed --products")
+
+    @property
+    def effective_origin_delay_ms(self) -> float:
+        if self.origin_delay_ms is not None:
+            return self.origin_delay_ms
+        return SCENARIO_ORIGIN_DELAY_MS.get(self.scenario, 0.0)
+
+    @property
+    def user_rate(self) -> float | None:
+        """Requests/s per Locust user, so that all users together send `rate`."""
+        return None if self.rate is None else self.rate / self.users
+
+    def as_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["results"] = str(self.results)
+        data["strategies"] = list(self.strategies)
+        data["origin_delay_ms"] = self.effective_origin_delay_ms
+        return data

