@@ -42,6 +42,35 @@ def cmd_seed(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from bench.analysis import write_analysis
+    from bench.manifest import read_manifest
+    from bench.report import build_report
+
+    folder: Path = args.folder
+    if not (folder / "run.json").is_file():
+        raise UsageError(f"{folder} is not a run folder (no run.json)")
+    try:
+        read_manifest(folder)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    write_analysis(folder)
+    markdown, html = build_report(folder)
+    print(f"report: {markdown}\nreport: {html}")
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from bench.compare import compare, write_compare
+
+    for folder in (args.a, args.b):
+        if not (folder / "summary.csv").is_file():
+            raise UsageError(f"{folder} has no summary.csv; run `python -m bench report {folder}`")
+    print(compare(args.a, args.b))
+    print(f"written to {write_compare(args.a, args.b, args.out)}", file=sys.stderr)
+    return 0
+
+
 def cmd_perf_service(args: argparse.Namespace) -> int:
     from bench.perf_service import PerfError, measure, report
     from bench.redis_server import RedisServerNotFound
@@ -158,6 +187,20 @@ def build_parser() -> Parser:
         help="where run folders go (default: results/)",
     )
     run.set_defaults(handler=cmd_run)
+
+    report = commands.add_parser(
+        "report", help="re-analyse a run folder's raw files and rebuild its report"
+    )
+    report.add_argument("folder", type=Path)
+    report.set_defaults(handler=cmd_report)
+
+    comparison = commands.add_parser("compare", help="two runs side by side, with deltas")
+    comparison.add_argument("a", type=Path, help="the baseline run folder")
+    comparison.add_argument("b", type=Path, help="the run compared with it")
+    comparison.add_argument(
+        "--out", type=Path, default=None, help="markdown file (default: B/compare-<A>.md)"
+    )
+    comparison.set_defaults(handler=cmd_compare)
 
     perf = commands.add_parser(
         "perf-service", help="rps of the cached read paths against bare endpoints (needs wrk)"

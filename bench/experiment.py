@@ -16,11 +16,13 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+from bench.analysis import write_analysis
 from bench.load import LoadRun, start_load
 from bench.manifest import Manifest, create_run_folder, utc_now
 from bench.processes import Child, Supervisor, SupervisorError
 from bench.redis_server import redis_server_version, start_redis
 from bench.replicas import Replica, ReplicaConfig, start_replicas
+from bench.report import build_report
 from bench.run_config import RunConfig
 from bench.seed import SeedPlan, seed
 from bench.verify import VerifyFailed, verify
@@ -51,6 +53,7 @@ def run_experiment(config: RunConfig, redis_binary: Path) -> RunOutcome:
     except KeyboardInterrupt:
         manifest.finish("interrupted", "stopped by Ctrl-C (SIGINT) or SIGTERM")
         console.print(f"[yellow]interrupted[/]; partial results in {folder}")
+        console.print(f"rebuild its report with: python -m bench report {folder}")
         return RunOutcome(folder, "interrupted", 130)
     except (SupervisorError, OSError) as exc:
         manifest.finish("failed", str(exc))
@@ -61,7 +64,16 @@ def run_experiment(config: RunConfig, redis_binary: Path) -> RunOutcome:
     failed = [s for s, r in manifest.data["strategies"].items() if r["status"] != "complete"]
     reason = f"strategies that failed verification: {', '.join(failed)}" if failed else None
     manifest.finish("complete", reason)
+    analyse_and_report(folder)
     return RunOutcome(folder, "complete", 0)
+
+
+def analyse_and_report(folder: Path) -> None:
+    """Analysis reads only the run folder, so it runs after every process has stopped."""
+    with console.status("analysing"):
+        write_analysis(folder)
+        markdown, html = build_report(folder)
+    console.print(f"report: [bold]{html}[/]  (and {markdown.name})")
 
 
 def measure_strategy(

@@ -1,0 +1,322 @@
+"""Analysis: a pure function of a run folder, from raw request and probe rows to tables.
+
+Reads only `run.json`, `requests/*.csv` and `probe/*.csv` of the folder (never a live
+system), so `bench report DIR` re-analyses a stored run. The staleness verdicts come
+from `bench.staleness`; this module loads the files, aggregates per strategy and writes
+`summary.csv`, `t_visibility.csv` and `latency_cdf.csv` back into the folder.
+
+Rows are grouped by `strategy` plus whichever of `scenario, ttl_s, replicas, repeat`
+the request rows carry as columns (a sweep writes them per cell); otherwise those come
+from the manifest's config. Units: times in ms unless a name ends in `_ns` or `_s`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from bench.manifest import read_manifest
+from bench.staleness import check_staleness, successful, t_visibility
+
+REQUEST_DTYPES: dict[str, str] = {
+    "strategy": "string",
+    "op": "string",
+    "key": "string",
+    "t_start_ns": "int64",
+    "t_end_ns": "int64",
+    "latency_ms": "float64",
+    "status": "int64",
+    "version": "Int64",
+    "items": "string",
+    "cache": "string",
+    "replica": "string",
+    "worker": "string",
+}
+PROBE_DTYPES: dict[str, str] = {
+    "strategy": "string",
+    "cycle": "int64",
+    "key": "string",
+    "writer": "string",
+    "replica": "string",
+    "ack_ns": "int64",
+    "convergence_ms": "float64",
+    "convergence_lo_ms": "float64",
+    "polls": "float64",
+    "poll_interval_ms": "float64",
+    "censored": "string",
+}
+CONFIG_COLUMNS: tuple[str, ...] = ("scenario", "ttl_s", "replicas", "repeat")
+OPS: tuple[str, ...] = ("read", "write", "list")
+SUMMARY_COLUMNS: tuple[str, ...] = (
+    "strategy", "scenario", "replicas", "ttl_s",
+    "requests", "rps", "errors", "reads", "writes",
+    "read_p50_ms", "read_p90_ms", "read_p99_ms", "read_p999_ms", "read_max_ms",
+    "write_p50_ms", "write_p99_ms",
+    "hit_ratio", "local_hit_ratio",
+    "stale_reads", "stale_read_ratio", "stale_age_p50_ms", "stale_age_p99_ms",
+    "stale_age_max_ms", "list_stale_ratio",
+    "probe_cycles", "probe_convergence_p50_ms", "probe_convergence_p99_ms",
+    "probe_convergence_max_ms", "probe_convergence_lo_p50_ms", "probe_resolution_p50_ms",
+    "probe_poll_interval_ms", "probe_censored",
+)  # fmt: skip
+# Dense in the tail, where strategies differ; 1.0 is the maximum.
+CDF_QUANTILES: tuple[float, ...] = (
+    *(i / 100 for i in range(100)),
+    0.995,
+    0.999,
+    0.9999,
+    1.0,
+)
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """Everything analysis derives from a run folder (all times in ms).
+
+    summary: one row per strategy (x sweep cell), columns `SUMMARY_COLUMNS`.
+    t_visibility: group columns, t_ms, reads, fresh_share (0..1), nines.
+    latency_cdf: group columns, op, quantile (0..1), latency_ms.
+    reads: every successful read (op read and list) with `stale`, `stale_age_ms`,
+        `since_write_ms`, `write_in_flight` (see `bench.staleness.check_staleness`).
+    probe: the raw probe rows, `censored` as bool.
+    """
+
+    summary: pd.DataFrame
+    t_visibility: pd.DataFrame
+    latency_cdf: pd.DataFrame
+    reads: pd.DataFrame
+    probe: pd.DataFrame
+
+
+def _read_csvs(folder: Path, dtypes: dict[str, str]) -> pd.DataFrame:
+    """All non-empty CSVs of `folder` concatenated; an empty frame with `dtypes` if none."""
+    files = sorted(p for p in folder.glob("*.csv") if p.stat().st_size > 0)
+    frames = [pd.read_csv(p, engine="pyarrow", dtype=dtypes) for p in files]
+    frames = [f for f in frames if len(f)]
+    if not frames:
+        return pd.DataFrame({c: pd.Series(dtype=t) for c, t in dtypes.items()})
+    return pd.concat(frames, ignore_index=True)
+
+
+def load_requests(folder: Path) -> pd.DataFrame:
+    """The request rows of every Locust process (`folder/requests/*.csv`), in file order.
+
+    Times are int64 ns, `latency_ms` float ms, `version` nullable int, `items` "" when
+    absent.
+    """
+    requests = _read_csvs(folder / "requests", REQUEST_DTYPES)
+    for column in ("items", "cache"):
+        requests[column] = requests[column].fillna("")
+    return requests
+
+
+def load_probe(folder: Path) -> pd.DataFrame:
+    """The probe rows (`folder/probe/*.csv`), `censored` as bool; empty when absent."""
+    probe = _read_csvs(folder / "probe", PROBE_DTYPES)
+    probe["censored"] = probe["censored"].fillna("").str.lower().isin(["true", "1"])
+    return probe
+
+
+def group_columns(requests: pd.DataFrame) -> list[str]:
+    """`strategy` plus the config columns that the request rows themselves carry."""
+    return ["strategy", *[c for c in CONFIG_COLUMNS if c in requests.columns]]
+
+
+def strategy_order(manifest: dict[str, Any]) -> list[str]:
+    """Strategies in the order the run measured them (config, then the manifest's record)."""
+    listed = [*manifest.get("config", {}).get("strategies", []), *manifest.get("strategies", {})]
+    return list(dict.fromkeys(listed))
+
+
+def _groups(frame: pd.DataFrame, columns: Sequence[str]) -> Iterator[tuple[tuple, pd.DataFrame]]:
+    yield from frame.groupby(list(columns), sort=False, observed=True, dropna=False)
+
+
+def _in_run_order(frame: pd.DataFrame, order: Sequence[str], by: Sequence[str]) -> pd.DataFrame:
+    """Sort rows by strategy in run order (unknown ones last, by name), then by `by`."""
+    rank = {name: i for i, name in enumerate(order)}
+
+    def key(column: pd.Series) -> pd.Series:
+        if column.name == "strategy":
+            return column.map(lambda s: (rank.get(s, len(rank)), s))
+        if column.name == "op":
+            return column.map(lambda op: OPS.index(op) if op in OPS else len(OPS))
+        return column
+
+    return frame.sort_values(list(by), key=key, kind="stable").reset_index(drop=True)
+
+
+def _quantile(values: pd.Series, q: float) -> float:
+    """Linear-interpolation quantile at full precision; NaN for no values."""
+    return float(values.quantile(q)) if len(values) else math.nan
+
+
+def censored_quantile(observed: np.ndarray, censored: int, q: float) -> float:
+    """Quantile (numpy's linear method) of a sample whose `censored` values exceed the cap.
+
+    A censored probe cycle never saw the new version before its cap, so its convergence
+    is larger than every observed one: it counts as +inf. The result is inf whenever the
+    quantile reaches into the censored tail, so censoring is never hidden. Unit: as given.
+    """
+    total = observed.size + censored
+    if total == 0:
+        return math.nan
+    values = np.sort(observed)
+    position = (total - 1) * q
+    below, above = math.floor(position), math.ceil(position)
+    if above >= values.size:
+        return math.inf
+    return float(values[below] + (position - below) * (values[above] - values[below]))
+
+
+def request_stats(rows: pd.DataFrame) -> dict[str, float]:
+    """Counts, rate (requests/s over first send to last answer) and latency (ms).
+
+    `errors` counts status 0 (no answer) and >= 400. `reads` counts op read and list,
+    so reads + writes = requests. Latency percentiles are over successful requests only;
+    `read_*` covers op read only (list latency is in latency_cdf.csv, not here).
+    """
+    span_s = (rows["t_end_ns"].max() - rows["t_start_ns"].min()) / 1e9 if len(rows) else 0.0
+    ok = successful(rows["status"])
+    op = rows["op"].astype(str)
+    read_ms = rows.loc[ok & (op == "read"), "latency_ms"]
+    write_ms = rows.loc[ok & (op == "write"), "latency_ms"]
+    return {
+        "requests": len(rows),
+        "rps": len(rows) / span_s if span_s > 0 else math.nan,
+        "errors": int(((rows["status"] == 0) | (rows["status"] >= 400)).sum()),
+        "reads": int(op.isin(["read", "list"]).sum()),
+        "writes": int((op == "write").sum()),
+        "read_p50_ms": _quantile(read_ms, 0.5),
+        "read_p90_ms": _quantile(read_ms, 0.9),
+        "read_p99_ms": _quantile(read_ms, 0.99),
+        "read_p999_ms": _quantile(read_ms, 0.999),
+        "read_max_ms": _quantile(read_ms, 1.0),
+        "write_p50_ms": _quantile(write_ms, 0.5),
+        "write_p99_ms": _quantile(write_ms, 0.99),
+    }
+
+
+def read_stats(reads: pd.DataFrame) -> dict[str, float]:
+    """Hit ratios and staleness over successful reads (op read and list).
+
+    Ratios are 0..1 (NaN with no reads); `hit_ratio` counts answers from the local tier
+    or Redis, `local_hit_ratio` the local tier alone. Stale ages are ms, NaN when no read
+    was stale. `list_stale_ratio` is the stale share of list reads alone.
+    """
+    cache = reads["cache"].astype(str)
+    stale = reads["stale"].astype(bool)
+    ages = reads.loc[stale, "stale_age_ms"]
+    is_list = reads["op"].astype(str) == "list"
+    return {
+        "hit_ratio": float(cache.isin(["local", "redis"]).mean()) if len(reads) else math.nan,
+        "local_hit_ratio": float((cache == "local").mean()) if len(reads) else math.nan,
+        "stale_reads": int(stale.sum()),
+        "stale_read_ratio": float(stale.mean()) if len(reads) else math.nan,
+        "stale_age_p50_ms": _quantile(ages, 0.5),
+        "stale_age_p99_ms": _quantile(ages, 0.99),
+        "stale_age_max_ms": _quantile(ages, 1.0),
+        "list_stale_ratio": float(stale[is_list].mean()) if is_list.any() else math.nan,
+    }
+
+
+def probe_stats(probe: pd.DataFrame) -> dict[str, float]:
+    """Probe convergence (ms after the write's ack) over every (cycle, replica) row.
+
+    `convergence` is the upper bound (first fresh answer), with censored rows as +inf
+    (see `censored_quantile`); `convergence_lo` the lower bound (last stale send);
+    resolution = upper - lower on uncensored rows; poll interval is the achieved median.
+    """
+    censored = probe["censored"].astype(bool)
+    observed = probe.loc[~censored, "convergence_ms"].dropna().to_numpy(dtype=float)
+    resolution = probe.loc[~censored, "convergence_ms"] - probe.loc[~censored, "convergence_lo_ms"]
+    return {
+        "probe_cycles": int(probe["cycle"].nunique()),
+        "probe_convergence_p50_ms": censored_quantile(observed, int(censored.sum()), 0.5),
+        "probe_convergence_p99_ms": censored_quantile(observed, int(censored.sum()), 0.99),
+        "probe_convergence_max_ms": censored_quantile(observed, int(censored.sum()), 1.0),
+        "probe_convergence_lo_p50_ms": _quantile(probe["convergence_lo_ms"].dropna(), 0.5),
+        "probe_resolution_p50_ms": _quantile(resolution.dropna(), 0.5),
+        "probe_poll_interval_ms": _quantile(probe["poll_interval_ms"].dropna(), 0.5),
+        "probe_censored": int(censored.sum()),
+    }
+
+
+def summarise(
+    requests: pd.DataFrame,
+    reads: pd.DataFrame,
+    probe: pd.DataFrame,
+    manifest: dict[str, Any],
+    columns: Sequence[str],
+) -> pd.DataFrame:
+    """One row per group (`columns`), `SUMMARY_COLUMNS` in order (+ `repeat` in a sweep).
+
+    Config values the rows do not carry come from the manifest. See `request_stats`,
+    `read_stats` and `probe_stats` for the units of each figure.
+    """
+    config = manifest.get("config", {})
+    reads_by = dict(_groups(reads, columns))
+    probe_columns = [c for c in columns if c in probe.columns]
+    probe_by = dict(_groups(probe, probe_columns))
+    rows = []
+    for key, group in _groups(requests, columns):
+        cell = dict(zip(columns, key, strict=True))
+        row: dict[str, Any] = {c: cell.get(c, config.get(c)) for c in CONFIG_COLUMNS}
+        row["strategy"] = cell["strategy"]
+        row |= request_stats(group)
+        row |= read_stats(reads_by.get(key, reads.iloc[:0]))
+        row |= probe_stats(probe_by.get(tuple(cell[c] for c in probe_columns), probe.iloc[:0]))
+        rows.append(row)
+    output = list(SUMMARY_COLUMNS)
+    if "repeat" in columns:
+        output.insert(output.index("ttl_s") + 1, "repeat")
+    summary = pd.DataFrame(rows, columns=output)
+    return _in_run_order(summary, strategy_order(manifest), ["strategy", *columns[1:]])
+
+
+def latency_cdf(requests: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
+    """Latency (ms) of successful requests at `CDF_QUANTILES`, per group and op, for plots."""
+    ok = requests[successful(requests["status"])].assign(op=lambda f: f["op"].astype(str))
+    by = [*columns, "op"]
+    cdf = ok.groupby(by, sort=False, observed=True, dropna=False)["latency_ms"].quantile(
+        list(CDF_QUANTILES)
+    )
+    cdf.index = cdf.index.set_names([*by, "quantile"])
+    return cdf.rename("latency_ms").reset_index()
+
+
+def analyse(folder: Path) -> Analysis:
+    """Analyse a run folder without touching any live system (see `Analysis` for units)."""
+    manifest = read_manifest(folder)
+    requests = load_requests(folder)
+    probe = load_probe(folder)
+    columns = group_columns(requests)
+    order = strategy_order(manifest)
+    reads = check_staleness(requests, columns)
+    return Analysis(
+        summary=summarise(requests, reads, probe, manifest, columns),
+        t_visibility=_in_run_order(t_visibility(reads, columns), order, [*columns, "t_ms"]),
+        latency_cdf=_in_run_order(latency_cdf(requests, columns), order, [*columns, "op"]),
+        reads=reads,
+        probe=probe,
+    )
+
+
+def write_analysis(folder: Path) -> Analysis:
+    """Analyse `folder` and write summary.csv, t_visibility.csv, latency_cdf.csv into it.
+
+    These files are derived, so rewriting them is safe: the raw files stay untouched.
+    Missing values are empty cells; an unbounded figure (all reads fresh, a censored
+    tail) is written as `inf`.
+    """
+    analysis = analyse(folder)
+    analysis.summary.to_csv(folder / "summary.csv", index=False)
+    analysis.t_visibility.to_csv(folder / "t_visibility.csv", index=False)
+    analysis.latency_cdf.to_csv(folder / "latency_cdf.csv", index=False)
+    return analysis

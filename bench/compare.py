@@ -1,0 +1,112 @@
+"""`bench compare A B`: two runs' summaries side by side, as markdown.
+
+Like the report it reads only summary.csv and run.json, so any two stored runs can be
+compared. A strategy measured in one run only is shown as absent on the other side,
+never filled in, and the header lists every config value that differs between the runs,
+so a reader sees at once whether the two are comparable.
+"""
+
+import math
+from pathlib import Path
+from typing import Any
+
+from bench.analysis import strategy_order
+from bench.manifest import read_manifest
+from bench.plots import read_table
+from bench.report import NONE, fmt_figure, header, md_escape, missing
+
+FIGURES = ("rps", "errors", "read_p50_ms", "read_p99_ms", "read_p999_ms", "write_p99_ms",
+           "hit_ratio", "local_hit_ratio", "stale_read_ratio", "stale_age_p99_ms",
+           "stale_age_max_ms", "probe_convergence_p50_ms", "probe_convergence_p99_ms")  # fmt: skip
+ABSENT = "absent"
+
+
+def finite(*values: Any) -> bool:
+    """Both sides hold a number that arithmetic means something on (not NaN, not > cap)."""
+    return all(not missing(v) and not math.isinf(v) for v in values)
+
+
+def fmt_delta(column: str, a: Any, b: Any) -> str:
+    """B - A in the figure's unit; ratios in percentage points, since % of % misleads."""
+    if not finite(a, b):
+        return NONE
+    delta = b - a
+    if column.endswith("_ratio"):
+        return f"{delta * 100:+.2g} pp" if delta else "0 pp"
+    if delta == 0:
+        return "0"
+    if column.endswith("_ms") and abs(delta) < 10:
+        return f"{delta:+.2f}"
+    return f"{delta:+,.0f}"
+
+
+def fmt_ratio(a: Any, b: Any) -> str:
+    """B / A, undefined (-) when A is zero, missing or infinite."""
+    if not finite(a, b) or a == 0:
+        return NONE
+    return f"{b / a:.2f}x"
+
+
+def run_header(label: str, folder: Path, manifest: dict[str, Any]) -> str:
+    git = manifest["git"]
+    commit = (git.get("commit") or "unknown")[:12] + ("+dirty" if git.get("dirty") else "")
+    cells = [label, folder.name, manifest["config"]["scenario"], commit, manifest["status"],
+             manifest["started_at"]]  # fmt: skip
+    return "| " + " | ".join(md_escape(c) for c in cells) + " |"
+
+
+def config_differences(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
+    """`users: 20 → 50` for each config value that differs (results path aside)."""
+
+    def show(value: Any) -> str:
+        return ", ".join(map(str, value)) if isinstance(value, list) else str(value)
+
+    keys = [k for k in dict.fromkeys([*a, *b]) if k != "results" and a.get(k) != b.get(k)]
+    return [f"{k}: {show(a.get(k, ABSENT))} → {show(b.get(k, ABSENT))}" for k in keys]
+
+
+def compare(a: Path, b: Path) -> str:
+    """Markdown: a header naming both runs, then per strategy A, B, B - A and B / A."""
+    manifests = read_manifest(a), read_manifest(b)
+    summaries = [read_table(f / "summary.csv") for f in (a, b)]
+    rows_a, rows_b = ({r["strategy"]: r for r in s.to_dict("records")} for s in summaries)
+    order = list(dict.fromkeys([*strategy_order(manifests[0]), *rows_a,
+                                *strategy_order(manifests[1]), *rows_b]))  # fmt: skip
+    lines = [
+        f"# Comparing {md_escape(a.name)} (A) with {md_escape(b.name)} (B)",
+        "",
+        "| run | folder | scenario | commit | status | started |",
+        "|---|---|---|---|---|---|",
+        run_header("A", a, manifests[0]),
+        run_header("B", b, manifests[1]),
+        "",
+    ]
+    differences = config_differences(manifests[0]["config"], manifests[1]["config"])
+    lines += [f"Config differences: {md_escape('; '.join(differences))}." if differences
+              else "Same config in both runs.", ""]  # fmt: skip
+    lines += ["| strategy | figure | A | B | B - A | B / A |", "|---|---|---:|---:|---:|---:|"]
+    for name in order:
+        row_a, row_b = rows_a.get(name), rows_b.get(name)
+        if row_a is None and row_b is None:  # e.g. failed verification in both runs
+            lines.append(f"| {md_escape(name)} | not measured | {ABSENT} | {ABSENT} | - | - |")
+            continue
+        for i, column in enumerate(FIGURES):
+            va = row_a[column] if row_a else None
+            vb = row_b[column] if row_b else None
+            cells = [
+                md_escape(name) if i == 0 else "",
+                header(column),
+                fmt_figure(column, va) if row_a else ABSENT,
+                fmt_figure(column, vb) if row_b else ABSENT,
+                fmt_delta(column, va, vb),
+                fmt_ratio(va, vb),
+            ]
+            lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def write_compare(a: Path, b: Path, out: Path | None = None) -> Path:
+    """Write `compare(a, b)` to `out`, by default `<b>/compare-<a.name>.md`; returns the path."""
+    path = out or b / f"compare-{a.name}.md"
+    path.write_text(compare(a, b), encoding="utf-8")
+    return path

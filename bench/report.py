@@ -1,0 +1,337 @@
+"""The run report: `F/report.md` and one self-contained `F/report.html` per run folder F.
+
+It reads only analysis output (summary.csv, t_visibility.csv, latency_cdf.csv, probe/)
+and run.json, never raw requests or a live system, so any stored run can be reported
+again. Every number in the prose is taken from those files; this module only writes the
+words around them. Both formats share one context, so they always say the same thing.
+"""
+
+import base64
+import math
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import pandas as pd
+
+from bench.analysis import strategy_order
+from bench.manifest import read_manifest
+from bench.plots import make_plots, read_table
+from bench.staleness import format_duration_ms, format_share, visibility_sentence
+
+TEMPLATES = Path(__file__).parent / "templates"
+PLOT_CAPTIONS = {
+    "read_latency": "Read latency tail: share of reads slower than x (log-log)",
+    "hit_stale": "Hit ratio and stale-read ratio per strategy",
+    "t_visibility": "t-visibility: share of reads fresh t after a write",
+    "probe_convergence": "Probe convergence (upper bound) per strategy; censored counted",
+}
+STATUS_WARNINGS = {
+    "interrupted": "This run was INTERRUPTED before it finished",
+    "failed": "This run FAILED",
+    "running": "This run has no recorded end: it is still running, or its harness was killed",
+}
+Row = dict[str, Any]
+NONE = "-"  # a figure that does not apply (NaN in the summary)
+SPEED_COLUMNS = ("requests", "rps", "errors", "read_p50_ms", "read_p99_ms", "read_p999_ms",
+                 "read_max_ms", "write_p99_ms", "hit_ratio", "local_hit_ratio")  # fmt: skip
+FRESH_COLUMNS = ("stale_reads", "stale_read_ratio", "stale_age_p50_ms", "stale_age_p99_ms",
+                 "stale_age_max_ms", "list_stale_ratio", "probe_convergence_p50_ms",
+                 "probe_convergence_p99_ms", "probe_convergence_max_ms",
+                 "probe_resolution_p50_ms", "probe_cycles", "probe_censored")  # fmt: skip
+HEADERS = {"rps": "req/s", "read_p999_ms": "read p99.9 ms", "local_hit_ratio": "local hit ratio"}
+
+
+def missing(value: Any) -> bool:
+    """None or NaN: analysis writes NaN where a figure does not apply."""
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def positive(value: Any) -> bool:
+    """A figure that is there and above zero (NaN is truthy, so `if value` will not do)."""
+    return not missing(value) and value > 0
+
+
+def fmt_ms(value: Any) -> str:
+    """Milliseconds with the precision their size deserves: 0.25, 1.2, 31, 29,870."""
+    if missing(value):
+        return NONE
+    if math.isinf(value):
+        return "> cap"  # a censored probe tail: the quantile lies beyond the probe's cap
+    if abs(value) >= 10:
+        return f"{value:,.0f}"
+    return f"{value:.2f}" if abs(value) < 1 else f"{value:.1f}"
+
+
+def fmt_pct(ratio: Any) -> str:
+    """A 0..1 ratio as a percentage, two significant digits when small: 94.1%, 0.020%."""
+    if missing(ratio):
+        return NONE
+    value = ratio * 100
+    if value == 0:
+        return "0%"
+    decimals = 1 if abs(value) >= 1 else 1 - math.floor(math.log10(abs(value)))
+    return f"{value:.{decimals}f}%"
+
+
+def fmt_int(value: Any) -> str:
+    return NONE if missing(value) else f"{int(value):,}"
+
+
+def describe_run(manifest: dict[str, Any]) -> list[str]:
+    """The manifest in words: what ran, for how long, where, from which code."""
+    c, host, git = manifest["config"], manifest["host"], manifest["git"]
+    rate = "unpaced (as fast as they go)" if c["rate"] is None else f"paced at {c['rate']:g} req/s"
+    commit = (git.get("commit") or "unknown")[:12] + (" (uncommitted changes)" * bool(git["dirty"]))
+    workers = (
+        f"{c['locust_workers']} Locust workers" if c["locust_workers"] else "one Locust process"
+    )
+    packages = ", ".join(f"{k} {v or 'absent'}" for k, v in manifest.get("packages", {}).items())
+    strategies = [
+        f"{name}: {rec.get('status', '?')}"
+        + (f", {fmt_int(rec['rows_recorded'])} requests recorded" if "rows_recorded" in rec else "")
+        + (f" ({rec['reason']})" if rec.get("reason") else "")
+        for name, rec in manifest.get("strategies", {}).items()
+    ]
+    return [
+        f"Scenario {c['scenario']}, strategies {', '.join(c['strategies'])}, one after another,"
+        f" each on {c['replicas']} replicas.",
+        f"Each ran {c['duration_s']:g} s under {c['users']} Locust users, {rate},"
+        f" {workers}, runtime {c['runtime']}.",
+        f"Redis TTL {c['ttl_s']:g} s; origin delay {c['origin_delay_ms']:g} ms per query;"
+        f" {c['products']:,} products in {c['categories']} categories; seed {c['seed']}.",
+        f"Host: {host['cpus']} CPUs, {host['memory_bytes'] / 2**30:.1f} GiB memory,"
+        f" {host['platform']}, Python {host['python']}; {manifest.get('redis_server') or '?'}.",
+        f"Commit {commit}; started {manifest['started_at']}, ended {manifest['ended_at'] or '?'}.",
+        *([f"Packages: {packages}."] if packages else []),
+        *([f"Strategies: {'; '.join(strategies)}."] if strategies else []),
+    ]
+
+
+def fmt_figure(column: str, value: Any) -> str:
+    """A summary figure in its unit, which its name carries: `_ms`, `_ratio`, else a count."""
+    if column.endswith("_ratio"):
+        return fmt_pct(value)
+    return fmt_ms(value) if column.endswith("_ms") else fmt_int(value)
+
+
+def header(column: str) -> str:
+    """`read_p99_ms` -> `read p99 ms`: the summary's own names, readable."""
+    return HEADERS.get(column, column.replace("_", " "))
+
+
+SUMMARY_TABLES = (("Throughput, latency and hits", SPEED_COLUMNS), ("Freshness", FRESH_COLUMNS))
+
+
+def summary_tables(rows: list[Row]) -> list[dict[str, Any]]:
+    """The summary in two readable tables: what it cost (speed), how right it was (freshness)."""
+    return [
+        {
+            "title": title,
+            "columns": ["strategy", *map(header, columns)],
+            "rows": [[r["strategy"], *(fmt_figure(c, r[c]) for c in columns)] for r in rows],
+        }
+        for title, columns in SUMMARY_TABLES
+    ]
+
+
+def visibility_cell(points: pd.DataFrame, t: float) -> str:
+    """`99.95% (3.3)`: share fresh and its nines; `100% (of 4,000)` when none was stale."""
+    if t not in points.index or not points.at[t, "reads"] > 0:
+        return "no reads"
+    share, nines = points.at[t, "fresh_share"], points.at[t, "nines"]
+    if math.isinf(nines):
+        return f"100% (of {fmt_int(points.at[t, 'reads'])})"
+    return f"{format_share(share)} ({nines:.1f})"
+
+
+def nines_sentence(points: pd.DataFrame) -> str:
+    """Each t in words, up to the first t from which every read was fresh."""
+    points = points[points["reads"] > 0].sort_index()
+    parts = []
+    for t, row in points.iterrows():
+        parts.append(visibility_sentence(t, row["fresh_share"], int(row["reads"])))
+        if (points.loc[t:, "fresh_share"] >= 1).all():
+            if t != points.index[-1]:
+                parts[-1] += " and later"
+            break
+    return "; ".join(parts) or "no reads"
+
+
+def visibility(vis: pd.DataFrame, order: list[str]) -> tuple[dict[str, Any], list[str]]:
+    """The t-visibility table (share fresh, nines) and one nines sentence per strategy."""
+    ts = sorted(vis["t_ms"].unique())
+    rows, sentences = [], []
+    for name in [n for n in order if n in set(vis["strategy"])]:
+        points = vis[vis["strategy"] == name].set_index("t_ms")
+        rows.append([name, *(visibility_cell(points, t) for t in ts)])
+        sentences.append(f"{name}: {nines_sentence(points)}.")
+    header = [f"t = {format_duration_ms(t)}" for t in ts]
+    return {"columns": ["strategy", *header], "rows": rows}, sentences
+
+
+def verdict(row: Row | None, record: dict[str, Any]) -> str:
+    """One plain-English line per strategy, every figure from summary.csv."""
+    if row is None:
+        status = record.get("status", "absent from the manifest")
+        if status == "complete":
+            return "completed, but summary.csv has no figures for it."
+        why = f": {record['reason']}" if record.get("reason") else ""
+        return f"not measured (status {status}{why})."
+    parts = []
+    if missing(row["stale_read_ratio"]):
+        parts.append("staleness not analysed")
+    elif row["stale_reads"] == 0:
+        parts.append(f"no stale reads among {fmt_int(row['reads'])}")
+    else:
+        parts.append(
+            f"{fmt_pct(row['stale_read_ratio'])} of reads stale ({fmt_int(row['stale_reads'])}"
+            f" of {fmt_int(row['reads'])}), median age {fmt_ms(row['stale_age_p50_ms'])} ms,"
+            f" oldest {fmt_ms(row['stale_age_max_ms'])} ms"
+        )
+    if positive(row["list_stale_ratio"]):
+        parts.append(f"{fmt_pct(row['list_stale_ratio'])} of category lists stale")
+    local = row["local_hit_ratio"]
+    tier = f" ({fmt_pct(local)} from the local tier)" if positive(local) else ""
+    parts.append(f"hit ratio {fmt_pct(row['hit_ratio'])}{tier}")
+    parts.append(f"reads {fmt_ms(row['read_p50_ms'])} ms p50, {fmt_ms(row['read_p99_ms'])} ms p99")
+    if not missing(row["probe_convergence_p50_ms"]):
+        parts.append(probe_phrase(row))
+    if positive(row["errors"]):
+        parts.append(f"{fmt_int(row['errors'])} errors")
+    status = record.get("status", "complete")
+    partial = f" (strategy status {status}: partial figures)" if status != "complete" else ""
+    return "; ".join(parts) + partial + "."
+
+
+def probe_phrase(row: Row) -> str:
+    """The probe's convergence in words; an infinite quantile means a censored tail."""
+    p50, p99, censored = (row[f"probe_{c}"] for c in
+                          ("convergence_p50_ms", "convergence_p99_ms", "censored"))  # fmt: skip
+    if math.isinf(p50):
+        return f"most probe readings ({fmt_int(censored)} censored) never saw the write in time"
+    tail = f"p99 {fmt_ms(p99)} ms" if not math.isinf(p99) else "p99 beyond the probe's cap"
+    text = f"replicas served a probe write within {fmt_ms(p50)} ms (p50; {tail})"
+    return text + (f", {fmt_int(censored)} probe readings censored" if positive(censored) else "")
+
+
+def guide_notes(rows: dict[str, Row], vis: pd.DataFrame, ttl_s: float) -> list[str]:
+    """The guide's rules, each tied to this run's figures for the strategies that ran."""
+    notes = []
+    stale = {name: fmt_pct(r["stale_read_ratio"]) for name, r in rows.items()}
+    if (ttl := rows.get("ttl")) and positive(ttl["stale_reads"]):
+        oldest = ttl["stale_age_max_ms"]
+        bound = "within" if oldest <= ttl_s * 1000 else f"{fmt_ms(oldest - ttl_s * 1000)} ms beyond"
+        notes.append(
+            f"Rule 1, a TTL on every entry: ttl never invalidates, so only its {ttl_s:g} s TTL"
+            f" ends a stale read; {stale['ttl']} of its reads were stale and the oldest was"
+            f" {fmt_ms(oldest)} ms old, {bound} the TTL."
+        )
+    if delete := rows.get("delete"):
+        versus = f" (ttl: {stale['ttl']})" if "ttl" in rows else ""
+        race = (f"; the oldest, {fmt_ms(delete['stale_age_max_ms'])} ms, is the kind the"
+                " read/write race leaves" if positive(delete["stale_reads"]) else "")  # fmt: skip
+        notes.append(
+            f"Rule 2, invalidate in the write path: delete drops the keys before the write"
+            f" returns, and {stale['delete']} of its reads were stale{versus}{race}."
+        )
+    if versioned := rows.get("versioned"):
+        hits = f"hit ratio {fmt_pct(versioned['hit_ratio'])}"
+        if delete and versioned["hit_ratio"] < delete["hit_ratio"]:
+            hits += (
+                f" against {fmt_pct(delete['hit_ratio'])} for delete: retiring the whole"
+                " category on every write is the over-invalidation the guide warns of"
+            )
+        notes.append(
+            f"Rule 3, versioned keys: versioned retires a category with one INCR;"
+            f" {stale['versioned']} of its reads were stale, {hits}."
+        )
+    if (pubsub := rows.get("pubsub")) and not missing(pubsub["probe_convergence_p50_ms"]):
+        notes.append(
+            f"Rule 4, propagate with events: pubsub served {fmt_pct(pubsub['local_hit_ratio'])}"
+            f" of reads from its local tier, and {probe_phrase(pubsub)}."
+        )
+    later = vis[(vis["t_ms"] > 0) & (vis["reads"] > 0)]
+    if not later.empty:
+        first = later[later["t_ms"] == later["t_ms"].min()]
+        shares = ", ".join(
+            f"{r.strategy} {format_share(r.fresh_share)}" for r in first.itertuples()
+        )
+        when = format_duration_ms(first["t_ms"].iloc[0])
+        notes.append(f"Rule 5, a write visible on the next read: {when} after a write, the"
+                     f" share of reads fresh was {shares}.")  # fmt: skip
+    return notes
+
+
+def report_context(folder: Path) -> dict[str, Any]:
+    """Everything both templates show, computed once from the run folder."""
+    manifest = read_manifest(folder)
+    summary, vis = read_table(folder / "summary.csv"), read_table(folder / "t_visibility.csv")
+    records = manifest.get("strategies", {})
+    rows = {r["strategy"]: r for r in summary.to_dict("records")}
+    order = list(dict.fromkeys([*strategy_order(manifest), *rows]))
+    ordered = [rows[name] for name in order if name in rows]
+    status, reason = manifest["status"], manifest.get("reason")
+    warning = None
+    if status != "complete":
+        warning = STATUS_WARNINGS.get(status, f"This run has status {status}") + (
+            f": {reason}." if reason else "."
+        )
+        warning += " The figures cover only what was recorded before it stopped."
+    vis_table, sentences = visibility(vis, order) if not vis.empty else (None, [])
+    return {
+        "title": f"Cache invalidation: {manifest['config']['scenario']} ({folder.name})",
+        "warning": warning,
+        "status": status + (f" ({reason})" if reason and not warning else ""),
+        "run_lines": describe_run(manifest),
+        "tables": summary_tables(ordered) if ordered else [],
+        "visibility": vis_table,
+        "visibility_sentences": sentences,
+        "verdicts": [(n, verdict(rows.get(n), records.get(n, {}))) for n in order],
+        "notes": guide_notes(rows, vis, manifest["config"]["ttl_s"]) if rows else [],
+    }
+
+
+def data_uri(path: Path) -> str:
+    return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
+
+
+MD_ESCAPES = str.maketrans({"\\": "\\\\", "&": "&amp;", "<": "&lt;", ">": "&gt;", "|": "\\|",
+                            "*": "\\*", "_": "\\_", "`": "\\`", "[": "\\[", "]": "\\]",
+                            "\n": " "})  # fmt: skip
+
+
+def md_escape(text: Any) -> str:
+    """Data shown in markdown renders as itself: no table breaks, no HTML, no emphasis."""
+    return str(text).translate(MD_ESCAPES)
+
+
+def environment() -> jinja2.Environment:
+    """Autoescape for the HTML template (names and reasons are data, not markup)."""
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES),
+        autoescape=jinja2.select_autoescape(enabled_extensions=("html.j2",)),
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    env.filters["md"] = md_escape
+    return env
+
+
+def build_report(folder: Path) -> tuple[Path, Path]:
+    """Draw the plots and write `report.md` and `report.html`; returns both paths."""
+    context = report_context(folder)
+    plots = [(PLOT_CAPTIONS[name], path) for name, path in make_plots(folder).items() if path]
+    env = environment()
+    md_path, html_path = folder / "report.md", folder / "report.html"
+    md_plots = [(caption, f"plots/{path.name}") for caption, path in plots]
+    md_path.write_text(
+        env.get_template("report.md.j2").render(**context, plots=md_plots), encoding="utf-8"
+    )
+    html_plots = [(caption, data_uri(path)) for caption, path in plots]
+    html_path.write_text(
+        env.get_template("report.html.j2").render(**context, plots=html_plots), encoding="utf-8"
+    )
+    return md_path, html_path

@@ -1,0 +1,392 @@
+"""The request recorder: its row format in isolation, then real Locust runs.
+
+The end-to-end tests start one real replica (SQLite origin, Redis db 15 on the local
+Redis at 6379) and run the locustfiles as their own processes, as the harness does:
+Locust gevent-patches whatever imports it, so this test process never imports locust or
+`scenarios.recorder`. They check that the CSV has exactly one row per request Locust
+counted (in a plain run and with master + workers), and that the columns make sense.
+"""
+
+from __future__ import annotations
+
+import collections
+import csv
+import io
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from scenarios.request_rows import (
+    CACHE_VALUES,
+    COLUMNS,
+    RowWriter,
+    format_row,
+    list_items,
+    product_version,
+)
+
+REPO = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+PRODUCTS = 200
+CATEGORIES = 5
+REPLICA_NAME = "recorder-test-replica"
+REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
+STARTUP_TIMEOUT_S = 30.0
+LOCUST_TIMEOUT_S = 90.0
+
+
+# --- the row format, no Locust ------------------------------------------------------
+
+
+def test_product_version_reads_the_version_field() -> None:
+    body = b'{"id":17,"name":"a \\"version\\": 9","price":1.5,"category":"c6","version":42}'
+    assert product_version(body) == "42"
+    assert product_version(b'{"detail":"Not Found"}') == ""
+    assert product_version(None) == ""
+
+
+def test_list_items_pairs_each_id_with_its_version() -> None:
+    body = json.dumps(
+        {
+            "category": "c1",
+            "items": [
+                {"id": 2, "name": "x", "price": 1.0, "category": "c1", "version": 3},
+                {"id": 12, "name": "y", "price": 2.0, "category": "c1", "version": 1},
+            ],
+        },
+        separators=(",", ":"),
+    ).encode()
+    assert list_items(body) == "2:3 12:1"
+    assert list_items(b'{"category":"c1","items":[]}') == ""
+
+
+def test_list_items_falls_back_to_json_when_the_fast_scan_does_not_fit() -> None:
+    missing_field = b'{"category":"c1","items":[{"id":2,"version":3},{"id":12}]}'
+    assert list_items(missing_field) == "2:3 12:"
+    id_not_first = b'{"category":"c1","items":[{"version":3,"id":2},{"version":1,"id":12}]}'
+    assert list_items(id_not_first) == "2:3 12:1"
+
+
+def _line(key: int) -> str:
+    return format_row("delete", "read", str(key), 1, 2, 0.001, 200, "1", "", "miss", "r1", "w-1")
+
+
+def test_format_row_is_csv_that_reads_back_field_for_field() -> None:
+    line = format_row(
+        "delete",
+        "list",
+        "c3",
+        10,
+        2_000_010,
+        2.0004,
+        200,
+        "",
+        "3:1 13:2",
+        "redis",
+        'odd, "replica"',
+        "host-1",
+    )
+    assert line.endswith("\n")
+    [fields] = list(csv.reader(io.StringIO(line)))
+    assert fields == [
+        "delete",
+        "list",
+        "c3",
+        "10",
+        "2000010",
+        "2.000",
+        "200",
+        "",
+        "3:1 13:2",
+        "redis",
+        'odd, "replica"',
+        "host-1",
+    ]
+    assert len(fields) == len(COLUMNS)
+
+
+def test_row_writer_writes_one_header_and_every_row_in_batches(tmp_path: Path) -> None:
+    path = tmp_path / "requests" / "w-1.csv"
+    writer = RowWriter(path, batch_rows=3, batch_seconds=3600)
+    writer.add(_line(1))
+    writer.add(_line(2))
+    assert not path.exists()  # still buffered
+    writer.add(_line(3))  # batch full
+    writer.add(_line(4))
+    writer.flush()
+    writer.flush()  # nothing left: must not write a second header or duplicate rows
+    with path.open(newline="") as file:
+        lines = list(csv.reader(file))
+    assert lines[0] == list(COLUMNS)
+    assert [line[2] for line in lines[1:]] == ["1", "2", "3", "4"]
+    assert writer.rows_written == 4
+
+
+def test_row_writer_flushes_after_its_interval(tmp_path: Path) -> None:
+    path = tmp_path / "w.csv"
+    writer = RowWriter(path, batch_rows=1000, batch_seconds=0.0)
+    writer.add(_line(1))
+    assert path.exists()
+
+
+def test_row_writer_without_rows_leaves_no_file(tmp_path: Path) -> None:
+    path = tmp_path / "master.csv"
+    RowWriter(path).flush()
+    assert not path.exists()
+
+
+# --- real Locust runs against a real replica ---------------------------------------
+
+
+def _redis_is_up() -> bool:
+    try:
+        with socket.create_connection((REDIS_HOST, REDIS_PORT), timeout=1) as sock:
+            sock.sendall(b"PING\r\n")
+            return sock.recv(16).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait_healthy(url: str, replica: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + STARTUP_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if replica.poll() is not None:
+            pytest.fail(f"replica exited with {replica.returncode}:\n{log.read_text()}")
+        try:
+            with urllib.request.urlopen(f"{url}/healthz", timeout=1) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.1)  # poll interval; the bound is the deadline above
+    pytest.fail(f"replica not healthy within {STARTUP_TIMEOUT_S}s:\n{log.read_text()}")
+
+
+@pytest.fixture(scope="module")
+def replica_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One seeded `delete` replica on a free port, stopped by its PID afterwards."""
+    if not _redis_is_up():
+        pytest.skip(f"needs a Redis on {REDIS_HOST}:{REDIS_PORT} (uses db 15)")
+    workdir = tmp_path_factory.mktemp("replica")
+    database_url = f"sqlite:///{workdir / 'origin.db'}"
+    seed = [BIN / "python", "-m", "bench", "seed", "--database-url", database_url]
+    subprocess.run(
+        [*seed, "--products", str(PRODUCTS), "--categories", str(CATEGORIES)],
+        cwd=REPO,
+        check=True,
+        timeout=60,
+        capture_output=True,
+    )
+    port = _free_port()
+    env = {
+        **os.environ,
+        "CACHE_STRATEGY": "delete",
+        "REDIS_URL": f"redis://{REDIS_HOST}:{REDIS_PORT}/15",
+        "DATABASE_URL": database_url,
+        "REPLICA_NAME": REPLICA_NAME,
+    }
+    log = workdir / "replica.log"
+    with log.open("wb") as log_file:
+        replica = subprocess.Popen(
+            [BIN / "python", "-m", "services", "--bind", f"127.0.0.1:{port}"],
+            cwd=REPO,
+            env=env,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_healthy(url, replica, log)
+        yield url
+    finally:
+        replica.terminate()
+        try:
+            replica.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            replica.kill()
+            replica.wait(timeout=15)
+
+
+def locust_env(replica_url: str, run_dir: Path, record: bool = True) -> dict[str, str]:
+    env = {
+        **os.environ,
+        "BENCH_RUN_DIR": str(run_dir),
+        "BENCH_STRATEGY": "delete",
+        "BENCH_TARGETS": replica_url,
+        "BENCH_PRODUCTS": str(PRODUCTS),
+        "BENCH_CATEGORIES": str(CATEGORIES),
+        "BENCH_SEED": "7",
+        "BENCH_RECORD": "1" if record else "0",
+    }
+    env.pop("BENCH_USER_RATE", None)
+    return env
+
+
+def locust_command(scenario: str, run_dir: Path, run_time: str, *extra: str) -> list[str]:
+    # --json-file is written after the runner quit: the final counts (the --csv stats
+    # file is rewritten on a timer and can lag behind the last requests).
+    return [
+        str(BIN / "locust"),
+        *("-f", f"scenarios/{scenario}.py", "--headless", "-u", "10", "-r", "10"),
+        *("--run-time", run_time, "--only-summary", "--json-file", str(run_dir / "locust")),
+        *extra,
+    ]
+
+
+def final_stats(run_dir: Path) -> list[dict]:
+    """Locust's final per-endpoint stats, from --json-file."""
+    return json.loads((run_dir / "locust.json").read_text())
+
+
+def run_locust(
+    scenario: str, replica_url: str, run_dir: Path, *extra: str, record: bool = True
+) -> list[dict]:
+    """Run a locustfile headless for 3 s; return Locust's final per-endpoint stats."""
+    done = subprocess.run(
+        locust_command(scenario, run_dir, "3s", *extra),
+        cwd=REPO,
+        env=locust_env(replica_url, run_dir, record),
+        capture_output=True,
+        text=True,
+        timeout=LOCUST_TIMEOUT_S,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return final_stats(run_dir)
+
+
+def read_request_files(run_dir: Path) -> dict[str, list[dict[str, str]]]:
+    """Every request file of a run: file stem -> rows; checks the header on the way."""
+    files = {}
+    for path in sorted((run_dir / "requests").glob("*.csv")):
+        with path.open(newline="") as file:
+            reader = csv.DictReader(file)
+            assert tuple(reader.fieldnames or ()) == COLUMNS
+            files[path.stem] = list(reader)
+    return files
+
+
+def counts_by_endpoint(stats: list[dict]) -> dict[tuple[str, str], int]:
+    return {(entry["method"], entry["name"]): entry["num_requests"] for entry in stats}
+
+
+def check_common_columns(rows: list[dict[str, str]], worker: str, started_ns: int) -> None:
+    now_ns = time.time_ns()
+    for row in rows:
+        assert row["strategy"] == "delete"
+        assert row["status"] == "200"
+        assert row["cache"] in CACHE_VALUES
+        assert row["replica"] == REPLICA_NAME
+        assert row["worker"] == worker
+        t_start, t_end = int(row["t_start_ns"]), int(row["t_end_ns"])
+        assert started_ns <= t_start <= t_end <= now_ns
+        assert (t_end - t_start) / 1e6 == pytest.approx(float(row["latency_ms"]), abs=0.01)
+
+
+def check_product_rows(rows: list[dict[str, str]]) -> None:
+    write_versions: dict[str, list[int]] = collections.defaultdict(list)
+    for row in rows:
+        assert row["op"] in ("read", "write")
+        assert 1 <= int(row["key"]) <= PRODUCTS
+        assert int(row["version"]) >= 1
+        assert row["items"] == ""
+        if row["op"] == "write":
+            write_versions[row["key"]].append(int(row["version"]))
+    # The origin bumps a version atomically: two writes of one key never get the same one.
+    for versions in write_versions.values():
+        assert len(versions) == len(set(versions))
+
+
+def test_read_mostly_records_one_row_per_request(replica_url: str, tmp_path: Path) -> None:
+    started_ns = time.time_ns()
+    stats = run_locust("read_mostly", replica_url, tmp_path)
+    files = read_request_files(tmp_path)
+    assert len(files) == 1, "one Locust process, one file"
+    [(worker, rows)] = files.items()
+    counts = counts_by_endpoint(stats)
+    assert len(rows) == sum(counts.values()) > 100
+    ops = collections.Counter(row["op"] for row in rows)
+    assert ops["read"] == counts[("GET", "/products/{id}")]
+    assert ops["write"] == counts[("PATCH", "/products/{id}")]
+    assert ops["write"] < ops["read"]  # 95/5
+    check_common_columns(rows, worker, started_ns)
+    check_product_rows(rows)
+    assert any(row["cache"] != "miss" for row in rows), "zipfian reads should hit the cache"
+
+
+def test_lists_records_embedded_products(replica_url: str, tmp_path: Path) -> None:
+    started_ns = time.time_ns()
+    stats = run_locust("lists", replica_url, tmp_path)
+    [(worker, rows)] = read_request_files(tmp_path).items()
+    assert len(rows) == sum(counts_by_endpoint(stats).values())
+    check_common_columns(rows, worker, started_ns)
+    lists = [row for row in rows if row["op"] == "list"]
+    assert lists
+    for row in lists:
+        assert row["version"] == ""
+        category_index = int(row["key"].removeprefix("c"))
+        pairs = [item.split(":") for item in row["items"].split(" ")]
+        # The seed puts product i in c{(i-1) % C}; every load product of it is listed.
+        assert len(pairs) >= PRODUCTS // CATEGORIES
+        for product_id, version in pairs:
+            assert int(version) >= 1
+            if int(product_id) <= PRODUCTS:
+                assert (int(product_id) - 1) % CATEGORIES == category_index
+    check_product_rows([row for row in rows if row["op"] != "list"])
+
+
+def test_master_with_workers_writes_one_file_per_worker(replica_url: str, tmp_path: Path) -> None:
+    started_ns = time.time_ns()
+    stats = run_locust("read_mostly", replica_url, tmp_path, "--processes", "2")
+    files = read_request_files(tmp_path)
+    assert len(files) == 2, f"two workers, no master file: {sorted(files)}"
+    assert sum(len(rows) for rows in files.values()) == sum(counts_by_endpoint(stats).values())
+    for worker, rows in files.items():
+        assert rows, f"worker {worker} recorded nothing"
+        check_common_columns(rows, worker, started_ns)
+        check_product_rows(rows)
+
+
+def test_bench_record_0_records_nothing(replica_url: str, tmp_path: Path) -> None:
+    stats = run_locust("read_mostly", replica_url, tmp_path, record=False)
+    assert sum(counts_by_endpoint(stats).values()) > 0
+    assert not (tmp_path / "requests").exists()
+
+
+def test_sigterm_mid_run_loses_no_row(replica_url: str, tmp_path: Path) -> None:
+    with (tmp_path / "locust.log").open("wb") as log:
+        locust = subprocess.Popen(
+            locust_command("update_heavy", tmp_path, "60s"),
+            cwd=REPO,
+            env=locust_env(replica_url, tmp_path),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        # Stop once the first batch is on disk, i.e. mid-run with rows still buffered.
+        deadline = time.monotonic() + STARTUP_TIMEOUT_S
+        while not list((tmp_path / "requests").glob("*.csv")):
+            assert locust.poll() is None, (tmp_path / "locust.log").read_text()
+            assert time.monotonic() < deadline, "no request file within the startup timeout"
+            time.sleep(0.05)  # poll interval; the bound is the deadline above
+        locust.terminate()
+        assert locust.wait(timeout=LOCUST_TIMEOUT_S) == 0
+    finally:
+        if locust.poll() is None:
+            locust.kill()
+            locust.wait(timeout=15)
+    [(_worker, rows)] = read_request_files(tmp_path).items()
+    assert len(rows) == sum(counts_by_endpoint(final_stats(tmp_path)).values()) > 0
