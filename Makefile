@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install test lint format bench perf-service clean
+.PHONY: install test lint format bench bench-compose tune perf-service clean
 
 install: $(STAMP)
 
@@ -29,6 +29,17 @@ format: install
 BENCH_ARGS ?=
 bench: install
 	$(PY) -m bench run $(BENCH_ARGS)
+
+# The same experiment on Docker Compose (needs Docker Engine with Compose v2; README).
+bench-compose: install
+	$(PY) -m bench run --runtime compose $(BENCH_ARGS)
+
+# A small default sweep, about 5 minutes on 2 cores: four strategies x TTLs 1, 5, 30 s at
+# 2 replicas, 20 s a cell (+ ~5 s start and stop), then the recommendation for 100 ms.
+TUNE_ARGS ?= --strategies ttl,delete,versioned,pubsub --ttls 1,5,30 --replicas 2 \
+	--duration 20 --max-stale-ms 100
+tune: install
+	$(PY) -m bench sweep $(TUNE_ARGS)
 
 perf-service: install
 	$(PY) -m bench perf-service

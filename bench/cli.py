@@ -51,11 +51,16 @@ def cmd_report(args: argparse.Namespace) -> int:
     if not (folder / "run.json").is_file():
         raise UsageError(f"{folder} is not a run folder (no run.json)")
     try:
-        read_manifest(folder)
+        manifest = read_manifest(folder)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    write_analysis(folder)
-    markdown, html = build_report(folder)
+    from bench.sweep_report import is_sweep, rebuild_sweep
+
+    if is_sweep(manifest):  # every cell re-analysed, then the sweep's report
+        markdown, html = rebuild_sweep(folder)
+    else:
+        write_analysis(folder)
+        markdown, html = build_report(folder)
     print(f"report: {markdown}\nreport: {html}")
     return 0
 
@@ -100,6 +105,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from bench.experiment import run_experiment
     from bench.redis_server import RedisServerNotFound, find_redis_server
     from bench.run_config import ConfigError, RunConfig
+    from bench.runtime_compose import ComposeUnavailable, run_compose
 
     try:
         config = RunConfig(
@@ -110,8 +116,12 @@ def cmd_run(args: argparse.Namespace) -> int:
             poll_ms=args.poll_ms,
             runtime=args.runtime, results=args.results,
         )  # fmt: skip
+        if config.runtime == "compose":  # no engine: exit 2 before anything is created
+            return run_compose(config, dry_run=args.dry_run)
+        if args.dry_run:
+            raise ConfigError("--dry-run prints the commands of --runtime compose; local has none")
         redis_binary = find_redis_server()
-    except (ConfigError, RedisServerNotFound) as exc:
+    except (ConfigError, RedisServerNotFound, ComposeUnavailable) as exc:
         raise UsageError(str(exc)) from None
     outcome = run_experiment(config, redis_binary)
     print(f"results: {outcome.folder} ({outcome.status})")
@@ -181,6 +191,11 @@ def build_parser() -> Parser:
     )
     run.add_argument("--runtime", default="local", help=f"one of {', '.join(RUNTIMES)}")
     run.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="with --runtime compose: print every docker command, in order, and run nothing",
+    )
+    run.add_argument(
         "--results",
         type=Path,
         default=defaults.results,
@@ -209,6 +224,10 @@ def build_parser() -> Parser:
     perf.add_argument("--connections", type=positive_int, default=32)
     perf.add_argument("--rounds", type=positive_int, default=3, help="interleaved rounds")
     perf.set_defaults(handler=cmd_perf_service)
+
+    from bench.sweep_cli import add_sweep_commands
+
+    add_sweep_commands(commands)
     return parser
 
 

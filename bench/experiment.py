@@ -39,8 +39,16 @@ class RunOutcome:
     exit_code: int
 
 
-def run_experiment(config: RunConfig, redis_binary: Path) -> RunOutcome:
-    folder = create_run_folder(config.results, config.scenario)
+def run_experiment(config: RunConfig, redis_binary: Path, folder: Path | None = None) -> RunOutcome:
+    """Measure every strategy of `config` into a new run folder and report on it.
+
+    `folder`, when given, is the run folder to create (a sweep puts each cell at
+    `cells/<cell-id>/`); it must not exist yet, so a folder is still written only once.
+    """
+    if folder is None:
+        folder = create_run_folder(config.results, config.scenario)
+    else:
+        folder.mkdir(parents=True)
     manifest = Manifest(folder, config.as_json())
     manifest.data["redis_server"] = redis_server_version(redis_binary)
     manifest.save()

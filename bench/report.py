@@ -324,14 +324,25 @@ def build_report(folder: Path) -> tuple[Path, Path]:
     """Draw the plots and write `report.md` and `report.html`; returns both paths."""
     context = report_context(folder)
     plots = [(PLOT_CAPTIONS[name], path) for name, path in make_plots(folder).items() if path]
+    return write_reports(folder, "report", context, plots)
+
+
+def write_reports(
+    folder: Path, template: str, context: dict[str, Any], plots: list[tuple[str, Path]]
+) -> tuple[Path, Path]:
+    """Render `<template>.md.j2` and `.html.j2` into `folder/report.md` and `report.html`.
+
+    `plots` are (caption, png path); markdown links them, HTML embeds them.
+    """
     env = environment()
     md_path, html_path = folder / "report.md", folder / "report.html"
     md_plots = [(caption, f"plots/{path.name}") for caption, path in plots]
     md_path.write_text(
-        env.get_template("report.md.j2").render(**context, plots=md_plots), encoding="utf-8"
+        env.get_template(f"{template}.md.j2").render(**context, plots=md_plots), encoding="utf-8"
     )
     html_plots = [(caption, data_uri(path)) for caption, path in plots]
     html_path.write_text(
-        env.get_template("report.html.j2").render(**context, plots=html_plots), encoding="utf-8"
+        env.get_template(f"{template}.html.j2").render(**context, plots=html_plots),
+        encoding="utf-8",
     )
     return md_path, html_path

@@ -6,7 +6,9 @@ write, every replica serves the new version within a short bounded wait. A
 strategy that fails is reported as failed, not measured.
 """
 
+import argparse
 import json
+import sys
 import urllib.request
 from typing import Any
 
@@ -15,6 +17,7 @@ from bench.replicas import Replica
 from services.strategies import STRATEGIES
 
 PROPAGATION_TIMEOUT_S = 2.0
+VERIFY_FAILED = 3  # exit code of `python -m bench.verify` when the strategy breaks its promise
 _opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
@@ -50,3 +53,27 @@ def verify(strategy: str, replicas: list[Replica], product_id: int) -> None:
             )
         except StartupTimeout as exc:
             raise VerifyFailed(str(exc)) from None
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m bench.verify`: the same check on replicas given by URL (the compose
+    runtime runs it in a container, on the compose network, where the replicas are)."""
+    parser = argparse.ArgumentParser(prog="python -m bench.verify", description=__doc__)
+    parser.add_argument("--strategy", required=True, choices=list(STRATEGIES))
+    parser.add_argument("--targets", required=True, help="comma-separated replica base URLs")
+    parser.add_argument("--product", type=int, required=True, help="a probe-only product id")
+    args = parser.parse_args(argv)
+    targets = args.targets.split(",")
+    # verify() reads a replica's name and url only; these replicas are not our children
+    replicas = [Replica(f"{args.strategy}-{i}", url, None) for i, url in enumerate(targets, 1)]  # type: ignore[arg-type]
+    try:
+        verify(args.strategy, replicas, args.product)
+    except VerifyFailed as exc:
+        print(f"{args.strategy} failed verification: {exc}", file=sys.stderr)
+        return VERIFY_FAILED
+    print(f"{args.strategy}: verified on {len(targets)} replicas", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

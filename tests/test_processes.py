@@ -247,9 +247,12 @@ def test_first_sigint_raises_keyboardinterrupt_and_tears_down(
 
 def test_second_sigint_during_teardown_kills_at_once(tmp_path: Path, strays: list[int]) -> None:
     marker = tmp_path / "got-term"
-    script = f"trap 'echo term >> {marker}' TERM; while :; do sleep 0.1; done"
+    trapped = tmp_path / "trap-set"
+    script = f"trap 'echo term >> {marker}' TERM; touch {trapped}; while :; do sleep 0.1; done"
     harness, child_pid = start_harness(tmp_path, grace_s=30, script=script)
     strays += [harness.pid, child_pid]
+    # A SIGTERM before the shell has set its trap would simply kill it.
+    assert wait_for(trapped.exists)
     harness.send_signal(signal.SIGINT)
     assert wait_for(marker.exists)  # teardown has begun and the child shrugged off SIGTERM
     sent_second = time.monotonic()

@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -93,25 +94,16 @@ def alive(pid: int) -> bool:
     return state != "Z"
 
 
-def test_ctrl_c_stops_every_child_and_marks_interrupted(tmp_path: Path) -> None:
-    results = tmp_path / "results"
-    harness = subprocess.Popen(
-        [*RUN, "--strategies", "ttl,delete", "--replicas", "2", "--duration", "60",
-         "--results", str(results)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+def interrupt_when(
+    harness: subprocess.Popen[str], ready: Callable[[], bool], what: str
+) -> set[int]:
+    """Ctrl-C the harness once `ready`; it must exit 130 and leave none of its children.
+
+    Returns the children it had when interrupted.
+    """
     try:
-
-        def load_running() -> bool:
-            folders = run_folders(results)
-            if not folders or not (folders[0] / "run.json").exists():
-                return False
-            manifest = json.loads((folders[0] / "run.json").read_text())
-            return manifest["strategies"].get("ttl", {}).get("status") == "running"
-
-        wait_until(load_running, 60, "the first strategy's load to start")
+        wait_until(ready, 60, what)
         children = descendants(harness.pid)
-        assert len(children) >= 4, "redis-server, two replicas and Locust"
         harness.send_signal(signal.SIGINT)
         harness.wait(timeout=60)
     finally:
@@ -119,6 +111,26 @@ def test_ctrl_c_stops_every_child_and_marks_interrupted(tmp_path: Path) -> None:
             harness.kill()
     assert harness.returncode == 130
     wait_until(lambda: not any(alive(p) for p in children), 10, "every child to be gone")
+    return children
+
+
+def test_ctrl_c_stops_every_child_and_marks_interrupted(tmp_path: Path) -> None:
+    results = tmp_path / "results"
+    harness = subprocess.Popen(
+        [*RUN, "--strategies", "ttl,delete", "--replicas", "2", "--duration", "60",
+         "--results", str(results)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+
+    def load_running() -> bool:
+        folders = run_folders(results)
+        if not folders or not (folders[0] / "run.json").exists():
+            return False
+        manifest = json.loads((folders[0] / "run.json").read_text())
+        return manifest["strategies"].get("ttl", {}).get("status") == "running"
+
+    children = interrupt_when(harness, load_running, "the first strategy's load to start")
+    assert len(children) >= 4, "redis-server, two replicas and Locust"
     [folder] = run_folders(results)
     manifest = json.loads((folder / "run.json").read_text())
     assert manifest["status"] == "interrupted"

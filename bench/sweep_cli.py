@@ -1,0 +1,165 @@
+"""`bench sweep` and `bench tune` on the command line: their options and handlers.
+
+Kept apart from `bench.cli` so the sweep's options live beside the sweep; `bench.cli`
+only adds these commands to its parser. Bad input is exit 2 and one line, as for `run`.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from bench.cli import UsageError, rate, strategy_list
+from bench.run_config import DEFAULT_RATE, SCENARIOS, ConfigError, RunConfig
+from services.config import STRATEGY_NAMES
+
+if TYPE_CHECKING:  # at run time imported where used: `--help` need not load pandas
+    from bench.tune import Budget
+
+DEFAULT_TTLS_S = (1.0, 5.0, 30.0)
+DEFAULT_CELL_S = 20.0  # a cell is short: startup and teardown add ~5 s to each
+
+
+def number_list(kind: Callable[[str], Any]) -> Callable[[str], tuple]:
+    """An argparse type for `1,5,30`; empty items are dropped (the config rejects none)."""
+
+    def parse(text: str) -> tuple:
+        try:
+            return tuple(kind(item) for item in text.split(",") if item.strip())
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"comma-separated numbers, got {text!r}") from None
+
+    return parse
+
+
+def budget_from(args: argparse.Namespace) -> Budget | None:
+    """The tuner's budget from --max-stale-ms and --min-hit-ratio, or None without one."""
+    from bench.tune import Budget
+
+    if args.max_stale_ms is None:
+        if args.min_hit_ratio is not None:
+            raise ConfigError("--min-hit-ratio needs --max-stale-ms")
+        return None
+    return Budget(args.max_stale_ms, args.min_hit_ratio)
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from bench.redis_server import RedisServerNotFound, find_redis_server
+    from bench.sweep import SweepConfig, run_sweep
+    from bench.tune import tune_folder
+
+    try:
+        base = RunConfig(
+            strategies=args.strategies, scenario=args.scenario, duration_s=args.duration,
+            users=args.users, rate=args.rate, origin_delay_ms=args.origin_delay_ms,
+            products=args.products, categories=args.categories, seed=args.seed,
+            locust_workers=args.locust_workers, poll_ms=args.poll_ms, results=args.results,
+        )  # fmt: skip
+        budget = budget_from(args)
+        config = SweepConfig(base, args.ttls, args.replicas, args.repeats, budget)
+        redis_binary = find_redis_server()
+    except (ConfigError, RedisServerNotFound) as exc:
+        raise UsageError(str(exc)) from None
+    outcome = run_sweep(config, redis_binary)
+    if budget and outcome.status != "interrupted":
+        print(tune_folder(outcome.folder, budget))
+    print(f"results: {outcome.folder} ({outcome.status})")
+    return outcome.exit_code
+
+
+def cmd_tune(args: argparse.Namespace) -> int:
+    from bench.tune import tune_folder
+
+    folder: Path = args.folder
+    if not (folder / "summary.csv").is_file():
+        raise UsageError(f"{folder} has no summary.csv; run `python -m bench report {folder}`")
+    try:
+        budget = budget_from(args)
+    except ConfigError as exc:
+        raise UsageError(str(exc)) from None
+    print(tune_folder(folder, budget))
+    return 0
+
+
+def add_budget_options(parser: argparse.ArgumentParser, required: bool) -> None:
+    parser.add_argument(
+        "--max-stale-ms", type=float, required=required, default=None,
+        help="the staleness budget: stale age p99 at most this many ms",
+    )  # fmt: skip
+    parser.add_argument(
+        "--min-hit-ratio", type=float, default=None,
+        help="and a hit ratio of at least this (0..1)",
+    )  # fmt: skip
+
+
+def add_sweep_commands(commands: Any) -> None:
+    """Add `sweep` and `tune` to the subcommands of `python -m bench`."""
+    defaults = RunConfig()
+    sweep = commands.add_parser(
+        "sweep", help="a matrix of short runs: strategies x TTLs x replicas x repeats"
+    )
+    sweep.add_argument(
+        "--strategies",
+        type=strategy_list,
+        default=STRATEGY_NAMES,
+        help=f"comma-separated (default: {','.join(STRATEGY_NAMES)})",
+    )
+    sweep.add_argument(
+        "--ttls",
+        type=number_list(float),
+        default=DEFAULT_TTLS_S,
+        help="comma-separated CACHE_TTL values in s (default: 1,5,30)",
+    )
+    sweep.add_argument(
+        "--replicas",
+        type=number_list(int),
+        default=(defaults.replicas,),
+        help=f"comma-separated replica counts (default: {defaults.replicas})",
+    )
+    sweep.add_argument(
+        "--repeats", type=int, default=1, help="runs per cell, for 95%% intervals (default: 1)"
+    )
+    sweep.add_argument(
+        "--scenario", default=defaults.scenario, help=f"one of {', '.join(SCENARIOS)}"
+    )
+    sweep.add_argument(
+        "--duration",
+        type=float,
+        default=DEFAULT_CELL_S,
+        help=f"seconds of load per cell (default: {DEFAULT_CELL_S:g})",
+    )
+    sweep.add_argument("--users", type=int, default=defaults.users, help="Locust users")
+    sweep.add_argument(
+        "--rate",
+        type=rate,
+        default=DEFAULT_RATE,
+        help=f"total requests/s, paced (default {DEFAULT_RATE:.0f}); 'max' = none",
+    )
+    sweep.add_argument(
+        "--origin-delay-ms",
+        type=float,
+        default=None,
+        help="added to every origin query (default: 0, or 20 for race)",
+    )
+    sweep.add_argument("--products", type=int, default=defaults.products)
+    sweep.add_argument("--categories", type=int, default=defaults.categories)
+    sweep.add_argument("--seed", type=int, default=defaults.seed, help="the same in every cell")
+    sweep.add_argument("--locust-workers", type=int, default=0, help="as for run")
+    sweep.add_argument("--poll-ms", type=float, default=defaults.poll_ms, help="as for run")
+    sweep.add_argument(
+        "--results",
+        type=Path,
+        default=defaults.results,
+        help="where the sweep folder goes (default: results/)",
+    )
+    add_budget_options(sweep, required=False)
+    sweep.set_defaults(handler=cmd_sweep)
+
+    tune = commands.add_parser(
+        "tune", help="per strategy, the largest TTL within a staleness budget, and a pick"
+    )
+    tune.add_argument("folder", type=Path, help="a sweep (or run) folder with a summary.csv")
+    add_budget_options(tune, required=True)
+    tune.set_defaults(handler=cmd_tune)

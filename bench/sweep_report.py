@@ -1,0 +1,248 @@
+"""A sweep folder's derived files: `summary.csv` (one row per cell) and its report.
+
+Each cell is a run folder of its own, analysed and reported by `bench.analysis` and
+`bench.report`; this module concatenates the cells' summaries and writes the sweep's
+report on top: the matrix, the tuner's verdict when the sweep had a budget, each figure
+per strategy and TTL (mean ± 95% interval, marks where the intervals do not support a
+ranking), the trade-off plots, and each cell's status with a link to its own report.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from bench.analysis import SUMMARY_COLUMNS, write_analysis
+from bench.manifest import read_manifest
+from bench.plots import read_table
+from bench.report import STATUS_WARNINGS, build_report, fmt_int, fmt_ms, write_reports
+from bench.sweep_plots import sweep_plots
+from bench.sweep_stats import FIGURES, aggregate, fmt_interval, n_replicas, unsupported
+from bench.tune import Budget, tune, tuning_table
+
+SWEEP_KIND = "sweep"
+# The run summary's columns, `repeat` after `ttl_s` (where analysis puts it), and the
+# cell's folder name last, so every row leads back to its raw files.
+SWEEP_COLUMNS: tuple[str, ...] = (
+    *SUMMARY_COLUMNS[: SUMMARY_COLUMNS.index("ttl_s") + 1],
+    "repeat",
+    *SUMMARY_COLUMNS[SUMMARY_COLUMNS.index("ttl_s") + 1 :],
+    "cell",
+)
+TITLES = {
+    "hit_ratio": "Hit ratio (higher is better)",
+    "read_p99_ms": "Read p99, ms (lower is better)",
+    "stale_read_ratio": "Stale-read ratio (lower is better)",
+    "stale_age_p99_ms": "Stale age p99, ms (lower is better)",
+    "probe_convergence_p50_ms": "Probe convergence p50, ms (lower is better)",
+    "rps": "Requests/s",
+}
+UNSUPPORTED = " ≈"  # the mark of a rank the 95% intervals do not support
+
+
+def is_sweep(manifest: dict[str, Any]) -> bool:
+    return manifest.get("kind") == SWEEP_KIND
+
+
+def sweep_summary(folder: Path) -> pd.DataFrame:
+    """The complete cells' summary rows in matrix order, `repeat` and `cell` filled.
+
+    Cells that did not complete (interrupted, failed, pending) are left out, so a partial
+    cell never stands beside whole ones; their own folders keep what they measured.
+    """
+    manifest = read_manifest(folder)
+    records, frames = manifest["cells"], []
+    for cell in manifest["matrix"]:
+        record = records[cell["id"]]
+        table = read_table(folder / record["folder"] / "summary.csv")
+        if record["status"] == "complete" and not table.empty:
+            frames.append(
+                table.assign(
+                    ttl_s=cell["ttl_s"],
+                    replicas=cell["replicas"],
+                    repeat=cell["repeat"],
+                    cell=cell["id"],
+                )
+            )
+    if not frames:
+        return pd.DataFrame(columns=list(SWEEP_COLUMNS))
+    return pd.concat(frames, ignore_index=True).reindex(columns=list(SWEEP_COLUMNS))
+
+
+def analyse_sweep(folder: Path) -> tuple[Path, Path]:
+    """Write the sweep's summary.csv from its cells' summaries, then its report."""
+    sweep_summary(folder).to_csv(folder / "summary.csv", index=False)
+    return build_sweep_report(folder)
+
+
+def rebuild_sweep(folder: Path) -> tuple[Path, Path]:
+    """`bench report` on a sweep: re-analyse every cell from its raw files, then the sweep."""
+    for record in read_manifest(folder)["cells"].values():
+        cell = folder / record["folder"]
+        if (cell / "run.json").is_file():
+            write_analysis(cell)
+            build_report(cell)
+    return analyse_sweep(folder)
+
+
+def budget_of(manifest: dict[str, Any]) -> Budget | None:
+    config = manifest["config"]
+    if config.get("max_stale_ms") is None:
+        return None
+    return Budget(config["max_stale_ms"], config.get("min_hit_ratio"))
+
+
+def describe_sweep(manifest: dict[str, Any]) -> list[str]:
+    """The matrix and what every cell shared, in words."""
+    c, host, git = manifest["config"], manifest["host"], manifest["git"]
+    rate = "unpaced" if c["rate"] is None else f"paced at {c['rate']:g} req/s"
+    statuses = pd.Series([r["status"] for r in manifest["cells"].values()]).value_counts()
+    commit = (git.get("commit") or "unknown")[:12] + (" (uncommitted changes)" * bool(git["dirty"]))
+    return [
+        f"Scenario {c['scenario']}: strategies {', '.join(c['strategies'])} x TTLs"
+        f" {', '.join(f'{t:g}' for t in c['ttls_s'])} s x replicas"
+        f" {', '.join(map(str, c['replicas']))} x {c['repeats']} repeat(s) ="
+        f" {len(manifest['matrix'])} cells, run one after another, repeat by repeat.",
+        f"Each cell a fresh single-strategy run (its own Redis, origin and replicas):"
+        f" {c['duration_s']:g} s under {c['users']} Locust users, {rate}, origin delay"
+        f" {c['origin_delay_ms']:g} ms, {c['products']:,} products in {c['categories']}"
+        f" categories, seed {c['seed']} in every cell (repeats differ only by timing).",
+        "Cells: " + ", ".join(f"{n} {status}" for status, n in statuses.items()) + ".",
+        f"Host: {host['cpus']} CPUs, {host['memory_bytes'] / 2**30:.1f} GiB memory,"
+        f" {host['platform']}, Python {host['python']}; {manifest.get('redis_server') or '?'}.",
+        f"Commit {commit}; started {manifest['started_at']}, ended {manifest['ended_at'] or '?'}.",
+    ]
+
+
+def figure_cell(row: pd.Series, figure: str, marked: bool) -> str:
+    if figure.startswith("stale_age") and row["stale_reads"] == 0:
+        return "none stale"
+    return fmt_interval(figure, row[figure], row[f"{figure}_ci"]) + (UNSUPPORTED if marked else "")
+
+
+def figure_tables(cells: pd.DataFrame) -> list[dict[str, Any]]:
+    """Per figure: a row per strategy (and replica count), a column per TTL."""
+    ttls = sorted(cells["ttl_s"].unique())
+    several = cells["replicas"].nunique() > 1
+    tables = []
+    for figure in FIGURES:
+        marks = unsupported(cells, figure)
+        rows = []
+        for (strategy, replicas), group in cells.groupby(["strategy", "replicas"], sort=False):
+            by_ttl = {row.ttl_s: figure_cell(row, figure, marks[i]) for i, row in group.iterrows()}
+            rows.append(
+                [
+                    strategy,
+                    *([str(replicas)] if several else []),
+                    *(by_ttl.get(t, "-") for t in ttls),
+                ]
+            )
+        columns = ["strategy", *(["replicas"] if several else []), *(f"TTL {t:g} s" for t in ttls)]
+        tables.append({"title": TITLES[figure], "columns": columns, "rows": rows})
+    return tables
+
+
+def notes(cells: pd.DataFrame, config: dict[str, Any]) -> list[str]:
+    """What a reader needs to read the tables right, with this sweep's own figures."""
+    out = []
+    for replicas, rows in cells[cells["strategy"] == "ttl"].groupby("replicas", sort=False):
+        ages = ", ".join(
+            f"{'none' if r.stale_reads == 0 else fmt_ms(r.stale_age_p99_ms) + ' ms'} at TTL"
+            f" {r.ttl_s:g} s"
+            for r in rows.sort_values("ttl_s").itertuples()
+        )
+        out.append(
+            f"ttl never invalidates, so only expiry ends its stale reads: its stale age"
+            f" p99 should track the TTL, and at {n_replicas(replicas)} it was {ages}."
+        )
+    if max(config["ttls_s"]) > config["duration_s"]:
+        out.append(
+            f"A cell lasts {config['duration_s']:g} s, so no stale age can exceed that:"
+            " at longer TTLs the measured stale ages are cut short by the run, not by"
+            " the TTL."
+        )
+    out.append(
+        "'none stale' means no read of the cell was stale: it meets any staleness"
+        " budget, and means over repeats count it as 0 ms."
+    )
+    if config["rate"] is not None:
+        out.append(
+            f"The load was paced at {config['rate']:g} req/s, so requests/s shows whether"
+            " the pacing held, not the ceiling; sweep with --rate max to see what"
+            " invalidation fan-out costs in throughput as replicas are added."
+        )
+    if config["repeats"] > 1:
+        out.append(
+            f"Each figure is the mean of {config['repeats']} repeats ± the half-width of"
+            f" its 95% confidence interval (Student's t).{UNSUPPORTED} marks a strategy"
+            " whose interval overlaps the best strategy's at that TTL and replica count:"
+            " these repeats do not support ranking them apart."
+        )
+    else:
+        out.append(
+            "One repeat per cell, so no intervals: a small difference between strategies"
+            " may be noise; sweep with --repeats 3 to see which differences hold."
+        )
+    return out
+
+
+def cell_rows(folder: Path, manifest: dict[str, Any], summary: pd.DataFrame) -> list[dict]:
+    """Every cell of the matrix with its status, size and (if it has one) its report."""
+    requests = dict(zip(summary.get("cell", []), summary.get("requests", []), strict=True))
+    rows = []
+    for cell in manifest["matrix"]:
+        record = manifest["cells"][cell["id"]]
+        has_report = (folder / record["folder"] / "report.md").is_file()
+        rows.append(
+            {
+                "id": cell["id"],
+                "status": record["status"],
+                "requests": fmt_int(requests.get(cell["id"], math.nan)),
+                "folder": record["folder"] if has_report else None,
+            }
+        )
+    return rows
+
+
+def sweep_context(folder: Path) -> tuple[dict[str, Any], pd.DataFrame, Budget | None]:
+    """Everything both templates show, computed once; also the cells and budget, to plot."""
+    manifest = read_manifest(folder)
+    summary = read_table(folder / "summary.csv")
+    cells = aggregate(summary) if not summary.empty else pd.DataFrame()
+    budget = budget_of(manifest)
+    tuning = tune(summary, budget) if budget and not summary.empty else None
+    status, reason = manifest["status"], manifest.get("reason")
+    warning = None
+    if status != "complete":
+        warning = STATUS_WARNINGS.get(status, f"This sweep has status {status}") + (
+            f": {reason}." if reason else "."
+        )
+        warning = warning.replace("This run", "This sweep") + " Only complete cells are shown."
+    return (
+        {
+            "title": f"Cache invalidation sweep: {manifest['config']['scenario']} ({folder.name})",
+            "warning": warning,
+            "status": status + (f" ({reason})" if reason and not warning else ""),
+            "run_lines": describe_sweep(manifest),
+            "budget": budget.describe() if budget else None,
+            "folder_hint": str(folder),
+            "tuning": tuning_table(tuning) if tuning else None,
+            "recommendations": tuning.recommendations if tuning else [],
+            "tables": figure_tables(cells) if not cells.empty else [],
+            "notes": notes(cells, manifest["config"]) if not cells.empty else [],
+            "cells": cell_rows(folder, manifest, summary),
+        },
+        cells,
+        budget,
+    )
+
+
+def build_sweep_report(folder: Path) -> tuple[Path, Path]:
+    """Draw the trade-off plots and write the sweep's `report.md` and `report.html`."""
+    context, cells, budget = sweep_context(folder)
+    budget_ms = budget.max_stale_ms if budget else None
+    plots = sweep_plots(folder, cells, budget_ms) if not cells.empty else []
+    return write_reports(folder, "sweep_report", context, plots)
