@@ -86,7 +86,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
 def add_budget_options(parser: argparse.ArgumentParser, required: bool) -> None:
     parser.add_argument(
         "--max-stale-ms", type=float, required=required, default=None,
-        help="the staleness budget: stale age p99 at most this many ms",
+        help="the staleness budget: 99% of reads at most this many ms stale",
     )  # fmt: skip
     parser.add_argument(
         "--min-hit-ratio", type=float, default=None,

@@ -36,7 +36,8 @@ TITLES = {
     "hit_ratio": "Hit ratio (higher is better)",
     "read_p99_ms": "Read p99, ms (lower is better)",
     "stale_read_ratio": "Stale-read ratio (lower is better)",
-    "stale_age_p99_ms": "Stale age p99, ms (lower is better)",
+    "stale_age_p99_ms": "Stale age p99 over stale reads, ms (lower is better)",
+    "read_staleness_p99_ms": "Read staleness p99 over all reads, ms: the tuner's budget figure",
     "probe_convergence_p50_ms": "Probe convergence p50, ms (lower is better)",
     "rps": "Requests/s",
 }

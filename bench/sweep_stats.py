@@ -25,6 +25,7 @@ FIGURES: dict[str, bool] = {
     "read_p99_ms": False,
     "stale_read_ratio": False,
     "stale_age_p99_ms": False,
+    "read_staleness_p99_ms": False,
     "probe_convergence_p50_ms": False,
     "rps": True,
 }
@@ -52,6 +53,7 @@ def zero_when_none_stale(summary: pd.DataFrame) -> pd.DataFrame:
     """
     none_stale = (summary["stale_reads"] == 0) & (summary["reads"] > 0)
     ages = [c for c in summary.columns if c.startswith("stale_age_")]
+    ages += [c for c in ("read_staleness_p99_ms",) if c in summary.columns]
     summary = summary.copy()
     summary.loc[none_stale, ages] = 0.0
     return summary

@@ -164,9 +164,12 @@ def test_staleness_columns(run_folder: Path) -> None:
     assert delete["stale_age_p50_ms"] == pytest.approx(1.0)
     assert delete["stale_age_max_ms"] == pytest.approx(1.0)
     assert delete["list_stale_ratio"] == 0.0
+    # over all five reads, fresh ones at 0 ms: [0, 0, 0, 0, 1.0], p99 interpolated at 3.96
+    assert delete["read_staleness_p99_ms"] == pytest.approx(0.96)
     pubsub = summary_row(run_folder, "pubsub")
     assert pubsub["stale_reads"] == 0
     assert math.isnan(pubsub["stale_age_p50_ms"])
+    assert pubsub["read_staleness_p99_ms"] == 0.0
 
 
 def test_probe_columns_count_censored_cycles_as_beyond_every_bound(run_folder: Path) -> None:

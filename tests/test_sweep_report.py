@@ -11,7 +11,8 @@ from tests.test_tune import row
 
 STRATEGIES = ("ttl", "delete", "pubsub")
 TTLS = (1.0, 5.0, 30.0)
-# (hit ratio, stale age p99 ms) per strategy and TTL; the three repeats add -0.01, 0, +0.01
+# (hit ratio, stale age and read staleness p99 ms) per strategy and TTL; the three repeats
+# add -0.01, 0, +0.01
 FIGURES = {
     "ttl": {1.0: (0.60, 950.0), 5.0: (0.80, 4_700.0), 30.0: (0.95, 18_000.0)},
     "delete": {1.0: (0.55, 2.0), 5.0: (0.75, 8.0), 30.0: (0.90, 400.0)},
@@ -66,7 +67,7 @@ def test_report_with_repeats_marks_unsupported_ranks(tmp_path: Path) -> None:
     assert "mean of 3 repeats" in text
     # the tuner: delete's stale age at 30 s is over budget, pubsub none stale at 30 s
     assert "recommendation: pubsub with TTL 30 s" in text
-    assert "| delete | 2 | 5 s |" in text and "at TTL 30 s: stale age p99 400 ms" in text
+    assert "| delete | 2 | 5 s |" in text and "at TTL 30 s: staleness p99 400 ms" in text
     assert "| ttl | 2 | none |" in text
     assert (
         "its stale age p99 should track the TTL, and at 2 replicas it was 950 ms at TTL 1 s,"

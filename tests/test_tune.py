@@ -33,7 +33,8 @@ def row(
     return dict(strategy=strategy, scenario="read_mostly", replicas=replicas, ttl_s=ttl_s,
                 repeat=repeat, requests=6000, rps=300.0, reads=5700, stale_reads=stale_reads,
                 stale_read_ratio=stale_reads / 5700, hit_ratio=hit, read_p99_ms=read_p99,
-                stale_age_p99_ms=stale_p99, probe_convergence_p50_ms=1.0)  # fmt: skip
+                stale_age_p99_ms=stale_p99, read_staleness_p99_ms=stale_p99,
+                probe_convergence_p50_ms=1.0)  # fmt: skip
 
 
 def table(*rows: dict[str, Any]) -> pd.DataFrame:
@@ -51,11 +52,11 @@ def test_budget_met_takes_the_largest_ttl_within_it() -> None:
     tuning = tune(summary, BUDGET)
     delete = choice(tuning, "delete")
     assert delete.ttl_s == 5
-    assert (delete.hit_ratio, delete.read_p99_ms, delete.stale_age_p99_ms) == (0.80, 3.0, 50.0)
-    assert delete.note == "at TTL 30 s: stale age p99 400 ms"
+    assert (delete.hit_ratio, delete.read_p99_ms, delete.staleness_p99_ms) == (0.80, 3.0, 50.0)
+    assert delete.note == "at TTL 30 s: staleness p99 400 ms"
     assert tuning.recommendations == [
-        "recommendation: delete with TTL 5 s (hit ratio 80.0%, read p99 3.0 ms, stale age p99:"
-        " 50 ms): the only strategy that keeps stale age p99 within 100 ms."
+        "recommendation: delete with TTL 5 s (hit ratio 80.0%, read p99 3.0 ms, staleness p99:"
+        " 50 ms): the only strategy that keeps staleness p99 within 100 ms."
     ]
 
 
@@ -67,7 +68,7 @@ def test_largest_ttl_even_when_a_shorter_one_misses() -> None:
     assert delete.ttl_s == 30
     assert delete.note == (
         "the largest TTL measured: a longer one may meet the budget too; yet TTL 1 s missed it"
-        " (stale age p99 150 ms): rare events, which repeats would show"
+        " (staleness p99 150 ms): rare events, which repeats would show"
     )
 
 
@@ -76,9 +77,9 @@ def test_budget_not_met_says_so_with_the_nearest_miss() -> None:
     tuning = tune(summary, BUDGET)
     ttl = choice(tuning, "ttl")
     assert ttl.ttl_s is None and math.isnan(ttl.hit_ratio)
-    assert ttl.note == "no TTL meets it: stale age p99 980 ms at best (TTL 1 s)"
+    assert ttl.note == "no TTL meets it: staleness p99 980 ms at best (TTL 1 s)"
     [line] = tuning.recommendations
-    assert line.startswith("no recommendation: no strategy measured keeps stale age p99 within")
+    assert line.startswith("no recommendation: no strategy measured keeps staleness p99 within")
     text = format_tuning(tuning)
     assert "ttl       2         none" in text and "no recommendation" in text
 
@@ -87,7 +88,7 @@ def test_no_stale_read_meets_any_budget() -> None:
     summary = table(row("versioned", 1, 0.5, math.nan), row("versioned", 30, 0.7, math.nan))
     versioned = choice(tune(summary, Budget(0.001)), "versioned")
     assert versioned.ttl_s == 30
-    assert versioned.stale_age_p99_ms == 0.0 and versioned.stale_reads == 0
+    assert versioned.staleness_p99_ms == 0.0 and versioned.stale_reads == 0
 
 
 def test_a_cell_without_reads_never_meets_the_budget() -> None:
@@ -122,7 +123,7 @@ def test_ties_on_hit_ratio_go_to_the_lower_read_p99() -> None:
 def test_ties_on_hit_ratio_and_latency_go_to_the_lower_stale_age() -> None:
     summary = table(row("delete", 30, 0.95, 10.0), row("pubsub", 30, 0.95, 1.0))
     [line] = tune(summary, BUDGET).recommendations
-    assert "pubsub with TTL 30 s" in line and "lower stale age p99 (1.0 ms against 10 ms)" in line
+    assert "pubsub with TTL 30 s" in line and "lower staleness p99 (1.0 ms against 10 ms)" in line
 
 
 def test_a_full_tie_goes_to_the_sweeps_order() -> None:
@@ -153,10 +154,10 @@ def test_with_repeats_the_worst_repeat_decides() -> None:
     delete = choice(tuning, "delete")
     assert delete.ttl_s == 1
     assert delete.hit_ratio == pytest.approx(0.61)  # the mean of the repeats
-    assert delete.stale_age_p99_ms == 30.0  # the worst repeat
-    assert delete.note == "at TTL 5 s: stale age p99 150 ms (worst repeat)"
+    assert delete.staleness_p99_ms == 30.0  # the worst repeat
+    assert delete.note == "at TTL 5 s: staleness p99 150 ms (worst repeat)"
     assert "hit ratio (worst repeat)" not in format_tuning(tuning)
-    assert "stale age p99 (worst repeat)" in format_tuning(tuning)
+    assert "staleness p99 (worst repeat)" in format_tuning(tuning)
 
 
 def test_a_lead_inside_the_intervals_is_called_unsupported() -> None:
