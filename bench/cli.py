@@ -128,6 +128,45 @@ def cmd_run(args: argparse.Namespace) -> int:
     return outcome.exit_code
 
 
+def add_load_options(parser: argparse.ArgumentParser) -> None:
+    """What `run` and `sweep` share: strategies, scenario, load shape, catalogue, probe, output."""
+    from bench.run_config import DEFAULT_RATE, SCENARIOS, RunConfig
+    from services.config import STRATEGY_NAMES
+
+    defaults = RunConfig()
+    parser.add_argument(
+        "--strategies", type=strategy_list, default=STRATEGY_NAMES,
+        help=f"comma-separated (default: {','.join(STRATEGY_NAMES)})",
+    )  # fmt: skip
+    parser.add_argument(
+        "--scenario", default=defaults.scenario, help=f"one of {', '.join(SCENARIOS)}"
+    )
+    parser.add_argument("--users", type=int, default=defaults.users, help="Locust users")
+    parser.add_argument(
+        "--rate", type=rate, default=DEFAULT_RATE,
+        help=f"total requests/s, paced (default {DEFAULT_RATE:.0f}); 'max' = no pacing",
+    )  # fmt: skip
+    parser.add_argument(
+        "--origin-delay-ms", type=float, default=None,
+        help="added to every origin query (default: 0, or 20 for race)",
+    )  # fmt: skip
+    parser.add_argument("--products", type=int, default=defaults.products)
+    parser.add_argument("--categories", type=int, default=defaults.categories)
+    parser.add_argument("--seed", type=int, default=defaults.seed, help="seeds the key choice")
+    parser.add_argument(
+        "--locust-workers", type=int, default=0,
+        help="0: one Locust process; K: a master and K workers",
+    )  # fmt: skip
+    parser.add_argument(
+        "--poll-ms", type=float, default=defaults.poll_ms,
+        help="the probe's poll interval (default 2)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--results", type=Path, default=defaults.results,
+        help="where run folders go (default: results/)",
+    )  # fmt: skip
+
+
 def build_parser() -> Parser:
     parser = Parser(prog="python -m bench", description="Benchmark cache-invalidation strategies.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
@@ -144,62 +183,21 @@ def build_parser() -> Parser:
     )
     seed.set_defaults(handler=cmd_seed)
 
-    from bench.run_config import DEFAULT_RATE, RUNTIMES, SCENARIOS, RunConfig
-    from services.config import STRATEGY_NAMES
+    from bench.run_config import RUNTIMES, RunConfig
 
     defaults = RunConfig()
     run = commands.add_parser("run", help="measure strategies under one scenario")
-    run.add_argument(
-        "--strategies",
-        type=strategy_list,
-        default=STRATEGY_NAMES,
-        help=f"comma-separated (default: {','.join(STRATEGY_NAMES)})",
-    )
     run.add_argument("--replicas", type=int, default=defaults.replicas, help="per strategy")
-    run.add_argument("--scenario", default=defaults.scenario, help=f"one of {', '.join(SCENARIOS)}")
     run.add_argument(
         "--duration", type=float, default=defaults.duration_s, help="seconds of load per strategy"
     )
     run.add_argument("--ttl", type=float, default=defaults.ttl_s, help="CACHE_TTL in seconds")
-    run.add_argument("--users", type=int, default=defaults.users, help="Locust users")
-    run.add_argument(
-        "--rate",
-        type=rate,
-        default=DEFAULT_RATE,
-        help=f"total requests/s, paced (default {DEFAULT_RATE:.0f}); 'max' = no pacing",
-    )
-    run.add_argument(
-        "--origin-delay-ms",
-        type=float,
-        default=None,
-        help="added to every origin query (default: 0, or 20 for race)",
-    )
-    run.add_argument("--products", type=int, default=defaults.products)
-    run.add_argument("--categories", type=int, default=defaults.categories)
-    run.add_argument("--seed", type=int, default=defaults.seed, help="seeds the key choice")
-    run.add_argument(
-        "--locust-workers",
-        type=int,
-        default=0,
-        help="0: one Locust process; K: a master and K workers",
-    )
-    run.add_argument(
-        "--poll-ms",
-        type=float,
-        default=defaults.poll_ms,
-        help="the probe's poll interval (default 2)",
-    )
+    add_load_options(run)
     run.add_argument("--runtime", default="local", help=f"one of {', '.join(RUNTIMES)}")
     run.add_argument(
         "--dry-run",
         action="store_true",
         help="with --runtime compose: print every docker command, in order, and run nothing",
-    )
-    run.add_argument(
-        "--results",
-        type=Path,
-        default=defaults.results,
-        help="where run folders go (default: results/)",
     )
     run.set_defaults(handler=cmd_run)
 

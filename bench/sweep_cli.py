@@ -11,9 +11,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bench.cli import UsageError, rate, strategy_list
-from bench.run_config import DEFAULT_RATE, SCENARIOS, ConfigError, RunConfig
-from services.config import STRATEGY_NAMES
+from bench.cli import UsageError, add_load_options
+from bench.run_config import ConfigError, RunConfig
 
 if TYPE_CHECKING:  # at run time imported where used: `--help` need not load pandas
     from bench.tune import Budget
@@ -86,7 +85,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
 def add_budget_options(parser: argparse.ArgumentParser, required: bool) -> None:
     parser.add_argument(
         "--max-stale-ms", type=float, required=required, default=None,
-        help="the staleness budget: 99% of reads at most this many ms stale",
+        help="the staleness budget: 99%% of reads at most this many ms stale",
     )  # fmt: skip
     parser.add_argument(
         "--min-hit-ratio", type=float, default=None,
@@ -99,12 +98,6 @@ def add_sweep_commands(commands: Any) -> None:
     defaults = RunConfig()
     sweep = commands.add_parser(
         "sweep", help="a matrix of short runs: strategies x TTLs x replicas x repeats"
-    )
-    sweep.add_argument(
-        "--strategies",
-        type=strategy_list,
-        default=STRATEGY_NAMES,
-        help=f"comma-separated (default: {','.join(STRATEGY_NAMES)})",
     )
     sweep.add_argument(
         "--ttls",
@@ -122,38 +115,12 @@ def add_sweep_commands(commands: Any) -> None:
         "--repeats", type=int, default=1, help="runs per cell, for 95%% intervals (default: 1)"
     )
     sweep.add_argument(
-        "--scenario", default=defaults.scenario, help=f"one of {', '.join(SCENARIOS)}"
-    )
-    sweep.add_argument(
         "--duration",
         type=float,
         default=DEFAULT_CELL_S,
         help=f"seconds of load per cell (default: {DEFAULT_CELL_S:g})",
     )
-    sweep.add_argument("--users", type=int, default=defaults.users, help="Locust users")
-    sweep.add_argument(
-        "--rate",
-        type=rate,
-        default=DEFAULT_RATE,
-        help=f"total requests/s, paced (default {DEFAULT_RATE:.0f}); 'max' = none",
-    )
-    sweep.add_argument(
-        "--origin-delay-ms",
-        type=float,
-        default=None,
-        help="added to every origin query (default: 0, or 20 for race)",
-    )
-    sweep.add_argument("--products", type=int, default=defaults.products)
-    sweep.add_argument("--categories", type=int, default=defaults.categories)
-    sweep.add_argument("--seed", type=int, default=defaults.seed, help="the same in every cell")
-    sweep.add_argument("--locust-workers", type=int, default=0, help="as for run")
-    sweep.add_argument("--poll-ms", type=float, default=defaults.poll_ms, help="as for run")
-    sweep.add_argument(
-        "--results",
-        type=Path,
-        default=defaults.results,
-        help="where the sweep folder goes (default: results/)",
-    )
+    add_load_options(sweep)
     add_budget_options(sweep, required=False)
     sweep.set_defaults(handler=cmd_sweep)
 
