@@ -65,12 +65,17 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def require_summary(folder: Path) -> None:
+    """Commands that read analysis output refuse a folder that has none, saying how to make it."""
+    if not (folder / "summary.csv").is_file():
+        raise UsageError(f"{folder} has no summary.csv; run `python -m bench report {folder}`")
+
+
 def cmd_compare(args: argparse.Namespace) -> int:
     from bench.compare import compare, write_compare
 
     for folder in (args.a, args.b):
-        if not (folder / "summary.csv").is_file():
-            raise UsageError(f"{folder} has no summary.csv; run `python -m bench report {folder}`")
+        require_summary(folder)
     print(compare(args.a, args.b))
     print(f"written to {write_compare(args.a, args.b, args.out)}", file=sys.stderr)
     return 0

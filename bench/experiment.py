@@ -117,7 +117,7 @@ def measure_strategy(
         record.update(status="failed_verify", reason=str(exc), ended_at=utc_now())
         manifest.save()
         console.print(f"[red]{strategy}: failed verification:[/] {exc}")
-        supervisor.stop(*[c for c in supervisor.children if c not in started])
+        supervisor.stop(*started_since(supervisor, started))
         return
 
     # load
@@ -132,7 +132,7 @@ def measure_strategy(
     rows = count_rows(set((folder / "requests").glob("*.csv")) - files_before)
 
     # stop
-    supervisor.stop(*[c for c in supervisor.children if c not in started])
+    supervisor.stop(*started_since(supervisor, started))
     record.update(
         status="complete",
         ended_at=utc_now(),
@@ -145,6 +145,11 @@ def measure_strategy(
         f"{strategy}: {rows} requests recorded, {rows / config.duration_s:.0f} rps, "
         f"{failures} errors"
     )
+
+
+def started_since(supervisor: Supervisor, before: set[Child]) -> list[Child]:
+    """The children one strategy started: stopping them leaves nothing of it behind."""
+    return [child for child in supervisor.children if child not in before]
 
 
 def start_probe(

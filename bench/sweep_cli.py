@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bench.cli import UsageError, add_load_options
+from bench.cli import UsageError, add_load_options, require_summary
 from bench.run_config import ConfigError, RunConfig
 
 if TYPE_CHECKING:  # at run time imported where used: `--help` need not load pandas
@@ -72,8 +72,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
     from bench.tune import tune_folder
 
     folder: Path = args.folder
-    if not (folder / "summary.csv").is_file():
-        raise UsageError(f"{folder} has no summary.csv; run `python -m bench report {folder}`")
+    require_summary(folder)
     try:
         budget = budget_from(args)
     except ConfigError as exc:

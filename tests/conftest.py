@@ -13,20 +13,15 @@ import httpx
 import pytest
 import redis
 
+from bench.ports import free_port
+from bench.processes import wait_until
 from bench.redis_server import find_redis_server
 from bench.seed import SeedPlan, seed_async
 from services.app import create_app
 from services.config import Settings
-from tests.waiting import wait_until
 
 PG_URL = os.environ.get("DATABASE_URL_PG", "postgresql://postgres@127.0.0.1:5432/test")
 PLAN = SeedPlan(products=50, categories=5, probe_products=4)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class RedisProcess:
@@ -61,7 +56,7 @@ class RedisProcess:
             except redis.ConnectionError:
                 return False
 
-        wait_until(answers, timeout_s=10, what="redis-server to answer PING")
+        wait_until(answers, 10, what="redis-server to answer PING", poll_interval_s=0.01)
         client.close()
 
     @classmethod

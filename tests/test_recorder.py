@@ -24,6 +24,7 @@ from pathlib import Path
 
 import pytest
 
+from bench.ports import free_port
 from scenarios.request_rows import (
     CACHE_VALUES,
     COLUMNS,
@@ -155,12 +156,6 @@ def _redis_is_up() -> bool:
         return False
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _wait_healthy(url: str, replica: subprocess.Popen[bytes], log: Path) -> None:
     deadline = time.monotonic() + STARTUP_TIMEOUT_S
     while time.monotonic() < deadline:
@@ -191,7 +186,7 @@ def replica_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         timeout=60,
         capture_output=True,
     )
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "CACHE_STRATEGY": "delete",

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.waiting import wait_until
+from bench.processes import wait_until
 
 RUN = [sys.executable, "-m", "bench", "run"]
 COLUMNS = ["strategy", "op", "key", "t_start_ns", "t_end_ns", "latency_ms", "status", "version",
@@ -102,7 +102,7 @@ def interrupt_when(
     Returns the children it had when interrupted.
     """
     try:
-        wait_until(ready, 60, what)
+        wait_until(ready, 60, what=what)
         children = descendants(harness.pid)
         harness.send_signal(signal.SIGINT)
         harness.wait(timeout=60)
@@ -110,7 +110,7 @@ def interrupt_when(
         if harness.poll() is None:
             harness.kill()
     assert harness.returncode == 130
-    wait_until(lambda: not any(alive(p) for p in children), 10, "every child to be gone")
+    wait_until(lambda: not any(alive(p) for p in children), 10, what="every child to be gone")
     return children
 
 

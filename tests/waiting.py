@@ -1,18 +1,10 @@
-"""Wait on a condition with a bounded timeout: the only kind of waiting tests do."""
+"""Wait on an async condition with a bounded timeout; sync waits use bench.processes.wait_until."""
 
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
 
 POLL_S = 0.01
-
-
-def wait_until(condition: Callable[[], bool], timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out after {timeout_s} s waiting for {what}")
-        time.sleep(POLL_S)
 
 
 async def async_wait_until(

@@ -10,6 +10,7 @@ replica that cannot hear invalidations must not answer from memory, and after a
 import asyncio
 import json
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any, ClassVar
 
 from redis.asyncio import Redis
@@ -76,7 +77,8 @@ class PubSubStrategy(CacheAside):
                     log.warning("invalidation channel lost (%s); local tier off", exc)
                 await asyncio.sleep(RESUBSCRIBE_PAUSE_S)
 
-    async def _read(self, key: str, load: Any) -> Served | None:
+    async def read(self, key: str, load: Callable[[], Awaitable[Any]]) -> Served | None:
+        """The local tier first, but only while invalidations can reach it."""
         if not self.subscribed.is_set():
             return await self.read_through(key, load)
         body = self.local.get(key)
@@ -88,16 +90,6 @@ class PubSubStrategy(CacheAside):
         served = await self.read_through(key, load)
         if served is not None:
             self.local.put(key, served.body, token)
-        return served
-
-    async def get_product(self, product_id: int) -> Served | None:
-        return await self._read(
-            product_key(product_id), lambda: self.origin.get_product(product_id)
-        )
-
-    async def list_category(self, category: str) -> Served:
-        served = await self._read(list_key(category), lambda: self.load_list(category))
-        assert served is not None
         return served
 
     async def update_product(self, product_id: int, changes: dict[str, Any]) -> bytes | None:
