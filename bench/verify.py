@@ -10,10 +10,11 @@ import argparse
 import json
 import sys
 import urllib.request
+from collections.abc import Sequence
 from typing import Any
 
-from bench.processes import StartupTimeout, wait_until
-from bench.replicas import Replica
+from bench.runtime.base import Replica
+from bench.runtime.waiting import StartupTimeout, wait_until
 from services.strategies import STRATEGIES
 
 PROPAGATION_TIMEOUT_S = 2.0
@@ -33,7 +34,7 @@ def _request(method: str, url: str, body: dict[str, Any] | None = None) -> dict[
         return json.load(response)
 
 
-def verify(strategy: str, replicas: list[Replica], product_id: int) -> None:
+def verify(strategy: str, replicas: Sequence[Replica], product_id: int) -> None:
     path = f"/products/{product_id}"
     before = [_request("GET", r.url + path)["version"] for r in replicas]
     if len(set(before)) != 1:
@@ -41,7 +42,7 @@ def verify(strategy: str, replicas: list[Replica], product_id: int) -> None:
     written = _request("PATCH", replicas[0].url + path, {"name": "verify"})["version"]
     if written != before[0] + 1:
         raise VerifyFailed(f"a write moved version {before[0]} to {written}, not by one")
-    if not STRATEGIES[strategy].invalidates_on_write:
+    if not STRATEGIES[strategy].invalidates_on_write:  # declared in the registry
         return
     for replica in replicas:
         try:
@@ -64,8 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--product", type=int, required=True, help="a probe-only product id")
     args = parser.parse_args(argv)
     targets = args.targets.split(",")
-    # verify() reads a replica's name and url only; these replicas are not our children
-    replicas = [Replica(f"{args.strategy}-{i}", url, None) for i, url in enumerate(targets, 1)]  # type: ignore[arg-type]
+    replicas = [Replica(f"{args.strategy}-{i}", url) for i, url in enumerate(targets, 1)]
     try:
         verify(args.strategy, replicas, args.product)
     except VerifyFailed as exc:

@@ -26,6 +26,7 @@ from typing import Any
 from locust import events
 
 from scenarios.request_rows import (
+    REQUESTS_FOLDER,
     RowWriter,
     csv_field,
     format_row,
@@ -51,7 +52,7 @@ class RequestRecorder:
         self.pid = os.getpid()
         name = worker_name()
         self.worker = csv_field(name)  # quoted once here, not on every row
-        self.writer = RowWriter(self.run_dir / "requests" / f"{name}.csv")
+        self.writer = RowWriter(self.run_dir / REQUESTS_FOLDER / f"{name}.csv")
 
     def on_init(self, **_kwargs: Any) -> None:
         """Runs in every process after any fork, before the first request."""

@@ -22,20 +22,24 @@ import socket
 import time
 from pathlib import Path
 
-COLUMNS: tuple[str, ...] = (
-    "strategy",
-    "op",
-    "key",
-    "t_start_ns",
-    "t_end_ns",
-    "latency_ms",
-    "status",
-    "version",
-    "items",
-    "cache",
-    "replica",
-    "worker",
-)
+# The one statement of the row schema: column order and the pandas dtype analysis reads
+# each column as (nullable `Int64`: a failed request has no version).
+DTYPES: dict[str, str] = {
+    "strategy": "string",
+    "op": "string",
+    "key": "string",
+    "t_start_ns": "int64",
+    "t_end_ns": "int64",
+    "latency_ms": "float64",
+    "status": "int64",
+    "version": "Int64",
+    "items": "string",
+    "cache": "string",
+    "replica": "string",
+    "worker": "string",
+}
+COLUMNS: tuple[str, ...] = tuple(DTYPES)
+REQUESTS_FOLDER = "requests"  # under BENCH_RUN_DIR; bench.layout names the same folder
 HEADER = ",".join(COLUMNS) + "\n"
 OPS: tuple[str, ...] = ("read", "write", "list")
 CACHE_VALUES: tuple[str, ...] = ("local", "redis", "miss")

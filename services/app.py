@@ -19,7 +19,8 @@ from services import cache
 from services.config import Settings, load_settings
 from services.metrics import Metrics
 from services.origin import open_origin
-from services.strategies import STRATEGIES, Deps, Served, Strategy
+from services.strategies import STRATEGIES
+from services.strategies.base import Deps, Served, Strategy
 
 log = logging.getLogger("services.app")
 JSON = "application/json"
@@ -45,7 +46,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         metrics = Metrics()
         origin = await open_origin(config.database_url, config.origin_delay_ms)
         redis = cache.connect(config.redis_url)
-        strategy = STRATEGIES[config.cache_strategy](
+        strategy = STRATEGIES[config.cache_strategy].load()(
             Deps(config, origin, cache.Cache(redis, metrics), metrics)
         )
         try:

@@ -10,7 +10,7 @@ from typing import Self
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings
 
-STRATEGY_NAMES = ("ttl", "delete", "versioned", "pubsub")
+from services.strategies import STRATEGY_NAMES
 
 
 class Settings(BaseSettings):

@@ -13,10 +13,10 @@ import httpx
 import pytest
 import redis
 
-from bench.ports import free_port
-from bench.processes import wait_until
-from bench.redis_server import find_redis_server
-from bench.seed import SeedPlan, seed_async
+from bench.runtime.ports import free_port
+from bench.runtime.redis_server import find_redis_server
+from bench.runtime.seed import SeedPlan, seed_async
+from bench.runtime.waiting import wait_until
 from services.app import create_app
 from services.config import Settings
 

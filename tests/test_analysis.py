@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bench.analysis import (
+from bench.analysis.summary import (
     CDF_QUANTILES,
     SUMMARY_COLUMNS,
     analyse,

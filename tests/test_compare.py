@@ -3,7 +3,7 @@
 import json
 from pathlib import Path
 
-from bench.compare import compare, write_compare
+from bench.report.compare import compare, write_compare
 from tests.test_report import write_run_folder
 
 

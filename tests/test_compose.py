@@ -16,25 +16,25 @@ import pytest
 import yaml
 
 from bench import verify as verify_module
-from bench.load import load_env
+from bench.experiment import measure_strategy
+from bench.layout import RunFolder
 from bench.manifest import Manifest
 from bench.run_config import RunConfig
-from bench.runtime_compose import (
+from bench.runtime.commands import load_env
+from bench.runtime.compose import Shell, StepFailed, deployment
+from bench.runtime.compose_plan import (
     APP_PORT,
     DATABASE_URL,
     PROFILES,
     PROJECT,
     RESULTS_INSIDE,
     ROOT,
-    Shell,
     Step,
-    StepFailed,
     StrategyPlan,
     compose_plan,
-    measure,
 )
 from bench.verify import VERIFY_FAILED
-from services.config import STRATEGY_NAMES
+from services.strategies import STRATEGY_NAMES
 
 COMPOSE_FILE = ROOT / "compose.yaml"
 RUN = "20250101T000000Z-read_mostly"
@@ -419,6 +419,11 @@ def strategy(tmp_path: Path, verify_code: int, then: str = "true") -> StrategyPl
     )  # fmt: skip
     teardown = (Step(("touch", "down"), "down", check=False),)
     return StrategyPlan("delete", (("delete-1", "http://a:8000"),), steps, teardown)
+
+
+def measure(shell: Shell, part: StrategyPlan, folder: Path, manifest: Manifest) -> None:
+    """One strategy through the skeleton every runtime shares, on these steps."""
+    measure_strategy(deployment(shell, part), part.strategy, RunFolder(folder), manifest, 1.0)
 
 
 def test_a_strategy_that_fails_verify_is_reported_and_torn_down(tmp_path: Path) -> None:

@@ -58,7 +58,7 @@ async def test_contract(strategy: str, redis_url: str, database_url: str) -> Non
 async def test_bad_input_is_a_4xx(
     method: str, path: str, body: object, status: int, redis_url: str, tmp_path
 ) -> None:
-    from bench.seed import seed_async
+    from bench.runtime.seed import seed_async
     from tests.conftest import PLAN
 
     url = f"sqlite:///{tmp_path / 'o.db'}"

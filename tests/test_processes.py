@@ -12,14 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from bench.ports import free_port
-from bench.processes import (
-    ChildExitedError,
-    StartupTimeout,
-    Supervisor,
-    log_tail,
-    wait_http_ok,
-)
+from bench.runtime.ports import free_port
+from bench.runtime.processes import ChildExitedError, Supervisor, log_tail
+from bench.runtime.waiting import StartupTimeout, wait_http_ok
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -202,7 +197,7 @@ def test_log_tail(tmp_path: Path) -> None:
 HARNESS = """
 import sys, time
 from pathlib import Path
-from bench.processes import Supervisor
+from bench.runtime.processes import Supervisor
 
 out, grace_s, script = Path(sys.argv[1]), float(sys.argv[2]), sys.argv[3]
 sup = Supervisor(grace_s=grace_s)

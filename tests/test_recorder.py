@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.ports import free_port
+from bench.runtime.ports import free_port
 from scenarios.request_rows import (
     CACHE_VALUES,
     COLUMNS,

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 import redis
 
-from bench.ports import RESERVED_PORTS, free_port, free_ports
-from bench.processes import Supervisor
-from bench.redis_server import (
+from bench.runtime.ports import RESERVED_PORTS, free_port, free_ports
+from bench.runtime.processes import Supervisor
+from bench.runtime.redis_server import (
     bundled_redis_server,
     find_redis_server,
     redis_server_argv,

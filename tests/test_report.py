@@ -14,8 +14,10 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from bench.plots import make_plots
-from bench.report import build_report, fmt_ms, fmt_pct, md_escape
+from bench.analysis.numbers import fmt_ms, fmt_pct
+from bench.report.plots import make_plots
+from bench.report.render import md_escape
+from bench.report.run import build_report
 
 STRATEGIES = ("ttl", "delete", "versioned", "pubsub")
 T_MS = (0.0, 10.0, 100.0, 1000.0, 10000.0)

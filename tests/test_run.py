@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.processes import wait_until
+from bench.runtime.waiting import wait_until
 
 RUN = [sys.executable, "-m", "bench", "run"]
 COLUMNS = ["strategy", "op", "key", "t_start_ns", "t_end_ns", "latency_ms", "status", "version",

@@ -12,14 +12,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bench.staleness import (
-    check_staleness,
-    explode_items,
-    format_share,
-    nines,
-    t_visibility,
-    visibility_sentence,
-)
+from bench.analysis.numbers import format_share
+from bench.analysis.staleness import check_staleness, explode_items, nines, t_visibility
+from bench.report.run import visibility_sentence
 
 MS = 1_000_000  # ns
 GROUP = ["strategy"]

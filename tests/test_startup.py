@@ -4,7 +4,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bench.seed import seed
+from bench.runtime.seed import seed
 from tests.conftest import PLAN
 
 

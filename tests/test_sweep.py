@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from bench.matrix import SweepConfig, expand_matrix
 from bench.run_config import ConfigError, RunConfig
-from bench.sweep import SweepConfig, expand_matrix
 from tests.test_run import interrupt_when, run_folders
 
 SWEEP = [sys.executable, "-m", "bench", "sweep"]

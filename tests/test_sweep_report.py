@@ -6,7 +6,8 @@ from typing import Any
 
 import pandas as pd
 
-from bench.sweep_report import SWEEP_COLUMNS, build_sweep_report, sweep_summary
+from bench.analysis.sweep_summary import SWEEP_COLUMNS, sweep_summary
+from bench.report.sweep import build_sweep_report
 from tests.test_tune import row
 
 STRATEGIES = ("ttl", "delete", "pubsub")

@@ -9,9 +9,8 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from bench.run_config import ConfigError
-from bench.sweep_stats import aggregate, interval, t_975, unsupported
-from bench.tune import Budget, format_tuning, tune
+from bench.analysis.repeats import aggregate, interval, t_975, unsupported
+from bench.analysis.tune import Budget, BudgetError, format_tuning, tune
 
 BUDGET = Budget(max_stale_ms=100.0)
 
@@ -188,7 +187,7 @@ def test_a_plain_run_summary_without_repeat_column() -> None:
 @pytest.mark.parametrize(("budget", "needle"), [((0.0,), "--max-stale-ms"),
                                                 ((100.0, 1.5), "--min-hit-ratio")])  # fmt: skip
 def test_budget_is_checked(budget: tuple, needle: str) -> None:
-    with pytest.raises(ConfigError, match=needle):
+    with pytest.raises(BudgetError, match=needle):
         Budget(*budget)
 
 

@@ -1,16 +1,55 @@
-"""The registry of strategies: an explicit list, never discovered by globbing."""
+"""The registry of strategies: one explicit list, never discovered by globbing.
 
-from services.strategies.base import Deps, Served, Strategy
-from services.strategies.delete import DeleteStrategy
-from services.strategies.pubsub import PubSubStrategy
-from services.strategies.ttl import TtlStrategy
-from services.strategies.versioned import VersionedStrategy
+Each entry names the class that implements a strategy and declares what an outsider may
+rely on. This module imports no strategy, so the service's settings and the harness read
+names and capabilities without loading redis, aiosqlite or asyncpg; the service imports
+only the class it runs (`StrategySpec.load`).
+"""
 
-STRATEGIES: dict[str, type[Strategy]] = {
-    "ttl": TtlStrategy,
-    "delete": DeleteStrategy,
-    "versioned": VersionedStrategy,
-    "pubsub": PubSubStrategy,
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from services.strategies.base import Strategy
+
+
+@dataclass(frozen=True)
+class StrategySpec:
+    """A strategy's name, where it lives, and its declared capabilities.
+
+    invalidates_on_write: a write makes every replica's next read fresh (bar propagation
+        delay); the harness's verify step holds the strategy to it.
+    local_tier: reads may be answered from an in-process tier (`X-Cache: local`).
+    subscriber: it listens for invalidations, so a replica is not ready until its
+        /healthz says `subscribed: true` (one deaf to invalidations serves old values).
+    """
+
+    name: str
+    implementation: str  # "module:Class"
+    invalidates_on_write: bool = True
+    local_tier: bool = False
+    subscriber: bool = False
+
+    def load(self) -> type[Strategy]:
+        module, _, cls = self.implementation.partition(":")
+        strategy: type[Strategy] = getattr(importlib.import_module(module), cls)
+        return strategy
+
+
+STRATEGIES: dict[str, StrategySpec] = {
+    spec.name: spec
+    for spec in (
+        StrategySpec("ttl", "services.strategies.ttl:TtlStrategy", invalidates_on_write=False),
+        StrategySpec("delete", "services.strategies.delete:DeleteStrategy"),
+        StrategySpec("versioned", "services.strategies.versioned:VersionedStrategy"),
+        StrategySpec(
+            "pubsub", "services.strategies.pubsub:PubSubStrategy", local_tier=True, subscriber=True
+        ),
+    )
 }
+STRATEGY_NAMES: tuple[str, ...] = tuple(STRATEGIES)
 
-__all__ = ["STRATEGIES", "Deps", "Served", "Strategy"]
+__all__ = ["STRATEGIES", "STRATEGY_NAMES", "StrategySpec"]

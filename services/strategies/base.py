@@ -33,12 +33,8 @@ class Deps:
 
 
 class Strategy(Protocol):
+    # Its capabilities are declared in the registry (services.strategies), not here.
     name: ClassVar[str]
-    # Declared, never sniffed: the harness and /healthz read these.
-    has_local_tier: ClassVar[bool]
-    has_subscriber: ClassVar[bool]
-    # Whether a write makes every replica's next read fresh (bar propagation delay).
-    invalidates_on_write: ClassVar[bool]
 
     async def start(self) -> None: ...
     async def stop(self) -> None: ...
@@ -62,10 +58,6 @@ def list_key(category: str) -> str:
 
 class CacheAside:
     """Shared plumbing: read through Redis, fill on a miss with a TTL, always."""
-
-    has_local_tier: ClassVar[bool] = False
-    has_subscriber: ClassVar[bool] = False
-    invalidates_on_write: ClassVar[bool] = True
 
     def __init__(self, deps: Deps) -> None:
         self.origin = deps.origin

@@ -25,8 +25,6 @@ log = logging.getLogger("services.pubsub")
 
 class PubSubStrategy(CacheAside):
     name: ClassVar[str] = "pubsub"
-    has_local_tier: ClassVar[bool] = True
-    has_subscriber: ClassVar[bool] = True
 
     def __init__(self, deps: Deps) -> None:
         super().__init__(deps)

@@ -11,7 +11,6 @@ from services.strategies.base import CacheAside, encode
 
 class TtlStrategy(CacheAside):
     name: ClassVar[str] = "ttl"
-    invalidates_on_write: ClassVar[bool] = False
 
     async def update_product(self, product_id: int, changes: dict[str, Any]) -> bytes | None:
         row = await self.origin.update_product(product_id, changes)

@@ -26,11 +26,12 @@ import signal
 import subprocess
 import threading
 import time
-import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType, TracebackType
+
+from bench.runtime.base import RunFailure
 
 logger = logging.getLogger(__name__)
 
@@ -67,7 +68,7 @@ class Child:
         return self.popen.poll()
 
 
-class SupervisorError(RuntimeError):
+class SupervisorError(RunFailure):
     """A supervised child failed to start, died, or did not become ready."""
 
 
@@ -83,10 +84,6 @@ class ChildExitedError(SupervisorError):
             f"{child.name} (pid {child.pid}) {describe_exit(self.returncode)}{when}; "
             f"last lines of {child.log_path}:\n{self.log_tail}"
         )
-
-
-class StartupTimeout(SupervisorError):
-    """A readiness check did not pass within its time limit."""
 
 
 def describe_exit(returncode: int | None) -> str:
@@ -113,67 +110,6 @@ def log_tail(path: Path | str, lines: int = 20) -> str:
     except FileNotFoundError:
         return f"(no log at {path})"
     return "\n".join(data.decode(errors="replace").splitlines()[-lines:])
-
-
-def wait_until(
-    check: Callable[[], bool],
-    timeout_s: float,
-    *,
-    what: str,
-    child: Child | None = None,
-    retry_on: tuple[type[BaseException], ...] = (),
-    poll_interval_s: float = 0.1,
-) -> None:
-    """Poll `check` until it returns True, for at most about `timeout_s` seconds.
-
-    Exceptions of the `retry_on` types mean "not ready yet" (the last one is quoted in
-    the timeout message); anything else is a bug and propagates. If `child` is given and
-    it exits first, raise ChildExitedError at once instead of waiting out the timeout.
-    """
-    deadline = time.monotonic() + timeout_s
-    last_error: BaseException | None = None
-    while True:
-        if child is not None and child.returncode is not None:
-            raise ChildExitedError(child, during=what)
-        try:
-            if check():
-                return
-            last_error = None
-        except retry_on as exc:
-            last_error = exc
-        if time.monotonic() >= deadline:
-            message = f"{what} not ready after {timeout_s:.1f} s"
-            if last_error is not None:
-                message += f" (last error: {last_error!r})"
-            if child is not None:
-                message += f"; last lines of {child.log_path}:\n{log_tail(child.log_path)}"
-            raise StartupTimeout(message)
-        time.sleep(poll_interval_s)
-
-
-def wait_http_ok(
-    url: str, timeout_s: float, *, child: Child | None = None, poll_interval_s: float = 0.1
-) -> None:
-    """Poll `url` until it answers 200; raise with `child`'s log tail if it dies or times out.
-
-    Proxies are bypassed: a user's http_proxy must not intercept loopback health checks.
-    """
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-
-    def answers_200() -> bool:
-        with opener.open(url, timeout=1.0) as response:
-            return bool(response.status == 200)
-
-    # URLError, HTTPError (e.g. 503 while starting), refused and timed-out sockets are all
-    # OSError: "not ready yet".
-    wait_until(
-        answers_200,
-        timeout_s,
-        what=f"GET {url}",
-        child=child,
-        retry_on=(OSError,),
-        poll_interval_s=poll_interval_s,
-    )
 
 
 def _live_group_members(pgid: int) -> list[int]:

@@ -286,34 +286,3 @@ def nines(share: float) -> float:
     if share >= 1.0:
         return math.inf
     return -math.log10(1.0 - share)
-
-
-def format_share(share: float) -> str:
-    """A share (0..1) as a percentage that shows its nines and never rounds up.
-
-    0.999 -> "99.9%", 0.9995 -> "99.95%", 0.95 -> "95%", 1.0 -> "100%". Truncating,
-    not rounding, so a share never reads better than it is (0.99949 -> "99.94%").
-    """
-    if share >= 1.0:
-        return "100%"
-    decimals = max(0, math.ceil(round(nines(share), 9)) - 2)
-    scale = 10**decimals
-    percent = math.floor(share * 100 * scale + 1e-9) / scale
-    return f"{percent:.{decimals}f}%"
-
-
-def format_duration_ms(t_ms: float) -> str:
-    """`0 ms`, `100 ms`, `1 s`, `10 s`: milliseconds below one second, seconds above."""
-    if t_ms >= 1000:
-        return f"{t_ms / 1000:g} s"
-    return f"{t_ms:g} ms"
-
-
-def visibility_sentence(t_ms: float, fresh_share: float, reads: int) -> str:
-    """One t-visibility figure in words, e.g. "99.9% of reads fresh 100 ms after a write"."""
-    after = f"{format_duration_ms(t_ms)} after a write"
-    if reads == 0 or math.isnan(fresh_share):
-        return f"no reads {after}"
-    if fresh_share >= 1.0:
-        return f"all reads fresh {after}"
-    return f"{format_share(fresh_share)} of reads fresh {after}"

@@ -15,7 +15,9 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
-from bench.analysis import load_probe, strategy_order
+from bench.analysis.summary import strategy_order
+from bench.analysis.tables import load_probe, read_table
+from bench.layout import RunFolder
 from bench.manifest import read_manifest
 
 SERIES_COLORS = ("tab:blue", "tab:orange")  # first and second bar of a group
@@ -23,16 +25,6 @@ PALETTE = ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple",
            "tab:brown", "tab:pink", "tab:gray", "tab:olive", "tab:cyan")  # fmt: skip
 # Reference lines on the latency tail: which share of reads is slower than x.
 TAIL_MARKS = ((0.5, "p50"), (0.01, "p99"), (0.001, "p99.9"))
-
-
-def read_table(path: Path) -> pd.DataFrame:
-    """A CSV of analysis output, or an empty frame when analysis did not write it.
-
-    `strategy` is read as text even when a name looks like a number.
-    """
-    if not path.exists():
-        return pd.DataFrame()
-    return pd.read_csv(path, dtype={"strategy": str})
 
 
 def strategy_colors(folder: Path, names: list[str]) -> dict[str, str]:
@@ -56,7 +48,7 @@ def percent_yaxis(ax: Axes) -> None:
 
 
 def save(fig: Figure, folder: Path, name: str) -> Path:
-    path = folder / "plots" / f"{name}.png"
+    path = RunFolder(folder).plot(name)
     path.parent.mkdir(exist_ok=True)
     fig.savefig(path, dpi=110, bbox_inches="tight")
     return path
@@ -83,7 +75,7 @@ def read_latency_cdf(folder: Path) -> Path | None:
     Plotting 1 - quantile on a log axis gives p99 and p99.9 as much room as the median,
     which is where strategies differ (a miss, a race, a queue).
     """
-    cdf = read_table(folder / "latency_cdf.csv")
+    cdf = read_table(RunFolder(folder).latency_cdf)
     reads = cdf[cdf["op"] == "read"] if not cdf.empty else cdf
     if reads.empty:
         return None
@@ -125,7 +117,7 @@ def grouped_bars(ax: Axes, summary: pd.DataFrame, series: list[tuple[str, str]])
 
 def hit_and_stale_ratios(folder: Path) -> Path | None:
     """Hit ratio beside stale-read ratio: the two sides of every strategy's trade."""
-    summary = read_table(folder / "summary.csv")
+    summary = read_table(RunFolder(folder).summary)
     if summary.empty:
         return None
     order = list(strategy_colors(folder, list(summary["strategy"])))
@@ -146,7 +138,7 @@ def t_visibility(folder: Path) -> Path | None:
     t = 0 sits on a symlog axis beside the log-spaced t; a strategy where every read was
     fresh (infinite nines) is drawn on a line of its own at the top, labelled 100%.
     """
-    vis = read_table(folder / "t_visibility.csv")
+    vis = read_table(RunFolder(folder).t_visibility)
     if not vis.empty:
         vis = vis[vis["reads"] > 0]
     if vis.empty:

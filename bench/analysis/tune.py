@@ -30,13 +30,17 @@ from pathlib import Path
 
 import pandas as pd
 
-from bench.plots import read_table
-from bench.report import fmt_ms, fmt_pct, missing
-from bench.run_config import ConfigError
-from bench.sweep_stats import aggregate, fmt_interval, n_replicas
+from bench.analysis.numbers import fmt_interval, fmt_ms, fmt_pct, missing, n_replicas
+from bench.analysis.repeats import aggregate
+from bench.analysis.tables import read_table
+from bench.layout import RunFolder
 
 HIT_TIE = 0.0005  # 0.05 percentage points: below the report's precision of 0.1%
 TUNED = ("hit_ratio", "read_p99_ms", "read_staleness_p99_ms")
+
+
+class BudgetError(ValueError):
+    """A budget out of range; the message is one line naming the option."""
 
 
 @dataclass(frozen=True)
@@ -48,9 +52,9 @@ class Budget:
 
     def __post_init__(self) -> None:
         if not self.max_stale_ms > 0:
-            raise ConfigError(f"--max-stale-ms must be positive, got {self.max_stale_ms}")
+            raise BudgetError(f"--max-stale-ms must be positive, got {self.max_stale_ms}")
         if self.min_hit_ratio is not None and not 0 <= self.min_hit_ratio <= 1:
-            raise ConfigError(f"--min-hit-ratio is a ratio in 0..1, got {self.min_hit_ratio}")
+            raise BudgetError(f"--min-hit-ratio is a ratio in 0..1, got {self.min_hit_ratio}")
 
     def describe(self) -> str:
         hits = (
@@ -270,4 +274,4 @@ def format_tuning(tuning: Tuning) -> str:
 
 def tune_folder(folder: Path, budget: Budget) -> str:
     """`bench tune DIR`: the verdict on a folder's summary.csv (a sweep's or a run's)."""
-    return format_tuning(tune(read_table(folder / "summary.csv"), budget))
+    return format_tuning(tune(read_table(RunFolder(folder).summary), budget))

@@ -1,8 +1,8 @@
-"""Analysis: a pure function of a run folder, from raw request and probe rows to tables.
+"""The summary: a pure function of a run folder, from raw request and probe rows to tables.
 
 Reads only `run.json`, `requests/*.csv` and `probe/*.csv` of the folder (never a live
 system), so `bench report DIR` re-analyses a stored run. The staleness verdicts come
-from `bench.staleness`; this module loads the files, aggregates per strategy and writes
+from `bench.analysis.staleness`; this module aggregates per strategy and writes
 `summary.csv`, `t_visibility.csv` and `latency_cdf.csv` back into the folder.
 
 Rows are grouped by `strategy` plus whichever of `scenario, ttl_s, replicas, repeat`
@@ -21,36 +21,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from bench.analysis.staleness import check_staleness, successful, t_visibility
+from bench.analysis.tables import load_probe, load_requests
+from bench.layout import RunFolder
 from bench.manifest import read_manifest
-from bench.staleness import check_staleness, successful, t_visibility
 
-REQUEST_DTYPES: dict[str, str] = {
-    "strategy": "string",
-    "op": "string",
-    "key": "string",
-    "t_start_ns": "int64",
-    "t_end_ns": "int64",
-    "latency_ms": "float64",
-    "status": "int64",
-    "version": "Int64",
-    "items": "string",
-    "cache": "string",
-    "replica": "string",
-    "worker": "string",
-}
-PROBE_DTYPES: dict[str, str] = {
-    "strategy": "string",
-    "cycle": "int64",
-    "key": "string",
-    "writer": "string",
-    "replica": "string",
-    "ack_ns": "int64",
-    "convergence_ms": "float64",
-    "convergence_lo_ms": "float64",
-    "polls": "float64",
-    "poll_interval_ms": "float64",
-    "censored": "string",
-}
 CONFIG_COLUMNS: tuple[str, ...] = ("scenario", "ttl_s", "replicas", "repeat")
 OPS: tuple[str, ...] = ("read", "write", "list")
 SUMMARY_COLUMNS: tuple[str, ...] = (
@@ -83,7 +58,7 @@ class Analysis:
     t_visibility: group columns, t_ms, reads, fresh_share (0..1), nines.
     latency_cdf: group columns, op, quantile (0..1), latency_ms.
     reads: every successful read (op read and list) with `stale`, `stale_age_ms`,
-        `since_write_ms`, `write_in_flight` (see `bench.staleness.check_staleness`).
+        `since_write_ms`, `write_in_flight` (see `bench.analysis.staleness.check_staleness`).
     probe: the raw probe rows, `censored` as bool.
     """
 
@@ -92,35 +67,6 @@ class Analysis:
     latency_cdf: pd.DataFrame
     reads: pd.DataFrame
     probe: pd.DataFrame
-
-
-def _read_csvs(folder: Path, dtypes: dict[str, str]) -> pd.DataFrame:
-    """All non-empty CSVs of `folder` concatenated; an empty frame with `dtypes` if none."""
-    files = sorted(p for p in folder.glob("*.csv") if p.stat().st_size > 0)
-    frames = [pd.read_csv(p, engine="pyarrow", dtype=dtypes) for p in files]
-    frames = [f for f in frames if len(f)]
-    if not frames:
-        return pd.DataFrame({c: pd.Series(dtype=t) for c, t in dtypes.items()})
-    return pd.concat(frames, ignore_index=True)
-
-
-def load_requests(folder: Path) -> pd.DataFrame:
-    """The request rows of every Locust process (`folder/requests/*.csv`), in file order.
-
-    Times are int64 ns, `latency_ms` float ms, `version` nullable int, `items` "" when
-    absent.
-    """
-    requests = _read_csvs(folder / "requests", REQUEST_DTYPES)
-    for column in ("items", "cache"):
-        requests[column] = requests[column].fillna("")
-    return requests
-
-
-def load_probe(folder: Path) -> pd.DataFrame:
-    """The probe rows (`folder/probe/*.csv`), `censored` as bool; empty when absent."""
-    probe = _read_csvs(folder / "probe", PROBE_DTYPES)
-    probe["censored"] = probe["censored"].fillna("").str.lower().isin(["true", "1"])
-    return probe
 
 
 def group_columns(requests: pd.DataFrame) -> list[str]:
@@ -319,8 +265,8 @@ def write_analysis(folder: Path) -> Analysis:
     Missing values are empty cells; an unbounded figure (all reads fresh, a censored
     tail) is written as `inf`.
     """
-    analysis = analyse(folder)
-    analysis.summary.to_csv(folder / "summary.csv", index=False)
-    analysis.t_visibility.to_csv(folder / "t_visibility.csv", index=False)
-    analysis.latency_cdf.to_csv(folder / "latency_cdf.csv", index=False)
+    analysis, run = analyse(folder), RunFolder(folder)
+    analysis.summary.to_csv(run.summary, index=False)
+    analysis.t_visibility.to_csv(run.t_visibility, index=False)
+    analysis.latency_cdf.to_csv(run.latency_cdf, index=False)
     return analysis

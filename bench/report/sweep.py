@@ -15,23 +15,18 @@ from typing import Any
 
 import pandas as pd
 
-from bench.analysis import SUMMARY_COLUMNS, write_analysis
+from bench.analysis.numbers import fmt_int, fmt_interval, fmt_ms, n_replicas
+from bench.analysis.repeats import FIGURES, aggregate, unsupported
+from bench.analysis.summary import write_analysis
+from bench.analysis.sweep_summary import sweep_summary
+from bench.analysis.tables import read_table
+from bench.analysis.tune import Budget, tune, tuning_table
+from bench.layout import RunFolder
 from bench.manifest import read_manifest
-from bench.plots import read_table
-from bench.report import STATUS_WARNINGS, build_report, fmt_int, fmt_ms, write_reports
-from bench.sweep_plots import sweep_plots
-from bench.sweep_stats import FIGURES, aggregate, fmt_interval, n_replicas, unsupported
-from bench.tune import Budget, tune, tuning_table
+from bench.report.render import write_reports
+from bench.report.run import STATUS_WARNINGS, build_report
+from bench.report.sweep_plots import sweep_plots
 
-SWEEP_KIND = "sweep"
-# The run summary's columns, `repeat` after `ttl_s` (where analysis puts it), and the
-# cell's folder name last, so every row leads back to its raw files.
-SWEEP_COLUMNS: tuple[str, ...] = (
-    *SUMMARY_COLUMNS[: SUMMARY_COLUMNS.index("ttl_s") + 1],
-    "repeat",
-    *SUMMARY_COLUMNS[SUMMARY_COLUMNS.index("ttl_s") + 1 :],
-    "cell",
-)
 TITLES = {
     "hit_ratio": "Hit ratio (higher is better)",
     "read_p99_ms": "Read p99, ms (lower is better)",
@@ -44,48 +39,19 @@ TITLES = {
 UNSUPPORTED = " ≈"  # the mark of a rank the 95% intervals do not support
 
 
-def is_sweep(manifest: dict[str, Any]) -> bool:
-    return manifest.get("kind") == SWEEP_KIND
-
-
-def sweep_summary(folder: Path) -> pd.DataFrame:
-    """The complete cells' summary rows in matrix order, `repeat` and `cell` filled.
-
-    Cells that did not complete (interrupted, failed, pending) are left out, so a partial
-    cell never stands beside whole ones; their own folders keep what they measured.
-    """
-    manifest = read_manifest(folder)
-    records, frames = manifest["cells"], []
-    for cell in manifest["matrix"]:
-        record = records[cell["id"]]
-        table = read_table(folder / record["folder"] / "summary.csv")
-        if record["status"] == "complete" and not table.empty:
-            frames.append(
-                table.assign(
-                    ttl_s=cell["ttl_s"],
-                    replicas=cell["replicas"],
-                    repeat=cell["repeat"],
-                    cell=cell["id"],
-                )
-            )
-    if not frames:
-        return pd.DataFrame(columns=list(SWEEP_COLUMNS))
-    return pd.concat(frames, ignore_index=True).reindex(columns=list(SWEEP_COLUMNS))
-
-
 def analyse_sweep(folder: Path) -> tuple[Path, Path]:
     """Write the sweep's summary.csv from its cells' summaries, then its report."""
-    sweep_summary(folder).to_csv(folder / "summary.csv", index=False)
+    sweep_summary(folder).to_csv(RunFolder(folder).summary, index=False)
     return build_sweep_report(folder)
 
 
 def rebuild_sweep(folder: Path) -> tuple[Path, Path]:
     """`bench report` on a sweep: re-analyse every cell from its raw files, then the sweep."""
     for record in read_manifest(folder)["cells"].values():
-        cell = folder / record["folder"]
-        if (cell / "run.json").is_file():
-            write_analysis(cell)
-            build_report(cell)
+        cell = RunFolder(folder / record["folder"])
+        if cell.manifest.is_file():
+            write_analysis(cell.path)
+            build_report(cell.path)
     return analyse_sweep(folder)
 
 
@@ -196,7 +162,7 @@ def cell_rows(folder: Path, manifest: dict[str, Any], summary: pd.DataFrame) -> 
     rows = []
     for cell in manifest["matrix"]:
         record = manifest["cells"][cell["id"]]
-        has_report = (folder / record["folder"] / "report.md").is_file()
+        has_report = RunFolder(folder / record["folder"]).report("md").is_file()
         rows.append(
             {
                 "id": cell["id"],
@@ -211,7 +177,7 @@ def cell_rows(folder: Path, manifest: dict[str, Any], summary: pd.DataFrame) -> 
 def sweep_context(folder: Path) -> tuple[dict[str, Any], pd.DataFrame, Budget | None]:
     """Everything both templates show, computed once; also the cells and budget, to plot."""
     manifest = read_manifest(folder)
-    summary = read_table(folder / "summary.csv")
+    summary = read_table(RunFolder(folder).summary)
     cells = aggregate(summary) if not summary.empty else pd.DataFrame()
     budget = budget_of(manifest)
     tuning = tune(summary, budget) if budget and not summary.empty else None

@@ -19,11 +19,11 @@ from pathlib import Path
 
 import redis
 
-from bench.perf_app import BARE_KEY
-from bench.processes import Supervisor
-from bench.redis_server import start_redis
-from bench.replicas import ReplicaConfig, start_replicas
-from bench.seed import SeedPlan, seed
+from bench.perf.app import BARE_KEY
+from bench.runtime.processes import Supervisor
+from bench.runtime.redis_server import start_redis
+from bench.runtime.replicas import ReplicaConfig, start_replicas
+from bench.runtime.seed import SeedPlan, seed
 
 PRODUCT_PATH = "/products/1"
 
@@ -79,7 +79,7 @@ def measure(duration_s: float, connections: int, rounds: int) -> dict[str, float
             strategy: start_replicas(
                 supervisor,
                 ReplicaConfig(
-                    strategy, server.url, database_url, ttl_s=3600, app="bench.perf_app:app"
+                    strategy, server.url, database_url, ttl_s=3600, app="bench.perf.app:app"
                 ),
                 1,
                 work,

@@ -6,20 +6,29 @@ again. Every number in the prose is taken from those files; this module only wri
 words around them. Both formats share one context, so they always say the same thing.
 """
 
-import base64
 import math
 from pathlib import Path
 from typing import Any
 
-import jinja2
 import pandas as pd
 
-from bench.analysis import strategy_order
+from bench.analysis.numbers import (
+    fmt_figure,
+    fmt_int,
+    fmt_ms,
+    fmt_pct,
+    format_duration_ms,
+    format_share,
+    missing,
+    positive,
+)
+from bench.analysis.summary import strategy_order
+from bench.analysis.tables import read_table
+from bench.layout import RunFolder
 from bench.manifest import read_manifest
-from bench.plots import make_plots, read_table
-from bench.staleness import format_duration_ms, format_share, visibility_sentence
+from bench.report.plots import make_plots
+from bench.report.render import write_reports
 
-TEMPLATES = Path(__file__).parent / "templates"
 PLOT_CAPTIONS = {
     "read_latency": "Read latency tail: share of reads slower than x (log-log)",
     "hit_stale": "Hit ratio and stale-read ratio per strategy",
@@ -32,7 +41,6 @@ STATUS_WARNINGS = {
     "running": "This run has no recorded end: it is still running, or its harness was killed",
 }
 Row = dict[str, Any]
-NONE = "-"  # a figure that does not apply (NaN in the summary)
 SPEED_COLUMNS = ("requests", "rps", "errors", "read_p50_ms", "read_p99_ms", "read_p999_ms",
                  "read_max_ms", "write_p99_ms", "hit_ratio", "local_hit_ratio")  # fmt: skip
 FRESH_COLUMNS = ("stale_reads", "stale_read_ratio", "stale_age_p50_ms", "stale_age_p99_ms",
@@ -40,42 +48,6 @@ FRESH_COLUMNS = ("stale_reads", "stale_read_ratio", "stale_age_p50_ms", "stale_a
                  "probe_convergence_p99_ms", "probe_convergence_max_ms",
                  "probe_resolution_p50_ms", "probe_cycles", "probe_censored")  # fmt: skip
 HEADERS = {"rps": "req/s", "read_p999_ms": "read p99.9 ms", "local_hit_ratio": "local hit ratio"}
-
-
-def missing(value: Any) -> bool:
-    """None or NaN: analysis writes NaN where a figure does not apply."""
-    return value is None or (isinstance(value, float) and math.isnan(value))
-
-
-def positive(value: Any) -> bool:
-    """A figure that is there and above zero (NaN is truthy, so `if value` will not do)."""
-    return not missing(value) and value > 0
-
-
-def fmt_ms(value: Any) -> str:
-    """Milliseconds with the precision their size deserves: 0.25, 1.2, 31, 29,870."""
-    if missing(value):
-        return NONE
-    if math.isinf(value):
-        return "> cap"  # a censored probe tail: the quantile lies beyond the probe's cap
-    if abs(value) >= 10:
-        return f"{value:,.0f}"
-    return f"{value:.2f}" if abs(value) < 1 else f"{value:.1f}"
-
-
-def fmt_pct(ratio: Any) -> str:
-    """A 0..1 ratio as a percentage, two significant digits when small: 94.1%, 0.020%."""
-    if missing(ratio):
-        return NONE
-    value = ratio * 100
-    if value == 0:
-        return "0%"
-    decimals = 1 if abs(value) >= 1 else 1 - math.floor(math.log10(abs(value)))
-    return f"{value:.{decimals}f}%"
-
-
-def fmt_int(value: Any) -> str:
-    return NONE if missing(value) else f"{int(value):,}"
 
 
 def describe_run(manifest: dict[str, Any]) -> list[str]:
@@ -108,13 +80,6 @@ def describe_run(manifest: dict[str, Any]) -> list[str]:
     ]
 
 
-def fmt_figure(column: str, value: Any) -> str:
-    """A summary figure in its unit, which its name carries: `_ms`, `_ratio`, else a count."""
-    if column.endswith("_ratio"):
-        return fmt_pct(value)
-    return fmt_ms(value) if column.endswith("_ms") else fmt_int(value)
-
-
 def header(column: str) -> str:
     """`read_p99_ms` -> `read p99 ms`: the summary's own names, readable."""
     return HEADERS.get(column, column.replace("_", " "))
@@ -133,6 +98,16 @@ def summary_tables(rows: list[Row]) -> list[dict[str, Any]]:
         }
         for title, columns in SUMMARY_TABLES
     ]
+
+
+def visibility_sentence(t_ms: float, fresh_share: float, reads: int) -> str:
+    """One t-visibility figure in words, e.g. "99.9% of reads fresh 100 ms after a write"."""
+    after = f"{format_duration_ms(t_ms)} after a write"
+    if reads == 0 or math.isnan(fresh_share):
+        return f"no reads {after}"
+    if fresh_share >= 1.0:
+        return f"all reads fresh {after}"
+    return f"{format_share(fresh_share)} of reads fresh {after}"
 
 
 def visibility_cell(points: pd.DataFrame, t: float) -> str:
@@ -266,7 +241,8 @@ def guide_notes(rows: dict[str, Row], vis: pd.DataFrame, ttl_s: float) -> list[s
 def report_context(folder: Path) -> dict[str, Any]:
     """Everything both templates show, computed once from the run folder."""
     manifest = read_manifest(folder)
-    summary, vis = read_table(folder / "summary.csv"), read_table(folder / "t_visibility.csv")
+    run = RunFolder(folder)
+    summary, vis = read_table(run.summary), read_table(run.t_visibility)
     records = manifest.get("strategies", {})
     rows = {r["strategy"]: r for r in summary.to_dict("records")}
     order = list(dict.fromkeys([*strategy_order(manifest), *rows]))
@@ -292,57 +268,8 @@ def report_context(folder: Path) -> dict[str, Any]:
     }
 
 
-def data_uri(path: Path) -> str:
-    return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
-
-
-MD_ESCAPES = str.maketrans({"\\": "\\\\", "&": "&amp;", "<": "&lt;", ">": "&gt;", "|": "\\|",
-                            "*": "\\*", "_": "\\_", "`": "\\`", "[": "\\[", "]": "\\]",
-                            "\n": " "})  # fmt: skip
-
-
-def md_escape(text: Any) -> str:
-    """Data shown in markdown renders as itself: no table breaks, no HTML, no emphasis."""
-    return str(text).translate(MD_ESCAPES)
-
-
-def environment() -> jinja2.Environment:
-    """Autoescape for the HTML template (names and reasons are data, not markup)."""
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(TEMPLATES),
-        autoescape=jinja2.select_autoescape(enabled_extensions=("html.j2",)),
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-        undefined=jinja2.StrictUndefined,
-    )
-    env.filters["md"] = md_escape
-    return env
-
-
 def build_report(folder: Path) -> tuple[Path, Path]:
     """Draw the plots and write `report.md` and `report.html`; returns both paths."""
     context = report_context(folder)
     plots = [(PLOT_CAPTIONS[name], path) for name, path in make_plots(folder).items() if path]
     return write_reports(folder, "report", context, plots)
-
-
-def write_reports(
-    folder: Path, template: str, context: dict[str, Any], plots: list[tuple[str, Path]]
-) -> tuple[Path, Path]:
-    """Render `<template>.md.j2` and `.html.j2` into `folder/report.md` and `report.html`.
-
-    `plots` are (caption, png path); markdown links them, HTML embeds them.
-    """
-    env = environment()
-    md_path, html_path = folder / "report.md", folder / "report.html"
-    md_plots = [(caption, f"plots/{path.name}") for caption, path in plots]
-    md_path.write_text(
-        env.get_template(f"{template}.md.j2").render(**context, plots=md_plots), encoding="utf-8"
-    )
-    html_plots = [(caption, data_uri(path)) for caption, path in plots]
-    html_path.write_text(
-        env.get_template(f"{template}.html.j2").render(**context, plots=html_plots),
-        encoding="utf-8",
-    )
-    return md_path, html_path

@@ -10,10 +10,13 @@ import math
 from pathlib import Path
 from typing import Any
 
-from bench.analysis import strategy_order
+from bench.analysis.numbers import NONE, fmt_figure, missing
+from bench.analysis.summary import strategy_order
+from bench.analysis.tables import read_table
+from bench.layout import RunFolder
 from bench.manifest import read_manifest
-from bench.plots import read_table
-from bench.report import NONE, fmt_figure, header, md_escape, missing
+from bench.report.render import md_escape
+from bench.report.run import header
 
 FIGURES = ("rps", "errors", "read_p50_ms", "read_p99_ms", "read_p999_ms", "write_p99_ms",
            "hit_ratio", "local_hit_ratio", "stale_read_ratio", "stale_age_p99_ms",
@@ -68,7 +71,7 @@ def config_differences(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
 def compare(a: Path, b: Path) -> str:
     """Markdown: a header naming both runs, then per strategy A, B, B - A and B / A."""
     manifests = read_manifest(a), read_manifest(b)
-    summaries = [read_table(f / "summary.csv") for f in (a, b)]
+    summaries = [read_table(RunFolder(f).summary) for f in (a, b)]
     rows_a, rows_b = ({r["strategy"]: r for r in s.to_dict("records")} for s in summaries)
     order = list(dict.fromkeys([*strategy_order(manifests[0]), *rows_a,
                                 *strategy_order(manifests[1]), *rows_b]))  # fmt: skip
@@ -107,6 +110,6 @@ def compare(a: Path, b: Path) -> str:
 
 def write_compare(a: Path, b: Path, out: Path | None = None) -> Path:
     """Write `compare(a, b)` to `out`, by default `<b>/compare-<a.name>.md`; returns the path."""
-    path = out or b / f"compare-{a.name}.md"
+    path = out or RunFolder(b).comparison(a)
     path.write_text(compare(a, b), encoding="utf-8")
     return path

@@ -17,8 +17,8 @@ from matplotlib.axes import Axes
 from matplotlib.container import ErrorbarContainer
 from matplotlib.figure import Figure
 
-from bench.plots import percent_yaxis, save, strategy_colors
-from bench.sweep_stats import n_replicas
+from bench.analysis.numbers import n_replicas
+from bench.report.plots import percent_yaxis, save, strategy_colors
 
 # (figure, y label, y axis): None for a linear one; for a log one, where zeros are drawn
 # (see `log_floor`), in the figure's unit. Panels in reading order.

@@ -16,8 +16,6 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from bench.report import fmt_figure, missing
-
 CELL_COLUMNS: tuple[str, ...] = ("strategy", "ttl_s", "replicas")
 # figure -> True when higher is better; these are the figures a sweep compares.
 FIGURES: dict[str, bool] = {
@@ -120,21 +118,3 @@ def unsupported(cells: pd.DataFrame, figure: str) -> pd.Series:
             if overlaps((row[figure], row[f"{figure}_ci"]), best_interval):
                 marks[index] = marks[best] = True
     return marks
-
-
-def fmt_interval(column: str, mean: float, half_width: float) -> str:
-    """`94.1% ± 0.32 pp`, `3.1 ± 0.4`: a mean in its unit, with its 95% half-width if any.
-
-    Ratios get their width in percentage points, since a % of a % reads ambiguously.
-    """
-    text = fmt_figure(column, mean)
-    if missing(half_width) or missing(mean) or math.isinf(mean):
-        return text
-    if column.endswith("_ratio"):
-        return f"{text} ± {half_width * 100:.2g} pp"
-    return f"{text} ± {fmt_figure(column, half_width)}"
-
-
-def n_replicas(count: int) -> str:
-    """`1 replica`, `4 replicas`."""
-    return f"{count} replica{'s' if count != 1 else ''}"

@@ -1,41 +1,35 @@
 """`bench sweep` and `bench tune` on the command line: their options and handlers.
 
-Kept apart from `bench.cli` so the sweep's options live beside the sweep; `bench.cli`
-only adds these commands to its parser. Bad input is exit 2 and one line, as for `run`.
+Bad input is exit 2 and one line, as for `run`; `--runtime` and `--dry-run` work as for
+`run`, cell by cell.
 """
 
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bench.cli import UsageError, add_load_options, require_summary
+from bench.cli.options import (
+    UsageError,
+    add_load_options,
+    add_runtime_options,
+    checked_runtime,
+    number_list,
+    require_summary,
+)
 from bench.run_config import ConfigError, RunConfig
 
 if TYPE_CHECKING:  # at run time imported where used: `--help` need not load pandas
-    from bench.tune import Budget
+    from bench.analysis.tune import Budget
 
 DEFAULT_TTLS_S = (1.0, 5.0, 30.0)
 DEFAULT_CELL_S = 20.0  # a cell is short: startup and teardown add ~5 s to each
 
 
-def number_list(kind: Callable[[str], Any]) -> Callable[[str], tuple]:
-    """An argparse type for `1,5,30`; empty items are dropped (the config rejects none)."""
-
-    def parse(text: str) -> tuple:
-        try:
-            return tuple(kind(item) for item in text.split(",") if item.strip())
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"comma-separated numbers, got {text!r}") from None
-
-    return parse
-
-
 def budget_from(args: argparse.Namespace) -> Budget | None:
     """The tuner's budget from --max-stale-ms and --min-hit-ratio, or None without one."""
-    from bench.tune import Budget
+    from bench.analysis.tune import Budget
 
     if args.max_stale_ms is None:
         if args.min_hit_ratio is not None:
@@ -45,23 +39,29 @@ def budget_from(args: argparse.Namespace) -> Budget | None:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    from bench.redis_server import RedisServerNotFound, find_redis_server
-    from bench.sweep import SweepConfig, run_sweep
-    from bench.tune import tune_folder
+    from bench.analysis.tune import BudgetError, tune_folder
+    from bench.manifest import SWEEP_KIND, run_folder_now
+    from bench.matrix import SweepConfig
+    from bench.runtime import runtime_for
+    from bench.sweep import run_sweep, sweep_plan
 
     try:
         base = RunConfig(
             strategies=args.strategies, scenario=args.scenario, duration_s=args.duration,
             users=args.users, rate=args.rate, origin_delay_ms=args.origin_delay_ms,
             products=args.products, categories=args.categories, seed=args.seed,
-            locust_workers=args.locust_workers, poll_ms=args.poll_ms, results=args.results,
+            locust_workers=args.locust_workers, poll_ms=args.poll_ms,
+            runtime=args.runtime, results=args.results,
         )  # fmt: skip
         budget = budget_from(args)
         config = SweepConfig(base, args.ttls, args.replicas, args.repeats, budget)
-        redis_binary = find_redis_server()
-    except (ConfigError, RedisServerNotFound) as exc:
+        if args.dry_run:  # nothing is checked, started or created: the commands only
+            folder = run_folder_now(base.results, f"{SWEEP_KIND}-{base.scenario}")
+            print("\n".join(sweep_plan(config, runtime_for(base.runtime), folder)))
+            return 0
+    except (ConfigError, BudgetError) as exc:
         raise UsageError(str(exc)) from None
-    outcome = run_sweep(config, redis_binary)
+    outcome = run_sweep(config, checked_runtime(base.runtime))
     if budget and outcome.status != "interrupted":
         print(tune_folder(outcome.folder, budget))
     print(f"results: {outcome.folder} ({outcome.status})")
@@ -69,13 +69,13 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def cmd_tune(args: argparse.Namespace) -> int:
-    from bench.tune import tune_folder
+    from bench.analysis.tune import BudgetError, tune_folder
 
     folder: Path = args.folder
     require_summary(folder)
     try:
         budget = budget_from(args)
-    except ConfigError as exc:
+    except (ConfigError, BudgetError) as exc:
         raise UsageError(str(exc)) from None
     print(tune_folder(folder, budget))
     return 0
@@ -120,6 +120,7 @@ def add_sweep_commands(commands: Any) -> None:
         help=f"seconds of load per cell (default: {DEFAULT_CELL_S:g})",
     )
     add_load_options(sweep)
+    add_runtime_options(sweep)
     add_budget_options(sweep, required=False)
     sweep.set_defaults(handler=cmd_sweep)
 

@@ -1,0 +1,32 @@
+"""`python -m bench`: the map of the tool.
+
+Bad input gets exit code 2 and one readable line; nothing is started before
+the arguments have been checked. `options` holds what the commands share; `run` and
+`sweep` the commands themselves.
+"""
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+
+from bench.cli.options import Parser, UsageError
+from bench.cli.run import add_run_commands
+from bench.cli.sweep import add_sweep_commands
+
+
+def build_parser() -> Parser:
+    parser = Parser(prog="python -m bench", description="Benchmark cache-invalidation strategies.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+    add_run_commands(commands)
+    add_sweep_commands(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    handler: Callable[[argparse.Namespace], int] = args.handler
+    try:
+        return handler(args)
+    except UsageError as exc:
+        print(f"python -m bench {args.command}: error: {exc}", file=sys.stderr)
+        return 2

@@ -1,0 +1,127 @@
+"""What the commands share: the parser that errs in one line, argument types, the load and
+runtime options of `run` and `sweep`, and turning a checked runtime into exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn
+
+from bench.layout import RunFolder
+
+if TYPE_CHECKING:
+    from bench.runtime.base import Runtime
+
+
+class UsageError(Exception):
+    """Bad input found after parsing (e.g. no redis-server anywhere); exit code 2."""
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line, not the usage block plus a line."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def strategy_list(text: str) -> tuple[str, ...]:
+    return tuple(name.strip() for name in text.split(",") if name.strip())
+
+
+def rate(text: str) -> float | None:
+    if text.strip().lower() == "max":
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a number of requests/s or 'max', got {text!r}") from None
+
+
+def number_list(kind: Callable[[str], Any]) -> Callable[[str], tuple]:
+    """An argparse type for `1,5,30`; empty items are dropped (the config rejects none)."""
+
+    def parse(text: str) -> tuple:
+        try:
+            return tuple(kind(item) for item in text.split(",") if item.strip())
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"comma-separated numbers, got {text!r}") from None
+
+    return parse
+
+
+def require_summary(folder: Path) -> None:
+    """Commands that read analysis output refuse a folder that has none, saying how to make it."""
+    if not RunFolder(folder).summary.is_file():
+        raise UsageError(f"{folder} has no summary.csv; run `python -m bench report {folder}`")
+
+
+def add_load_options(parser: argparse.ArgumentParser) -> None:
+    """What `run` and `sweep` share: strategies, scenario, load shape, catalogue, probe, output."""
+    from bench.run_config import DEFAULT_RATE, SCENARIOS, RunConfig
+    from services.strategies import STRATEGY_NAMES
+
+    defaults = RunConfig()
+    parser.add_argument(
+        "--strategies", type=strategy_list, default=STRATEGY_NAMES,
+        help=f"comma-separated (default: {','.join(STRATEGY_NAMES)})",
+    )  # fmt: skip
+    parser.add_argument(
+        "--scenario", default=defaults.scenario, help=f"one of {', '.join(SCENARIOS)}"
+    )
+    parser.add_argument("--users", type=int, default=defaults.users, help="Locust users")
+    parser.add_argument(
+        "--rate", type=rate, default=DEFAULT_RATE,
+        help=f"total requests/s, paced (default {DEFAULT_RATE:.0f}); 'max' = no pacing",
+    )  # fmt: skip
+    parser.add_argument(
+        "--origin-delay-ms", type=float, default=None,
+        help="added to every origin query (default: 0, or 20 for race)",
+    )  # fmt: skip
+    parser.add_argument("--products", type=int, default=defaults.products)
+    parser.add_argument("--categories", type=int, default=defaults.categories)
+    parser.add_argument("--seed", type=int, default=defaults.seed, help="seeds the key choice")
+    parser.add_argument(
+        "--locust-workers", type=int, default=0,
+        help="0: one Locust process; K: a master and K workers",
+    )  # fmt: skip
+    parser.add_argument(
+        "--poll-ms", type=float, default=defaults.poll_ms,
+        help="the probe's poll interval (default 2)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--results", type=Path, default=defaults.results,
+        help="where run folders go (default: results/)",
+    )  # fmt: skip
+
+
+def add_runtime_options(parser: argparse.ArgumentParser) -> None:
+    from bench.run_config import RUNTIMES
+
+    parser.add_argument("--runtime", default="local", help=f"one of {', '.join(RUNTIMES)}")
+    parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="with --runtime compose: print every docker command, in order, and run nothing",
+    )
+
+
+def checked_runtime(name: str) -> Runtime:
+    """The runtime, having checked it can run here; else exit 2 before anything exists."""
+    from bench.runtime import runtime_for
+    from bench.runtime.base import RuntimeUnavailable
+
+    runtime = runtime_for(name)
+    try:
+        runtime.check()
+    except RuntimeUnavailable as exc:
+        raise UsageError(str(exc)) from None
+    return runtime

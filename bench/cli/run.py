@@ -1,0 +1,152 @@
+"""`seed`, `run`, `report`, `compare` and `perf-service`: one run, and what reads a run."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from bench.cli.options import (
+    UsageError,
+    add_load_options,
+    add_runtime_options,
+    checked_runtime,
+    positive_int,
+    require_summary,
+)
+
+
+def cmd_seed(args: argparse.Namespace) -> int:
+    from bench.runtime.seed import SeedPlan, seed
+    from services.origin import OriginUnavailable
+
+    plan = SeedPlan(args.products, args.categories, args.probe_products)
+    try:
+        inserted = seed(args.database_url, plan)
+    except OriginUnavailable as exc:
+        raise UsageError(str(exc)) from None
+    print(f"seeded {args.database_url}: {inserted} new rows of {len(plan.rows())}")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from bench.experiment import run_experiment
+    from bench.layout import RunFolder
+    from bench.manifest import run_folder_now
+    from bench.run_config import ConfigError, RunConfig
+    from bench.runtime import runtime_for
+
+    try:
+        config = RunConfig(
+            strategies=args.strategies, replicas=args.replicas, scenario=args.scenario,
+            duration_s=args.duration, ttl_s=args.ttl, users=args.users, rate=args.rate,
+            origin_delay_ms=args.origin_delay_ms, products=args.products,
+            categories=args.categories, seed=args.seed, locust_workers=args.locust_workers,
+            poll_ms=args.poll_ms,
+            runtime=args.runtime, results=args.results,
+        )  # fmt: skip
+        if args.dry_run:  # nothing is checked, started or created: the commands only
+            folder = RunFolder(run_folder_now(config.results, config.scenario))
+            print("\n".join(runtime_for(config.runtime).plan(config, folder)))
+            return 0
+    except ConfigError as exc:
+        raise UsageError(str(exc)) from None
+    outcome = run_experiment(config, checked_runtime(config.runtime))
+    print(f"results: {outcome.folder} ({outcome.status})")
+    return outcome.exit_code
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from bench.analysis.summary import write_analysis
+    from bench.layout import RunFolder
+    from bench.manifest import is_sweep, read_manifest
+    from bench.report.run import build_report
+    from bench.report.sweep import rebuild_sweep
+
+    folder: Path = args.folder
+    if not RunFolder(folder).manifest.is_file():
+        raise UsageError(f"{folder} is not a run folder (no run.json)")
+    try:
+        manifest = read_manifest(folder)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    if is_sweep(manifest):  # every cell re-analysed, then the sweep's report
+        markdown, html = rebuild_sweep(folder)
+    else:
+        write_analysis(folder)
+        markdown, html = build_report(folder)
+    print(f"report: {markdown}\nreport: {html}")
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from bench.report.compare import compare, write_compare
+
+    for folder in (args.a, args.b):
+        require_summary(folder)
+    print(compare(args.a, args.b))
+    print(f"written to {write_compare(args.a, args.b, args.out)}", file=sys.stderr)
+    return 0
+
+
+def cmd_perf_service(args: argparse.Namespace) -> int:
+    from bench.perf.service import PerfError, measure, report
+    from bench.runtime.base import RuntimeUnavailable
+
+    try:
+        rps = measure(args.duration, args.connections, args.rounds)
+    except (PerfError, RuntimeUnavailable) as exc:
+        raise UsageError(str(exc)) from None
+    print(report(rps))
+    return 0
+
+
+def add_run_commands(commands: Any) -> None:
+    """Add `seed`, `run`, `report`, `compare` and `perf-service` to `python -m bench`."""
+    from bench.run_config import RunConfig
+
+    seed = commands.add_parser("seed", help="create and fill the origin (idempotent)")
+    seed.add_argument("--database-url", required=True, help="sqlite:///path or postgresql://...")
+    seed.add_argument("--products", type=positive_int, default=1000)
+    seed.add_argument("--categories", type=positive_int, default=10)
+    seed.add_argument(
+        "--probe-products",
+        type=positive_int,
+        default=16,
+        help="products in the probe-only category",
+    )
+    seed.set_defaults(handler=cmd_seed)
+
+    defaults = RunConfig()
+    run = commands.add_parser("run", help="measure strategies under one scenario")
+    run.add_argument("--replicas", type=int, default=defaults.replicas, help="per strategy")
+    run.add_argument(
+        "--duration", type=float, default=defaults.duration_s, help="seconds of load per strategy"
+    )
+    run.add_argument("--ttl", type=float, default=defaults.ttl_s, help="CACHE_TTL in seconds")
+    add_load_options(run)
+    add_runtime_options(run)
+    run.set_defaults(handler=cmd_run)
+
+    report = commands.add_parser(
+        "report", help="re-analyse a run folder's raw files and rebuild its report"
+    )
+    report.add_argument("folder", type=Path)
+    report.set_defaults(handler=cmd_report)
+
+    comparison = commands.add_parser("compare", help="two runs side by side, with deltas")
+    comparison.add_argument("a", type=Path, help="the baseline run folder")
+    comparison.add_argument("b", type=Path, help="the run compared with it")
+    comparison.add_argument(
+        "--out", type=Path, default=None, help="markdown file (default: B/compare-<A>.md)"
+    )
+    comparison.set_defaults(handler=cmd_compare)
+
+    perf = commands.add_parser(
+        "perf-service", help="rps of the cached read paths against bare endpoints (needs wrk)"
+    )
+    perf.add_argument("--duration", type=positive_int, default=5, help="seconds per measurement")
+    perf.add_argument("--connections", type=positive_int, default=32)
+    perf.add_argument("--rounds", type=positive_int, default=3, help="interleaved rounds")
+    perf.set_defaults(handler=cmd_perf_service)

@@ -1,0 +1,108 @@
+"""The run folder's layout: the one place that names its folders and files.
+
+A run folder holds what the run recorded (run.json, requests/, probe/, locust/, logs/)
+and what analysis and the report derived from it (summary.csv and the rest); a sweep
+folder holds the same at its top plus one run folder per cell under cells/. Writers and
+readers ask `RunFolder` for a path instead of spelling it, so the layout can be read in
+one screen and changed in one place. The Locust recorder cannot import this module (it
+runs under gevent and imports nothing from bench/): it writes into
+`scenarios.request_rows.REQUESTS_FOLDER`, which a test ties to `RunFolder.requests`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class RunFolder:
+    """Paths inside one run (or sweep) folder; nothing here touches the disk but
+    `request_files`."""
+
+    path: Path
+
+    # what the run records
+    @property
+    def manifest(self) -> Path:
+        return self.path / "run.json"
+
+    @property
+    def requests(self) -> Path:
+        """One CSV of request rows per Locust process (scenarios.recorder writes them)."""
+        return self.path / "requests"
+
+    @property
+    def probe(self) -> Path:
+        return self.path / "probe"
+
+    def probe_file(self, strategy: str) -> Path:
+        return self.probe / f"{strategy}.csv"
+
+    @property
+    def locust(self) -> Path:
+        return self.path / "locust"
+
+    def locust_prefix(self, strategy: str) -> Path:
+        """Locust's `--csv` prefix: it writes `<prefix>_stats.csv` and friends."""
+        return self.locust / strategy
+
+    def locust_stats(self, strategy: str) -> Path:
+        return Path(f"{self.locust_prefix(strategy)}_stats.csv")
+
+    def logs(self, strategy: str) -> Path:
+        return self.path / "logs" / strategy
+
+    def request_files(self) -> set[Path]:
+        return set(self.requests.glob("*.csv"))
+
+    # what analysis and the report derive (rewritten by `bench report`)
+    @property
+    def summary(self) -> Path:
+        return self.path / "summary.csv"
+
+    @property
+    def t_visibility(self) -> Path:
+        return self.path / "t_visibility.csv"
+
+    @property
+    def latency_cdf(self) -> Path:
+        return self.path / "latency_cdf.csv"
+
+    @property
+    def plots(self) -> Path:
+        return self.path / "plots"
+
+    def plot(self, name: str) -> Path:
+        return self.plots / f"{name}.png"
+
+    def report(self, suffix: str) -> Path:
+        """`report.md` or `report.html`."""
+        return self.path / f"report.{suffix}"
+
+    def comparison(self, baseline: Path) -> Path:
+        """Where `bench compare BASELINE THIS` writes its markdown."""
+        return self.path / f"compare-{baseline.name}.md"
+
+    # a sweep
+    @property
+    def cells(self) -> Path:
+        return self.path / "cells"
+
+    def cell(self, cell_id: str) -> RunFolder:
+        return RunFolder(self.cells / cell_id)
+
+    def relative(self, inner: RunFolder) -> str:
+        """How a sweep's run.json names a cell's folder: relative to the sweep."""
+        return inner.path.relative_to(self.path).as_posix()
+
+
+def count_rows(files: set[Path]) -> int:
+    """Data rows (header excluded) in request files, counted by newlines, 1 MiB at a time."""
+    total = 0
+    for path in files:
+        with path.open("rb") as f:
+            total += max(
+                sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 20), b"")) - 1, 0
+            )
+    return total

@@ -1,0 +1,81 @@
+"""One probe cycle: what the polls of each replica saw, and the rows it becomes.
+
+Pure (no I/O, no aiohttp), so analysis can import the row schema and tests can check
+the bracket arithmetic on literal timestamps.
+"""
+
+from __future__ import annotations
+
+import itertools
+import statistics
+from dataclasses import dataclass, field
+
+# The one statement of the probe file's schema: column order and the pandas dtype
+# analysis reads each column as.
+DTYPES: dict[str, str] = {
+    "strategy": "string",
+    "cycle": "int64",
+    "key": "string",
+    "writer": "string",
+    "replica": "string",
+    "ack_ns": "int64",
+    "convergence_ms": "float64",
+    "convergence_lo_ms": "float64",
+    "polls": "float64",
+    "poll_interval_ms": "float64",
+    "censored": "string",
+}
+COLUMNS: tuple[str, ...] = tuple(DTYPES)
+
+
+@dataclass
+class ReplicaWatch:
+    """What the polls of one replica saw in one cycle (perf_counter ns)."""
+
+    url: str
+    last_stale_send: int | None = None
+    first_fresh_answer: int | None = None
+    polls: int = 0
+
+
+@dataclass
+class Cycle:
+    number: int
+    key: int
+    writer: int
+    ack_ns: int = 0  # wall clock, to line up with the request rows
+    ack_perf: int = 0
+    watches: list[ReplicaWatch] = field(default_factory=list)
+    round_starts: list[int] = field(default_factory=list)
+    censored: bool = False
+
+
+def cycle_rows(strategy: str, names: list[str], cycle: Cycle) -> list[list[object]]:
+    """One row per replica, `COLUMNS` in order; times in ms after the write's ack.
+
+    convergence_ms: first fresh answer - ack, empty when none came before the cap.
+    convergence_lo_ms: last stale send - ack, clamped at 0 (0 when no poll after the
+        ack saw stale data: the replica was fresh before the ack reached the probe).
+    poll_interval_ms: the mean gap between poll rounds, empty with fewer than two.
+    """
+    starts = cycle.round_starts
+    gaps = [(b - a) / 1e6 for a, b in itertools.pairwise(starts)]
+    interval = statistics.fmean(gaps) if gaps else ""
+    rows = []
+    for index, watch in enumerate(cycle.watches):
+        upper = (
+            ""
+            if watch.first_fresh_answer is None
+            else (watch.first_fresh_answer - cycle.ack_perf) / 1e6
+        )
+        lower = (
+            0.0
+            if watch.last_stale_send is None
+            else max(0.0, (watch.last_stale_send - cycle.ack_perf) / 1e6)
+        )
+        fresh = watch.first_fresh_answer is not None
+        rows.append(
+            [strategy, cycle.number, cycle.key, names[cycle.writer], names[index], cycle.ack_ns,
+             upper, lower, watch.polls, interval, not fresh]
+        )  # fmt: skip
+    return rows

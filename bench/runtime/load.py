@@ -1,0 +1,131 @@
+"""The local runtime's load: one scenario's Locust processes on this machine, watched.
+
+The harness never imports locust (it gevent-patches whatever imports it): it
+starts `locust -f scenarios/<name>.py --headless ...`, alone or as a master with
+K workers (Locust's own distributed mode), and reads the stats CSV Locust
+rewrites every second for the progress display.
+"""
+
+import csv
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+import scenarios
+from bench.console import console
+from bench.layout import RunFolder
+from bench.run_config import RunConfig
+from bench.runtime.commands import load_env, locust_lead, locust_worker
+from bench.runtime.ports import LOOPBACK, free_port
+from bench.runtime.processes import Child, Supervisor, SupervisorError
+
+LOAD_GRACE_S = 30.0  # beyond --duration, for Locust to start up and write its last rows
+WORKER_EXIT_TIMEOUT_S = 15.0
+WORKERS_WAIT_S = 30  # how long a master waits for its workers to join
+
+
+@dataclass
+class LoadRun:
+    """The Locust processes of one strategy's load; `lead` decides when it is over."""
+
+    lead: Child
+    workers: list[Child]
+    stats_csv: Path
+
+    @property
+    def children(self) -> list[Child]:
+        return [self.lead, *self.workers]
+
+    def counts(self) -> tuple[int, int]:
+        """(requests, failures) so far, from Locust's Aggregated row; (0, 0) before the first."""
+        try:
+            with self.stats_csv.open(newline="") as f:
+                for row in csv.DictReader(f):
+                    if row.get("Name") == "Aggregated":
+                        return int(row["Request Count"]), int(row["Failure Count"])
+        except (OSError, ValueError, KeyError):
+            pass
+        return 0, 0
+
+
+def locustfile(scenario: str) -> str:
+    return str(Path(scenarios.__file__).parent / f"{scenario}.py")
+
+
+def start_load(
+    supervisor: Supervisor, config: RunConfig, strategy: str, targets: list[str], run: RunFolder
+) -> LoadRun:
+    env = load_env(config, strategy, targets, run.path)
+    prefix = run.locust_prefix(strategy)
+    prefix.parent.mkdir(parents=True, exist_ok=True)
+    logs, file, stats = run.logs(strategy), locustfile(config.scenario), run.locust_stats(strategy)
+    locust = [sys.executable, "-m", "locust"]
+    if config.locust_workers == 0:
+        lead = locust_lead(config, file, targets[0], str(prefix), workers_wait_s=WORKERS_WAIT_S)
+        child = supervisor.start("locust", [*locust, *lead], logs / "locust.log", extra_env=env)
+        return LoadRun(child, [], stats)
+    port = free_port()
+    lead = locust_lead(
+        config, file, targets[0], str(prefix), workers_wait_s=WORKERS_WAIT_S, bind=(LOOPBACK, port)
+    )
+    master = supervisor.start(
+        "locust-master", [*locust, *lead], logs / "locust-master.log", extra_env=env
+    )
+    workers = [
+        supervisor.start(
+            f"locust-worker-{i}",
+            [*locust, *locust_worker(file, LOOPBACK, port)],
+            logs / f"locust-worker-{i}.log",
+            extra_env=env,
+        )
+        for i in range(1, config.locust_workers + 1)
+    ]
+    return LoadRun(master, workers, stats)
+
+
+def watch_load(
+    supervisor: Supervisor, config: RunConfig, strategy: str, load: LoadRun
+) -> tuple[int, int]:
+    """Show strategy, elapsed/total, live rps and errors until the lead Locust exits."""
+    deadline = time.monotonic() + config.duration_s + LOAD_GRACE_S
+    columns = (
+        TextColumn("[bold]{task.description:<10}"),
+        BarColumn(),
+        TimeElapsedColumn(),
+        TextColumn(
+            "/ {task.total:.0f} s  {task.fields[rps]:>6.0f} rps  {task.fields[errors]} errors"
+        ),
+    )
+    last_count, last_time = 0, time.monotonic()
+    rps = 0.0
+    with Progress(*columns, console=console, transient=False) as progress:
+        task = progress.add_task(strategy, total=config.duration_s, rps=0.0, errors=0)
+        began = time.monotonic()
+        for child in load.children:  # they end on their own when the run time is up
+            child.exit_expected = True
+        while load.lead.returncode is None:
+            if time.monotonic() > deadline:
+                raise SupervisorError(
+                    f"Locust did not finish within {config.duration_s + LOAD_GRACE_S:.0f} s"
+                )
+            supervisor.check_alive()
+            count, errors = load.counts()
+            now = time.monotonic()
+            if now - last_time >= 1.0:
+                rps = (count - last_count) / (now - last_time)
+                last_count, last_time = count, now
+            progress.update(
+                task, completed=min(now - began, config.duration_s), rps=rps, errors=errors
+            )
+            time.sleep(0.25)
+        progress.update(task, completed=config.duration_s)
+    for worker in load.workers:  # they flush their rows when the master tells them to quit
+        supervisor.wait_exit(worker, WORKER_EXIT_TIMEOUT_S)
+    if load.lead.returncode not in (0,):
+        raise SupervisorError(
+            f"Locust exited with code {load.lead.returncode}; see {load.lead.log_path}"
+        )
+    return load.counts()

@@ -1,0 +1,113 @@
+"""The local runtime: every part of the experiment as a process on this machine.
+
+Per strategy: its own redis-server on a free loopback port (no persistence), a freshly
+seeded SQLite origin in a scratch folder, N replicas on 127.0.0.1, then Locust and the
+probe. One `Supervisor` owns every process of a run: each strategy's are stopped when it
+is done, and whatever is left when the run ends, however it ends.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench.layout import RunFolder
+from bench.run_config import ConfigError, RunConfig
+from bench.runtime.base import LoadResult, Replica
+from bench.runtime.commands import probe_options
+from bench.runtime.load import start_load, watch_load
+from bench.runtime.processes import Child, Supervisor
+from bench.runtime.redis_server import find_redis_server, redis_server_version, start_redis
+from bench.runtime.replicas import ReplicaConfig, start_replicas
+from bench.runtime.seed import SeedPlan, seed
+from bench.verify import verify
+
+
+@dataclass
+class LocalDeployment:
+    """One strategy's processes, started and healthy."""
+
+    supervisor: Supervisor
+    config: RunConfig
+    strategy: str
+    run: RunFolder
+    replicas: list[Replica]
+    probe_ids: range  # the last is verify's, the others the probe's
+
+    def verify(self) -> None:
+        verify(self.strategy, self.replicas, self.probe_ids[-1])
+
+    def run_load(self) -> LoadResult:
+        urls = [r.url for r in self.replicas]
+        load = start_load(self.supervisor, self.config, self.strategy, urls, self.run)
+        probe = self.start_probe()
+        _, failures = watch_load(self.supervisor, self.config, self.strategy, load)
+        self.supervisor.stop(probe)  # SIGTERM: it writes its last complete cycle and exits
+        return LoadResult(load.lead.returncode, failures)
+
+    def start_probe(self) -> Child:
+        out = str(self.run.probe_file(self.strategy))
+        options = probe_options(self.config, self.strategy, self.replicas, self.probe_ids[:-1], out)
+        argv = [sys.executable, "-m", "bench.probe", *options]
+        child = self.supervisor.start("probe", argv, self.run.logs(self.strategy) / "probe.log")
+        child.exit_expected = True  # it may finish its cycles before Locust does
+        return child
+
+
+class LocalRuntime:
+    name = "local"
+
+    def __init__(self) -> None:
+        self.redis_binary: Path | None = None
+        self._supervisor: Supervisor | None = None
+        self._scratch: Path | None = None
+
+    def check(self) -> None:
+        self.redis_binary = find_redis_server()  # RedisServerNotFound is RuntimeUnavailable
+
+    def facts(self) -> dict[str, Any]:
+        assert self.redis_binary is not None, "check() first"
+        return {"redis_server": redis_server_version(self.redis_binary)}
+
+    @contextmanager
+    def session(self, config: RunConfig, run: RunFolder) -> Iterator[None]:
+        """A supervisor for the run's processes and a scratch folder for its origins."""
+        scratch = Path(tempfile.mkdtemp(prefix="bench-run-"))
+        try:
+            with Supervisor() as supervisor:
+                self._supervisor, self._scratch = supervisor, scratch
+                yield
+        finally:
+            self._supervisor = self._scratch = None
+            shutil.rmtree(scratch, ignore_errors=True)
+
+    @contextmanager
+    def deploy(self, config: RunConfig, strategy: str, run: RunFolder) -> Iterator[LocalDeployment]:
+        """A clean Redis and origin of its own, then the replicas; all stopped on leaving."""
+        supervisor, scratch = self._supervisor, self._scratch
+        assert supervisor is not None and scratch is not None, "deploy() inside session()"
+        before = set(supervisor.children)
+        try:
+            work, logs = scratch / strategy, run.logs(strategy)
+            redis = start_redis(
+                supervisor, work, binary=self.redis_binary, log_path=logs / "redis-server.log"
+            )
+            plan = SeedPlan(config.products, config.categories)
+            database_url = f"sqlite:///{work / 'origin.db'}"
+            seed(database_url, plan)
+            replica_config = ReplicaConfig(
+                strategy, redis.url, database_url, config.ttl_s, config.effective_origin_delay_ms
+            )
+            replicas = start_replicas(supervisor, replica_config, config.replicas, logs)
+            yield LocalDeployment(supervisor, config, strategy, run, list(replicas), plan.probe_ids)
+        finally:  # what this strategy started, and nothing of the next one's
+            supervisor.stop(*[child for child in supervisor.children if child not in before])
+
+    def plan(self, config: RunConfig, run: RunFolder) -> list[str]:
+        raise ConfigError("--dry-run prints the commands of --runtime compose; local has none")
