@@ -1,78 +1,49 @@
 """The user every scenario shares: targets, op mix, seeded keys, checks, recording.
 
 A locustfile only subclasses `BenchUser` and states its op mix and key distributions.
-Everything comes from the environment, so the harness (local or compose) configures a
-scenario without Locust options:
-
-- BENCH_TARGETS: comma-separated replica base URLs; each request goes to a random one,
-  as behind a load balancer. Unset, Locust's `--host` is the only target.
-- BENCH_PRODUCTS: N, load products are ids 1..N (default 1000).
-- BENCH_CATEGORIES: C, categories `c0..c{C-1}`, product i is in `c{(i-1) % C}` (default 10).
-- BENCH_SEED: each user's generator is seeded from it, the worker and the user index, so
-  a run's request sequence per user repeats (default 0).
-- BENCH_USER_RATE: requests per second per user (`constant_throughput`); unset, empty or
-  `max` means no wait at all.
-Plus the recorder's BENCH_RUN_DIR, BENCH_STRATEGY, BENCH_RECORD (see scenarios.recorder).
+Everything else comes from the BENCH_* environment variables (`scenarios.workload_config`),
+read when the first user starts, not at import, so the harness (local or compose)
+configures a scenario without Locust options. Plus the recorder's BENCH_RUN_DIR,
+BENCH_STRATEGY, BENCH_RECORD (see scenarios.recorder).
 """
 
 from __future__ import annotations
 
+import functools
 import itertools
-import os
 import random
-from collections.abc import Callable, Mapping
+import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from locust import FastHttpUser, constant, constant_throughput, task
+from locust import FastHttpUser, constant, constant_throughput, events, task
 from locust.env import Environment
 
 import scenarios.recorder  # noqa: F401  (registers the request listener on import)
 from scenarios.keys import KeyChooser, make_chooser
+from scenarios.workload_config import WorkloadConfig
 
 PRODUCT_NAME = "/products/{id}"
 CATEGORY_NAME = "/categories/{category}/products"
 
 
-@dataclass(frozen=True)
-class WorkloadConfig:
-    """The BENCH_* settings a scenario reads; see the module docstring."""
-
-    targets: tuple[str, ...]  # empty: use Locust's --host
-    products: int
-    categories: int
-    seed: int
-    user_rate: float | None  # requests/s per user; None = as fast as possible
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] = os.environ) -> WorkloadConfig:
-        """Read and validate the BENCH_* variables; fail loudly on a bad value."""
-        targets = tuple(
-            url.strip().rstrip("/")
-            for url in environ.get("BENCH_TARGETS", "").split(",")
-            if url.strip()
-        )
-        rate_text = environ.get("BENCH_USER_RATE", "").strip().lower()
-        user_rate = None if rate_text in ("", "max") else float(rate_text)
-        if user_rate is not None and user_rate <= 0:
-            raise RuntimeError(f"BENCH_USER_RATE must be positive or 'max', got {rate_text!r}")
-        config = cls(
-            targets=targets,
-            products=int(environ.get("BENCH_PRODUCTS", "1000")),
-            categories=int(environ.get("BENCH_CATEGORIES", "10")),
-            seed=int(environ.get("BENCH_SEED", "0")),
-            user_rate=user_rate,
-        )
-        if config.products < 1 or config.categories < 1:
-            raise RuntimeError("BENCH_PRODUCTS and BENCH_CATEGORIES must be at least 1")
-        return config
-
-    def category_of(self, product_id: int) -> str:
-        """The category the seed put `product_id` in."""
-        return f"c{(product_id - 1) % self.categories}"
+@functools.cache
+def workload_config() -> WorkloadConfig:
+    """This Locust process's BENCH_* settings, read once, at start-up."""
+    return WorkloadConfig.from_env()
 
 
-CONFIG = WorkloadConfig.from_env()
+@events.init.add_listener
+def _check_workload(**_kwargs: Any) -> None:
+    """A bad BENCH_* value stops Locust at start-up with one line, before any user runs.
+
+    SystemExit, because Locust logs and swallows an Exception raised by a listener and
+    would then run the whole test with no user able to start."""
+    try:
+        workload_config()
+    except (RuntimeError, ValueError) as exc:
+        sys.exit(f"bad workload settings: {exc}")
 
 
 @dataclass(frozen=True)
@@ -108,9 +79,6 @@ class BenchUser(FastHttpUser):
     """
 
     abstract = True
-    # Locust wants a host; every request uses an absolute URL to one of `targets` anyway.
-    host = CONFIG.targets[0] if CONFIG.targets else None
-    wait_time = constant_throughput(CONFIG.user_rate) if CONFIG.user_rate else constant(0)
 
     mix: ClassVar[OpMix] = OpMix(read=95, write=5)
     read_keys: ClassVar[str] = "zipfian"
@@ -118,15 +86,21 @@ class BenchUser(FastHttpUser):
     key_space: ClassVar[int | None] = None
 
     def __init__(self, environment: Environment) -> None:
+        config = self.config = workload_config()
+        if self.host is None and config.targets:
+            # Locust wants a host; every request uses an absolute URL to a target anyway.
+            self.host = config.targets[0]
         super().__init__(environment)  # raises if there is neither BENCH_TARGETS nor --host
-        self.targets = CONFIG.targets or (str(self.host).rstrip("/"),)
+        rate = config.user_rate
+        self.pacing = constant_throughput(rate) if rate else constant(0)
+        self.targets = config.targets or (str(self.host).rstrip("/"),)
         worker_index = getattr(environment.runner, "worker_index", 0)
-        user_seed = f"{CONFIG.seed}:{worker_index}:{next(_user_numbers)}"
+        user_seed = f"{config.seed}:{worker_index}:{next(_user_numbers)}"
         self.rng = random.Random(user_seed)
         # Routing has its own generator so the key sequence does not depend on how many
         # replicas there are: the same seed sends the same keys to 1 or to 3 replicas.
         self.route_rng = random.Random(f"{user_seed}:route")
-        n = self.key_space or CONFIG.products
+        n = self.key_space or config.products
         self.read_chooser: KeyChooser = make_chooser(self.read_keys, n, self.rng)
         self.write_chooser: KeyChooser = (
             self.read_chooser
@@ -139,6 +113,10 @@ class BenchUser(FastHttpUser):
             "write": self.write_product,
             "list": self.read_category,
         }
+
+    def wait_time(self) -> float:
+        """Seconds until the next request: BENCH_USER_RATE's pacing, or none."""
+        return self.pacing(self)
 
     @task
     def step(self) -> None:
@@ -181,7 +159,7 @@ class BenchUser(FastHttpUser):
 
     def read_category(self) -> None:
         """GET /categories/{c}/products for the category of a product drawn as for reads."""
-        category = CONFIG.category_of(self.read_chooser.next_key())
+        category = self.config.category_of(self.read_chooser.next_key())
         with self.client.get(
             f"{self.target()}/categories/{category}/products",
             name=CATEGORY_NAME,

@@ -19,6 +19,7 @@ from bench import verify as verify_module
 from bench.experiment import measure_strategy
 from bench.layout import RunFolder
 from bench.manifest import Manifest
+from bench.matrix import SweepConfig, expand_matrix
 from bench.run_config import RunConfig
 from bench.runtime.commands import load_env
 from bench.runtime.compose import Shell, StepFailed, deployment
@@ -283,6 +284,30 @@ def test_dry_run_prints_the_plan_and_creates_nothing(tmp_path: Path) -> None:
     [run_name] = set(re.findall(r"/results/(\d{8}T\d{6}Z-read_mostly)/", done.stdout))
     config = RunConfig(strategies=("delete", "pubsub"), results=results)
     assert lines == compose_plan(config, results / run_name, os.getuid(), os.getgid()).lines()
+    assert not results.exists()
+
+
+def test_a_sweep_dry_run_prints_each_cells_plan_and_creates_nothing(tmp_path: Path) -> None:
+    results = tmp_path / "results"
+    done = subprocess.run(
+        [sys.executable, "-m", "bench", "sweep", "--runtime", "compose", "--dry-run",
+         "--strategies", "delete,pubsub", "--ttls", "1,5", "--replicas", "2",
+         "--results", str(results)],
+        capture_output=True, text=True, timeout=60, cwd=ROOT,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    [sweep_name] = set(re.findall(r"/results/(\d{8}T\d{6}Z-sweep-read_mostly)/", done.stdout))
+    base = RunConfig(strategies=("delete", "pubsub"), duration_s=20.0, runtime="compose",
+                     results=results)  # fmt: skip
+    sweep = SweepConfig(base, (1.0, 5.0), (2,))
+    expected = []
+    for number, cell in enumerate(expand_matrix(sweep), 1):
+        expected.append(f"# cell {number}/4: {cell.label}")
+        cell_dir = results / sweep_name / "cells" / cell.id
+        config = sweep.cell_config(cell, results / sweep_name)
+        expected += compose_plan(config, cell_dir, os.getuid(), os.getgid()).lines()
+    assert done.stdout.splitlines() == expected
+    assert "--scale app-pubsub=2" in done.stdout and "CACHE_TTL=5.0" in done.stdout
     assert not results.exists()
 
 
