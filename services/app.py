@@ -9,34 +9,30 @@ settings. Routes are thin: they validate, ask the strategy, and say in
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import FastAPI, HTTPException, Path, Request, Response
+from fastapi import FastAPI, HTTPException, Request, Response
 from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
+from fastapi.responses import PlainTextResponse
 
 from services import cache
 from services.config import Settings, load_settings
+from services.inputs import Category, ProductId, parse_product_id, read_changes, validation_error
 from services.metrics import Metrics
+from services.openapi import (
+    CHANGES_BODY,
+    NOT_FOUND,
+    HTTPError,
+    Product,
+    ProductList,
+    install_openapi,
+)
 from services.origin import open_origin
 from services.strategies import STRATEGIES
 from services.strategies.base import Deps, Served, Strategy
 
 log = logging.getLogger("services.app")
 JSON = "application/json"
-
-
-class ProductChanges(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    name: str | None = Field(None, min_length=1, max_length=200)
-    price: float | None = Field(None, ge=0, allow_inf_nan=False)
-
-    @model_validator(mode="after")
-    def _something_to_change(self) -> "ProductChanges":
-        if self.name is None and self.price is None:
-            raise ValueError("give name, price or both")
-        return self
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -66,8 +62,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await redis.aclose()
             await origin.close()
 
-    app = FastAPI(title="cache-invalidation-bench service", lifespan=lifespan)
+    app = FastAPI(
+        title="cache-invalidation-bench service",
+        lifespan=lifespan,
+        exception_handlers={RequestValidationError: validation_error},
+    )
     _add_routes(app)
+    install_openapi(app)
     return app
 
 
@@ -79,10 +80,6 @@ def strategy_of(request: Request) -> Strategy:
     a local-tier hit costs in all (measured by `bench perf-service`).
     """
     return request.app.state.strategy
-
-
-MAX_PRODUCT_ID = 2**31 - 1
-ProductId = Annotated[int, Path(ge=1, le=MAX_PRODUCT_ID)]
 
 
 class CachedBody(Response):
@@ -117,22 +114,6 @@ def _respond(request: Request, body: bytes, source: str) -> Response:
     return CachedBody(body, request.app.state.raw_headers[source])
 
 
-_product_id = TypeAdapter(ProductId)
-
-
-def parse_product_id(text: str) -> int:
-    """Validate a path id as FastAPI would, raising the error FastAPI turns into a 422."""
-    if text.isascii() and text.isdigit() and len(text) <= 10:  # the common case, cheaply
-        value = int(text)
-        if 1 <= value <= MAX_PRODUCT_ID:
-            return value
-    try:
-        return _product_id.validate_python(text, strict=False)
-    except ValidationError as exc:
-        errors = [{**error, "loc": ("path", "product_id")} for error in exc.errors()]
-        raise RequestValidationError(errors) from None
-
-
 async def get_product(request: Request) -> Response:
     """GET /products/{id}: the read every scenario hammers, as a plain Starlette route.
 
@@ -150,26 +131,26 @@ async def get_product(request: Request) -> Response:
 def _add_routes(app: FastAPI) -> None:
     app.add_route("/products/{product_id}", get_product, methods=["GET"])
 
-    @app.patch("/products/{product_id}")
-    async def update_product(
-        product_id: ProductId, changes: ProductChanges, request: Request
-    ) -> Response:
-        body = await strategy_of(request).update_product(
-            product_id, changes.model_dump(exclude_none=True)
-        )
+    @app.patch(
+        "/products/{product_id}",
+        response_model=Product,
+        responses={**NOT_FOUND, 413: {"model": HTTPError}},
+        openapi_extra=CHANGES_BODY,
+    )
+    async def update_product(product_id: ProductId, request: Request) -> Response:
+        """The body is read by `read_changes`, capped and strict, not by FastAPI."""
+        changes = await read_changes(request)
+        body = await strategy_of(request).update_product(product_id, dict(changes))
         if body is None:
             raise HTTPException(404, f"product {product_id} not found")
         return _respond(request, body, "miss")
 
-    @app.get("/categories/{category}/products")
-    async def list_category(
-        category: Annotated[str, Path(min_length=1, max_length=100)],
-        request: Request,
-    ) -> Response:
+    @app.get("/categories/{category}/products", response_model=ProductList)
+    async def list_category(category: Category, request: Request) -> Response:
         served: Served = await strategy_of(request).list_category(category)
         return _respond(request, served.body, served.source)
 
-    @app.get("/healthz")
+    @app.get("/healthz", responses={503: {"description": "No origin: not serving"}})
     async def healthz(request: Request, response: Response) -> dict[str, Any]:
         state = request.app.state
         health: dict[str, Any] = {
@@ -193,7 +174,7 @@ def _add_routes(app: FastAPI) -> None:
         response.headers.update({"X-Cache": "miss", **state.headers})
         return health
 
-    @app.get("/metrics")
+    @app.get("/metrics", response_class=PlainTextResponse)
     async def metrics(request: Request) -> Response:
         return Response(
             request.app.state.metrics.render(),
