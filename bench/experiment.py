@@ -8,6 +8,7 @@ manifest says how the run ended.
 
 from __future__ import annotations
 
+import signal
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +20,7 @@ from bench.manifest import Manifest, create_run_folder, utc_now
 from bench.report.run import build_report
 from bench.run_config import RunConfig
 from bench.runtime.base import Deployment, RunFailure, Runtime
+from bench.runtime.processes import Interrupted, shielded
 from bench.verify import VerifyFailed
 
 
@@ -50,13 +52,15 @@ def run_experiment(config: RunConfig, runtime: Runtime, folder: Path | None = No
             for strategy in config.strategies:
                 deployment = runtime.deploy(config, strategy, run)
                 measure_strategy(deployment, strategy, run, manifest, config.duration_s)
-    except KeyboardInterrupt:
-        manifest.finish("interrupted", "stopped by Ctrl-C (SIGINT) or SIGTERM")
+    except KeyboardInterrupt as exc:
+        with shielded():
+            manifest.finish("interrupted", f"stopped by {interruption(exc)}")
         console.print(f"[yellow]interrupted[/]; partial results in {folder}")
         console.print(f"rebuild its report with: python -m bench report {folder}")
-        return RunOutcome(folder, "interrupted", 130)
+        return RunOutcome(folder, "interrupted", interrupted_exit_code(exc))
     except (RunFailure, OSError) as exc:
-        manifest.finish("failed", str(exc))
+        with shielded():
+            manifest.finish("failed", str(exc))
         console.print(f"[red]run failed:[/] {exc}")
         return RunOutcome(folder, "failed", 1)
     failed = [s for s, r in manifest.data["strategies"].items() if r["status"] != "complete"]
@@ -64,6 +68,18 @@ def run_experiment(config: RunConfig, runtime: Runtime, folder: Path | None = No
     manifest.finish("complete", reason)
     analyse_and_report(folder)
     return RunOutcome(folder, "complete", 0)
+
+
+def interruption(exc: KeyboardInterrupt) -> str:
+    """What stopped the run, in words for run.json."""
+    if isinstance(exc, Interrupted) and exc.signum == signal.SIGTERM:
+        return "SIGTERM"
+    return "Ctrl-C (SIGINT)"
+
+
+def interrupted_exit_code(exc: KeyboardInterrupt) -> int:
+    """128 + the signal, as a shell reports it: 130 for Ctrl-C, 143 for SIGTERM."""
+    return exc.exit_code if isinstance(exc, Interrupted) else 128 + signal.SIGINT
 
 
 def analyse_and_report(folder: Path) -> None:
@@ -85,6 +101,33 @@ def measure_strategy(
     record = manifest.strategy(strategy)
     record.update(status="starting", started_at=utc_now())
     manifest.save()
+    try:  # however it ends, the record must not stay `starting` or `running`
+        measure_deployed(deploy, strategy, run, manifest, duration_s)
+    except KeyboardInterrupt as exc:
+        with shielded():
+            end(record, manifest, "interrupted", f"stopped by {interruption(exc)}")
+        raise
+    except BaseException as exc:
+        said = str(exc).splitlines()
+        with shielded():
+            end(record, manifest, "failed", said[0] if said else type(exc).__name__)
+        raise
+
+
+def end(record: dict, manifest: Manifest, status: str, reason: str) -> None:
+    record.update(status=status, reason=reason, ended_at=utc_now())
+    manifest.save()
+
+
+def measure_deployed(
+    deploy: AbstractContextManager[Deployment],
+    strategy: str,
+    run: RunFolder,
+    manifest: Manifest,
+    duration_s: float,
+) -> None:
+    """The strategy's steps once its record says `starting`; the caller records failures."""
+    record = manifest.strategy(strategy)
     before = run.request_files()
     with deploy as deployment:  # start; leaving it stops every part, however it is left
         record["replicas"] = [replica.record() for replica in deployment.replicas]

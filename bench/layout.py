@@ -70,6 +70,11 @@ class RunFolder:
         return self.path / "latency_cdf.csv"
 
     @property
+    def unreadable_rows(self) -> Path:
+        """Raw rows skipped because they did not parse, per file; absent when none."""
+        return self.path / "unreadable_rows.csv"
+
+    @property
     def plots(self) -> Path:
         return self.path / "plots"
 

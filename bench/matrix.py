@@ -8,6 +8,7 @@ single-strategy run config.
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -60,7 +61,7 @@ class SweepConfig:
         ]:
             if not values:
                 raise ConfigError(f"{option}: give at least one value")
-            if any(v < low for v in values):
+            if any(not math.isfinite(v) or v < low for v in values):
                 raise ConfigError(f"{option}: every value must be at least {low}, got {values}")
             if len(set(values)) != len(values):
                 raise ConfigError(f"{option}: a value is listed twice")

@@ -1,5 +1,6 @@
 """What one `bench run` measures: the experiment's parameters, checked before anything starts."""
 
+import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -50,6 +51,15 @@ class RunConfig:
             raise ConfigError(f"--scenario {self.scenario!r}: choose from {', '.join(SCENARIOS)}")
         if self.runtime not in RUNTIMES:
             raise ConfigError(f"--runtime {self.runtime!r}: choose from {', '.join(RUNTIMES)}")
+        for name, number in [
+            ("--duration", self.duration_s),
+            ("--ttl", self.ttl_s),
+            ("--rate", self.rate),
+            ("--origin-delay-ms", self.origin_delay_ms),
+            ("--poll-ms", self.poll_ms),
+        ]:  # nan slips past every comparison below, and inf would never end a run
+            if number is not None and not math.isfinite(number):
+                raise ConfigError(f"{name} must be a finite number, got {number}")
         for name, value, low in [
             ("--replicas", self.replicas, 1),
             ("--duration", self.duration_s, 1),

@@ -14,12 +14,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.console import console
-from bench.experiment import RunOutcome, run_experiment
+from bench.experiment import RunOutcome, interrupted_exit_code, interruption, run_experiment
 from bench.layout import RunFolder
 from bench.manifest import SWEEP_KIND, Manifest, create_run_folder, read_manifest, utc_now
 from bench.matrix import Cell, SweepConfig, expand_matrix
 from bench.report.sweep import analyse_sweep
 from bench.runtime.base import Runtime
+from bench.runtime.processes import Interrupted, shielded
 
 # A cell ran to its end: measured, or refused by verify (which is a finding, not a fault).
 FINISHED = ("complete", "failed_verify")
@@ -35,8 +36,8 @@ class SweepOutcome:
 def run_sweep(config: SweepConfig, runtime: Runtime) -> SweepOutcome:
     """Run every cell in turn, then write the sweep's summary and report.
 
-    Ctrl-C marks the running cell and the sweep `interrupted` and stops at once (exit
-    130); a cell whose harness fails is marked `failed` and the sweep goes on with the
+    Ctrl-C or SIGTERM marks the running cell and the sweep `interrupted` and stops at once
+    (exit 130 or 143); a cell whose harness fails is marked `failed` and the sweep goes on with the
     next one, then ends `failed` (exit 1) with what it has.
     """
     cells = expand_matrix(config)
@@ -67,14 +68,15 @@ def run_sweep(config: SweepConfig, runtime: Runtime) -> SweepOutcome:
             records[cell.id].update(status=cell_status(outcome, cell), ended_at=utc_now())
             manifest.save()
             if outcome.status == "interrupted":  # the cell's Supervisor turned Ctrl-C into this
-                raise KeyboardInterrupt
-    except KeyboardInterrupt:  # also one that lands between cells or in a cell's analysis
-        if records[cell.id]["status"] == "running":
-            records[cell.id].update(status="interrupted", ended_at=utc_now())
-        manifest.finish("interrupted", f"stopped by Ctrl-C (SIGINT) or SIGTERM at cell {cell.id}")
+                raise Interrupted(outcome.exit_code - 128)
+    except KeyboardInterrupt as exc:  # also one that lands between cells or in a cell's analysis
+        with shielded():
+            if records[cell.id]["status"] == "running":
+                records[cell.id].update(status="interrupted", ended_at=utc_now())
+            manifest.finish("interrupted", f"stopped by {interruption(exc)} at cell {cell.id}")
         console.print(f"[yellow]sweep interrupted[/]; finished cells are in {folder}")
         console.print(f"report on them with: python -m bench report {folder}")
-        return SweepOutcome(folder, "interrupted", 130)
+        return SweepOutcome(folder, "interrupted", interrupted_exit_code(exc))
     failed = [cid for cid, r in records.items() if r["status"] not in FINISHED]
     refused = [cid for cid, r in records.items() if r["status"] == "failed_verify"]
     if failed:

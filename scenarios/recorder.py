@@ -23,9 +23,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import gevent
 from locust import events
 
 from scenarios.request_rows import (
+    BATCH_SECONDS,
     REQUESTS_FOLDER,
     RowWriter,
     csv_field,
@@ -58,6 +60,14 @@ class RequestRecorder:
         """Runs in every process after any fork, before the first request."""
         if os.getpid() != self.pid:
             self._open_for_this_process()
+        gevent.spawn(self._flush_every_batch_period)
+
+    def _flush_every_batch_period(self) -> None:
+        """Rows reach the disk within BATCH_SECONDS even when no request comes to flush
+        them (a stalled replica, a slow pace), so a killed Locust loses at most that much."""
+        while True:
+            gevent.sleep(BATCH_SECONDS)
+            self.writer.flush()
 
     def on_request(
         self,

@@ -8,13 +8,17 @@ worker traceback and a boot loop.
 
 import argparse
 import asyncio
+import ctypes
 import os
+import signal
 import sys
 
 from gunicorn.app.base import BaseApplication
 
 from services.config import SettingsError, load_settings
 from services.origin import OriginUnavailable, open_origin
+
+PR_SET_PDEATHSIG = 1  # prctl(2)
 
 
 class Replica(BaseApplication):
@@ -31,6 +35,19 @@ class Replica(BaseApplication):
         from gunicorn.util import import_app
 
         return import_app(self.app_uri)
+
+
+def die_with_master(server: object, worker: object) -> None:
+    """A worker outlives a killed master (uvicorn's worker never checks its parent), so
+    on Linux ask the kernel to kill it with its master: a replica killed by SIGKILL,
+    or whose harness was, leaves no worker serving under PID 1."""
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):  # not Linux: nothing to ask
+        return
+    prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != getattr(worker, "ppid", os.getppid()):  # the master died meanwhile
+        os._exit(1)
 
 
 async def _check_origin(database_url: str) -> None:
@@ -69,6 +86,7 @@ def main(argv: list[str] | None = None) -> int:
         "proc_name": f"replica-{settings.replica_name}",
         # One shared control socket per user would make local replicas clash.
         "control_socket_disable": True,
+        "post_fork": die_with_master,
     }
     Replica(args.app, options).run()
     return 0

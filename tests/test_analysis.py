@@ -14,6 +14,8 @@ import csv
 import json
 import math
 import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -28,7 +30,8 @@ from bench.analysis.summary import (
     censored_quantile,
     write_analysis,
 )
-from bench.manifest import SCHEMA_VERSION
+from bench.manifest import SCHEMA_VERSION, Manifest
+from bench.run_config import RunConfig
 from scenarios.request_rows import COLUMNS
 
 T0_NS = 1_700_000_000_000_000_000
@@ -318,3 +321,29 @@ def test_scale(tmp_path: Path) -> None:
     print(f"\nanalyse + write of {rows} rows: {elapsed:.2f} s")
     assert analysis.summary["requests"].tolist() == [rows]
     assert analysis.summary["stale_reads"].iloc[0] > 0
+
+
+def test_unreadable_rows_are_skipped_counted_and_reported(run_folder: Path) -> None:
+    clean = analyse(run_folder)
+    good_line = ",".join(map(str, DELETE_FILE_A[0]))
+    with (run_folder / "requests" / "host-1.csv").open("a") as file:
+        file.write(good_line.replace(",200,", ",oops,") + "\n")  # a status that is no number
+        file.write(good_line.replace(",2,,", ",2.5,,") + "\n")  # a version that is no integer
+        file.write(good_line[:25])  # cut short, as a killed Locust leaves its last line
+    with (run_folder / "probe" / "probe.csv").open("a") as file:
+        file.write("delete,3,p1,r1,r1,17")
+    garbled = analyse(run_folder)
+    pd.testing.assert_frame_equal(garbled.summary, clean.summary)
+    pd.testing.assert_frame_equal(garbled.reads, clean.reads)  # ns kept exact on the slow path
+    assert garbled.unreadable == {"requests/host-1.csv": 3, "probe/probe.csv": 1}
+    config = RunConfig(strategies=("pubsub", "delete"), duration_s=1.0)
+    Manifest(run_folder, config.as_json()).finish("complete")  # a whole run.json, for the report
+    done = subprocess.run([sys.executable, "-m", "bench", "report", str(run_folder)],
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    report = (run_folder / "report.md").read_text()
+    assert "3 unreadable rows skipped in requests/host-1.csv" in report
+    assert "1 unreadable rows skipped in probe/probe.csv" in report
+    assert pd.read_csv(run_folder / "unreadable_rows.csv").to_dict("records") == [
+        {"file": "requests/host-1.csv", "rows": 3}, {"file": "probe/probe.csv", "rows": 1},
+    ]  # fmt: skip

@@ -1,10 +1,13 @@
 """`bench compare`: two literal run folders, deltas worked out by hand."""
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 from bench.report.compare import compare, write_compare
 from tests.test_report import write_run_folder
+from tests.test_sweep_report import literal_sweep
 
 
 def cells(markdown: str, strategy: str, figure: str) -> list[str]:
@@ -70,3 +73,14 @@ def test_write_compare_defaults_into_b(tmp_path: Path) -> None:
     assert path.read_text() == compare(a, b)
     other = write_compare(a, b, tmp_path / "out.md")
     assert other == tmp_path / "out.md" and other.exists()
+
+
+def test_a_sweep_is_refused_with_one_line(tmp_path: Path) -> None:
+    run, _ = two_runs(tmp_path)
+    sweep = literal_sweep(tmp_path / "sweep", repeats=1)  # with its summary.csv
+    for a, b in ((run, sweep), (sweep, run)):
+        done = subprocess.run([sys.executable, "-m", "bench", "compare", str(a), str(b)],
+                              capture_output=True, text=True, timeout=60)  # fmt: skip
+        assert done.returncode == 2 and done.stdout == ""
+        assert done.stderr.count("\n") == 1 and f"{sweep} is a sweep" in done.stderr
+    assert not list(run.glob("compare-*.md")) and not list(sweep.glob("compare-*.md"))

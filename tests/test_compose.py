@@ -408,6 +408,7 @@ def test_execute_fails_the_run_when_a_step_fails_and_still_tears_down(tmp_path: 
     assert done.returncode == 1
     manifest = json.loads((folder / "run.json").read_text())
     assert manifest["status"] == "failed" and "exited with 1" in manifest["reason"]
+    assert manifest["strategies"]["delete"]["status"] == "failed"
     calls = (tmp_path / "calls").read_text().splitlines()
     assert calls[-1] == "compose --profile delete --profile load down -v --remove-orphans"
     assert not [call for call in calls if "app-pubsub" in call]  # it stopped at delete
@@ -464,7 +465,9 @@ def test_a_failed_step_still_tears_the_strategy_down(tmp_path: Path) -> None:
     manifest = Manifest(tmp_path, RunConfig().as_json())
     with pytest.raises(StepFailed):
         measure(Shell(), strategy(tmp_path, 0, then="exit 4"), tmp_path, manifest)
-    assert manifest.data["strategies"]["delete"]["status"] == "running"
+    record = manifest.data["strategies"]["delete"]
+    assert record["status"] == "failed" and record["ended_at"]  # never left `running`
+    assert record["reason"] == "`sh -c 'exit 4' ...` exited with 4"
     assert (tmp_path / "down").exists()
 
 

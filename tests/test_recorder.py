@@ -385,3 +385,29 @@ def test_sigterm_mid_run_loses_no_row(replica_url: str, tmp_path: Path) -> None:
             locust.wait(timeout=15)
     [(_worker, rows)] = read_request_files(tmp_path).items()
     assert len(rows) == sum(counts_by_endpoint(final_stats(tmp_path)).values()) > 0
+
+
+def test_a_row_reaches_the_disk_without_a_later_request_to_flush_it(tmp_path: Path) -> None:
+    """One request, then none for 100 s: only the recorder's own timer can write its row
+    before the test stops, so a SIGKILL then loses nothing (the loss is bounded in time)."""
+    env = {**locust_env(f"http://127.0.0.1:{free_port()}", tmp_path), "BENCH_USER_RATE": "0.01"}
+    command = [str(BIN / "locust"), "-f", "scenarios/read_mostly.py", "--headless", "-u", "1",
+               "-r", "1", "--run-time", "60s", "--only-summary"]  # fmt: skip
+    with (tmp_path / "locust.log").open("wb") as log:
+        locust = subprocess.Popen(command, cwd=REPO, env=env, stdout=log,
+                                  stderr=subprocess.STDOUT)  # fmt: skip
+    try:
+        deadline = time.monotonic() + STARTUP_TIMEOUT_S
+        while not read_request_files(tmp_path):
+            assert locust.poll() is None, (tmp_path / "locust.log").read_text()
+            assert time.monotonic() < deadline, "the row never reached the disk"
+            time.sleep(0.05)  # poll interval; the bound is the deadline above
+        assert locust.poll() is None, "Locust ended, so its stop flushed the row, not the timer"
+        locust.kill()
+        locust.wait(timeout=15)
+    finally:
+        if locust.poll() is None:
+            locust.kill()
+            locust.wait(timeout=15)
+    [(_worker, rows)] = read_request_files(tmp_path).items()
+    assert [(row["op"], row["status"]) for row in rows] == [("read", "0")]  # refused: no answer

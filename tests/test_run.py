@@ -135,6 +135,92 @@ def test_ctrl_c_stops_every_child_and_marks_interrupted(tmp_path: Path) -> None:
     manifest = json.loads((folder / "run.json").read_text())
     assert manifest["status"] == "interrupted"
     assert manifest["ended_at"]
+    ttl = manifest["strategies"]["ttl"]
+    assert (ttl["status"], ttl["reason"]) == ("interrupted", "stopped by Ctrl-C (SIGINT)")
+    assert ttl["ended_at"] and "delete" not in manifest["strategies"]
+
+
+def start_run(results: Path, scratch: Path) -> subprocess.Popen[str]:
+    """A two-strategy run whose scratch folders land in `scratch` (TMPDIR)."""
+    scratch.mkdir()
+    return subprocess.Popen(
+        [*RUN, "--strategies", "ttl,delete", "--replicas", "2", "--duration", "60",
+         "--results", str(results)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "TMPDIR": str(scratch)},
+    )  # fmt: skip
+
+
+def load_running(results: Path) -> Callable[[], bool]:
+    def check() -> bool:
+        folders = run_folders(results)
+        if not folders or not (folders[0] / "run.json").exists():
+            return False
+        manifest = json.loads((folders[0] / "run.json").read_text())
+        return manifest["strategies"].get("ttl", {}).get("status") == "running"
+
+    return check
+
+
+def ended(results: Path) -> dict:
+    [folder] = run_folders(results)
+    return json.loads((folder / "run.json").read_text())
+
+
+def test_sigterm_marks_the_run_interrupted_and_exits_143(tmp_path: Path) -> None:
+    results = tmp_path / "results"
+    harness = start_run(results, tmp_path / "tmp")
+    try:
+        wait_until(load_running(results), 60, what="the first strategy's load to start")
+        children = descendants(harness.pid)
+        harness.send_signal(signal.SIGTERM)
+        harness.wait(timeout=60)
+    finally:
+        if harness.poll() is None:
+            harness.kill()
+    assert harness.returncode == 143  # 128 + SIGTERM, as a shell reports it
+    wait_until(lambda: not any(alive(p) for p in children), 10, what="every child to be gone")
+    manifest = ended(results)
+    assert (manifest["status"], manifest["reason"]) == ("interrupted", "stopped by SIGTERM")
+    assert manifest["strategies"]["ttl"]["status"] == "interrupted"
+    assert list((tmp_path / "tmp").iterdir()) == [], "the scratch folder is removed"
+
+
+def test_a_second_ctrl_c_still_marks_the_run_and_removes_its_scratch(tmp_path: Path) -> None:
+    results = tmp_path / "results"
+    harness = start_run(results, tmp_path / "tmp")
+    try:
+        wait_until(load_running(results), 60, what="the first strategy's load to start")
+        children = descendants(harness.pid)
+        harness.send_signal(signal.SIGINT)
+        # the second once teardown has begun (a child gone), wherever it then lands
+        wait_until(lambda: not all(alive(p) for p in children), 30, what="teardown to begin")
+        harness.send_signal(signal.SIGINT)
+        harness.wait(timeout=60)
+    finally:
+        if harness.poll() is None:
+            harness.kill()
+    assert harness.returncode == 130
+    wait_until(lambda: not any(alive(p) for p in children), 10, what="every child to be gone")
+    manifest = ended(results)
+    assert manifest["status"] == "interrupted" and manifest["ended_at"]
+    assert manifest["strategies"]["ttl"]["status"] == "interrupted"
+    assert list((tmp_path / "tmp").iterdir()) == [], "the scratch folder is removed"
+
+
+def test_children_die_with_a_harness_killed_by_sigkill(tmp_path: Path) -> None:
+    """No handler sees SIGKILL: the kernel must take redis-server, the replicas (and
+    their workers), Locust and the probe down with the harness."""
+    results = tmp_path / "results"
+    harness = start_run(results, tmp_path / "tmp")
+    try:
+        wait_until(load_running(results), 60, what="the first strategy's load to start")
+        children = descendants(harness.pid)
+    finally:
+        harness.kill()
+        harness.wait(timeout=10)
+    assert len(children) >= 6, "redis-server, two replicas and their workers, Locust, probe"
+    wait_until(lambda: not any(alive(p) for p in children), 20, what="every child to die")
 
 
 @pytest.mark.parametrize(
@@ -145,6 +231,12 @@ def test_ctrl_c_stops_every_child_and_marks_interrupted(tmp_path: Path) -> None:
         (["--scenario", "nope"], "--scenario"),
         (["--replicas", "0"], "--replicas"),
         (["--rate", "fast"], "--rate"),
+        (["--duration", "nan"], "--duration"),
+        (["--duration", "inf"], "--duration"),
+        (["--rate", "nan"], "--rate"),
+        (["--ttl", "nan"], "--ttl"),
+        (["--poll-ms", "nan"], "--poll-ms"),
+        (["--origin-delay-ms", "inf"], "--origin-delay-ms"),
     ],
 )
 def test_bad_input_exits_2_with_one_line(args: list[str], needle: str, tmp_path: Path) -> None:
@@ -155,6 +247,17 @@ def test_bad_input_exits_2_with_one_line(args: list[str], needle: str, tmp_path:
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and needle in lines[0]
     assert run_folders(tmp_path) == [], "nothing is started for bad input"
+
+
+@pytest.mark.parametrize("where", ["a-file", "/proc/x", "/dev/null/x"])
+def test_unusable_results_exits_2_with_one_line(where: str, tmp_path: Path) -> None:
+    (tmp_path / "a-file").write_text("not a folder")
+    results = tmp_path / where if where == "a-file" else Path(where)
+    done = subprocess.run([*RUN, "--results", str(results)], capture_output=True, text=True,
+                          timeout=60, cwd=tmp_path)  # fmt: skip
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and f"--results {results}: no folder can be made there" in lines[0]
 
 
 def test_no_redis_server_anywhere(tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 import csv
 import json
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -35,7 +36,8 @@ def test_matrix_is_every_combination_repeat_by_repeat() -> None:
     ("ttls", "replicas", "repeats", "needle"),
     [((), (2,), 1, "--ttls"), ((0.0, 5.0), (2,), 1, "--ttls"), ((5.0, 5.0), (2,), 1, "--ttls"),
      ((5.0,), (), 1, "--replicas"), ((5.0,), (0,), 1, "--replicas"),
-     ((5.0,), (2,), 0, "--repeats")],
+     ((5.0,), (2,), 0, "--repeats"), ((1.0, math.nan), (2,), 1, "--ttls"),
+     ((math.inf,), (2,), 1, "--ttls")],
 )  # fmt: skip
 def test_config_rejects_bad_matrices(
     ttls: tuple, replicas: tuple, repeats: int, needle: str

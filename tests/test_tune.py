@@ -185,6 +185,9 @@ def test_a_plain_run_summary_without_repeat_column() -> None:
 
 
 @pytest.mark.parametrize(("budget", "needle"), [((0.0,), "--max-stale-ms"),
+                                                ((math.inf,), "--max-stale-ms"),
+                                                ((math.nan,), "--max-stale-ms"),
+                                                ((100.0, math.nan), "--min-hit-ratio"),
                                                 ((100.0, 1.5), "--min-hit-ratio")])  # fmt: skip
 def test_budget_is_checked(budget: tuple, needle: str) -> None:
     with pytest.raises(BudgetError, match=needle):

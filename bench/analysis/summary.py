@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from bench.analysis.staleness import check_staleness, successful, t_visibility
-from bench.analysis.tables import load_probe, load_requests
+from bench.analysis.tables import Unreadable, load_probe, load_requests
 from bench.layout import RunFolder
 from bench.manifest import read_manifest
 
@@ -60,6 +60,7 @@ class Analysis:
     reads: every successful read (op read and list) with `stale`, `stale_age_ms`,
         `since_write_ms`, `write_in_flight` (see `bench.analysis.staleness.check_staleness`).
     probe: the raw probe rows, `censored` as bool.
+    unreadable: rows skipped because they did not parse, per raw file (relative path).
     """
 
     summary: pd.DataFrame
@@ -67,6 +68,7 @@ class Analysis:
     latency_cdf: pd.DataFrame
     reads: pd.DataFrame
     probe: pd.DataFrame
+    unreadable: Unreadable
 
 
 def group_columns(requests: pd.DataFrame) -> list[str]:
@@ -244,8 +246,8 @@ def latency_cdf(requests: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
 def analyse(folder: Path) -> Analysis:
     """Analyse a run folder without touching any live system (see `Analysis` for units)."""
     manifest = read_manifest(folder)
-    requests = load_requests(folder)
-    probe = load_probe(folder)
+    requests, unreadable_requests = load_requests(folder)
+    probe, unreadable_probe = load_probe(folder)
     columns = group_columns(requests)
     order = strategy_order(manifest)
     reads = check_staleness(requests, columns)
@@ -255,11 +257,13 @@ def analyse(folder: Path) -> Analysis:
         latency_cdf=_in_run_order(latency_cdf(requests, columns), order, [*columns, "op"]),
         reads=reads,
         probe=probe,
+        unreadable=unreadable_requests | unreadable_probe,
     )
 
 
 def write_analysis(folder: Path) -> Analysis:
-    """Analyse `folder` and write summary.csv, t_visibility.csv, latency_cdf.csv into it.
+    """Analyse `folder` and write summary.csv, t_visibility.csv, latency_cdf.csv into it,
+    and unreadable_rows.csv when a raw file had rows that did not parse.
 
     These files are derived, so rewriting them is safe: the raw files stay untouched.
     Missing values are empty cells; an unbounded figure (all reads fresh, a censored
@@ -269,4 +273,8 @@ def write_analysis(folder: Path) -> Analysis:
     analysis.summary.to_csv(run.summary, index=False)
     analysis.t_visibility.to_csv(run.t_visibility, index=False)
     analysis.latency_cdf.to_csv(run.latency_cdf, index=False)
+    run.unreadable_rows.unlink(missing_ok=True)
+    if analysis.unreadable:
+        rows = pd.DataFrame(list(analysis.unreadable.items()), columns=["file", "rows"])
+        rows.to_csv(run.unreadable_rows, index=False)
     return analysis

@@ -10,39 +10,95 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pv
 
 from bench.layout import RunFolder
 from bench.probe import cycle
 from scenarios import request_rows
 
+Unreadable = dict[str, int]  # file (relative to the run folder) -> rows skipped
 
-def read_csvs(folder: Path, dtypes: dict[str, str]) -> pd.DataFrame:
-    """All non-empty CSVs of `folder` concatenated; an empty frame with `dtypes` if none."""
-    files = sorted(p for p in folder.glob("*.csv") if p.stat().st_size > 0)
-    frames = [pd.read_csv(p, engine="pyarrow", dtype=dtypes) for p in files]
-    frames = [f for f in frames if len(f)]
+
+def read_csvs(folder: Path, dtypes: dict[str, str]) -> tuple[pd.DataFrame, Unreadable]:
+    """All non-empty CSVs of `folder` concatenated (an empty frame with `dtypes` if none),
+    and how many unreadable rows each file had.
+
+    A Locust or probe killed mid-write leaves a half-written last line: such a row, or
+    any other that does not parse into the schema, is skipped and counted, never guessed.
+    """
+    frames, unreadable = [], {}
+    for path in sorted(p for p in folder.glob("*.csv") if p.stat().st_size > 0):
+        try:  # the fast path, for every file written whole
+            frame = pd.read_csv(path, engine="pyarrow", dtype=dtypes)
+        except ValueError:  # pyarrow's parse and conversion errors are ValueErrors
+            frame, skipped = read_tolerantly(path, dtypes)
+            unreadable[f"{folder.name}/{path.name}"] = skipped
+        if len(frame):
+            frames.append(frame)
     if not frames:
-        return pd.DataFrame({c: pd.Series(dtype=t) for c, t in dtypes.items()})
-    return pd.concat(frames, ignore_index=True)
+        return pd.DataFrame({c: pd.Series(dtype=t) for c, t in dtypes.items()}), unreadable
+    return pd.concat(frames, ignore_index=True), unreadable
 
 
-def load_requests(folder: Path) -> pd.DataFrame:
-    """The request rows of every Locust process (`folder/requests/*.csv`), in file order.
+def read_tolerantly(path: Path, dtypes: dict[str, str]) -> tuple[pd.DataFrame, int]:
+    """The rows of `path` that fit `dtypes`, and how many did not (wrong field count, a
+    number that is not one, an empty required number)."""
+    skipped = 0
+
+    def skip(_row: pv.InvalidRow) -> str:
+        nonlocal skipped
+        skipped += 1
+        return "skip"
+
+    table = pv.read_csv(
+        path,
+        parse_options=pv.ParseOptions(invalid_row_handler=skip),
+        convert_options=pv.ConvertOptions(
+            column_types={c: pa.string() for c in dtypes}, strings_can_be_null=False
+        ),
+    )
+    text = table.to_pandas().reindex(columns=list(dtypes)).fillna("")
+    good = pd.Series(True, index=text.index)
+    for column, dtype in dtypes.items():
+        values = text[column]
+        if dtype in ("int64", "Int64"):  # digits only: a float parse would lose ns
+            good &= values.str.fullmatch(r"-?\d+") | ((values == "") & (dtype == "Int64"))
+        elif dtype == "float64":
+            good &= (values == "") | pd.to_numeric(values, errors="coerce").notna()
+    rows = text[good]
+    frame = pd.DataFrame({c: typed(rows[c], t) for c, t in dtypes.items()})
+    return frame.reset_index(drop=True), skipped + int((~good).sum())
+
+
+def typed(text: pd.Series, dtype: str) -> pd.Series:
+    """Checked text as `dtype`: "" is missing; int64 parsed exactly, never via a float."""
+    if dtype == "string":
+        return text.astype("string")
+    if dtype == "int64":
+        return text.astype("int64")
+    return pd.to_numeric(text.where(text != "")).astype(dtype)
+
+
+def load_requests(folder: Path) -> tuple[pd.DataFrame, Unreadable]:
+    """The request rows of every Locust process (`folder/requests/*.csv`), in file order,
+    and the unreadable rows skipped per file.
 
     Times are int64 ns, `latency_ms` float ms, `version` nullable int, `items` "" when
     absent.
     """
-    requests = read_csvs(RunFolder(folder).requests, request_rows.DTYPES)
+    requests, unreadable = read_csvs(RunFolder(folder).requests, request_rows.DTYPES)
     for column in ("items", "cache"):
         requests[column] = requests[column].fillna("")
-    return requests
+    return requests, unreadable
 
 
-def load_probe(folder: Path) -> pd.DataFrame:
-    """The probe rows (`folder/probe/*.csv`), `censored` as bool; empty when absent."""
-    probe = read_csvs(RunFolder(folder).probe, cycle.DTYPES)
+def load_probe(folder: Path) -> tuple[pd.DataFrame, Unreadable]:
+    """The probe rows (`folder/probe/*.csv`), `censored` as bool (empty when absent), and
+    the unreadable rows skipped per file."""
+    probe, unreadable = read_csvs(RunFolder(folder).probe, cycle.DTYPES)
     probe["censored"] = probe["censored"].fillna("").str.lower().isin(["true", "1"])
-    return probe
+    return probe, unreadable
 
 
 def read_table(path: Path) -> pd.DataFrame:

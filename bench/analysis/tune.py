@@ -51,8 +51,8 @@ class Budget:
     min_hit_ratio: float | None = None
 
     def __post_init__(self) -> None:
-        if not self.max_stale_ms > 0:
-            raise BudgetError(f"--max-stale-ms must be positive, got {self.max_stale_ms}")
+        if not 0 < self.max_stale_ms < math.inf:
+            raise BudgetError(f"--max-stale-ms must be a positive number, got {self.max_stale_ms}")
         if self.min_hit_ratio is not None and not 0 <= self.min_hit_ratio <= 1:
             raise BudgetError(f"--min-hit-ratio is a ratio in 0..1, got {self.min_hit_ratio}")
 

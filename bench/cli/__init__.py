@@ -6,12 +6,15 @@ the arguments have been checked. `options` holds what the commands share; `run` 
 """
 
 import argparse
+import signal
 import sys
+import threading
 from collections.abc import Callable, Sequence
 
 from bench.cli.options import Parser, UsageError
 from bench.cli.run import add_run_commands
 from bench.cli.sweep import add_sweep_commands
+from bench.runtime.processes import Interrupted, raise_interrupted
 
 
 def build_parser() -> Parser:
@@ -24,9 +27,15 @@ def build_parser() -> Parser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if threading.current_thread() is threading.main_thread():
+        # SIGTERM unwinds like Ctrl-C, so a run or sweep between its supervised parts
+        # is still marked interrupted (and exits 143, as a shell reports SIGTERM).
+        signal.signal(signal.SIGTERM, raise_interrupted)
     handler: Callable[[argparse.Namespace], int] = args.handler
     try:
         return handler(args)
     except UsageError as exc:
         print(f"python -m bench {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt as exc:  # outside a run (a report, a dry run): nothing to mark
+        return exc.exit_code if isinstance(exc, Interrupted) else 130

@@ -5,6 +5,7 @@ runtime options of `run` and `sweep`, and turning a checked runtime into exit co
 from __future__ import annotations
 
 import argparse
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -112,6 +113,17 @@ def add_runtime_options(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="with --runtime compose: print every docker command, in order, and run nothing",
     )
+
+
+def usable_results(results: Path) -> None:
+    """--results must be a folder this user can create run folders in; exit 2 if not."""
+    try:
+        results.mkdir(parents=True, exist_ok=True)
+        if not os.access(results, os.W_OK | os.X_OK):
+            raise PermissionError(13, "Permission denied")
+    except OSError as exc:
+        raise UsageError(f"--results {results}: no folder can be made there"
+                         f" ({exc.strerror or exc})") from None  # fmt: skip
 
 
 def checked_runtime(name: str) -> Runtime:

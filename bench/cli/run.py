@@ -14,6 +14,7 @@ from bench.cli.options import (
     checked_runtime,
     positive_int,
     require_summary,
+    usable_results,
 )
 
 
@@ -52,7 +53,9 @@ def cmd_run(args: argparse.Namespace) -> int:
             return 0
     except ConfigError as exc:
         raise UsageError(str(exc)) from None
-    outcome = run_experiment(config, checked_runtime(config.runtime))
+    runtime = checked_runtime(config.runtime)
+    usable_results(config.results)
+    outcome = run_experiment(config, runtime)
     print(f"results: {outcome.folder} ({outcome.status})")
     return outcome.exit_code
 
@@ -81,10 +84,18 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
+    from bench.manifest import is_sweep, read_manifest
     from bench.report.compare import compare, write_compare
 
     for folder in (args.a, args.b):
         require_summary(folder)
+        try:
+            sweep = is_sweep(read_manifest(folder))
+        except (OSError, ValueError) as exc:
+            raise UsageError(f"{folder}: no readable run.json ({exc})") from None
+        if sweep:  # its summary has a row per cell, not per strategy: refuse, do not guess
+            raise UsageError(f"{folder} is a sweep; compare two run folders, such as two of"
+                             f" its cells ({folder}/cells/<cell>)")  # fmt: skip
     print(compare(args.a, args.b))
     print(f"written to {write_compare(args.a, args.b, args.out)}", file=sys.stderr)
     return 0

@@ -17,6 +17,7 @@ from bench.cli.options import (
     checked_runtime,
     number_list,
     require_summary,
+    usable_results,
 )
 from bench.run_config import ConfigError, RunConfig
 
@@ -61,7 +62,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             return 0
     except (ConfigError, BudgetError) as exc:
         raise UsageError(str(exc)) from None
-    outcome = run_sweep(config, checked_runtime(base.runtime))
+    runtime = checked_runtime(base.runtime)
+    usable_results(base.results)
+    outcome = run_sweep(config, runtime)
     if budget and outcome.status != "interrupted":
         print(tune_folder(outcome.folder, budget))
     print(f"results: {outcome.folder} ({outcome.status})")

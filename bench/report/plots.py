@@ -172,7 +172,7 @@ def probe_convergence(folder: Path) -> Path | None:
     A censored observation never turned fresh before the cap, so it stays in the
     denominator: the curve then tops out below 100%, which is the honest picture.
     """
-    probe = load_probe(folder)
+    probe, _ = load_probe(folder)
     if probe.empty:
         return None
     fig = Figure(figsize=(8, 4.8))

