@@ -21,6 +21,9 @@ class Settings(BaseSettings):
     redis_url: str = "redis://127.0.0.1:6379/0"
     database_url: str = "sqlite:///./origin.db"
     origin_delay_ms: float = Field(0.0, ge=0)
+    # pubsub: PING the subscriber connection this often; two beats unanswered and the
+    # local tier goes off and is emptied, as after a disconnect.
+    subscriber_heartbeat_s: float = Field(0.25, gt=0, allow_inf_nan=False)
     replica_name: str = Field(default_factory=socket.gethostname)
 
     @field_validator("cache_strategy")

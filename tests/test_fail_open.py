@@ -1,6 +1,8 @@
 """Redis going away costs hit ratio, never answers: reads and writes still succeed."""
 
 import logging
+import os
+import signal
 from pathlib import Path
 
 import pytest
@@ -83,6 +85,42 @@ async def test_pubsub_local_tier_emptied_after_reconnect(database_url: str, tmp_
             server = RedisProcess.on_port(server.port, tmp_path)
             await async_wait_until(subscribed, 10, "the subscriber to come back")
             assert (await client.get("/products/4")).headers["x-cache"] == "miss"
+            assert (await client.get("/products/4")).headers["x-cache"] == "local"
+    finally:
+        server.stop()
+
+
+async def test_pubsub_local_tier_goes_off_when_redis_hangs(
+    database_url: str, tmp_path: Path
+) -> None:
+    """A hung Redis (SIGSTOP) closes no connection: only the heartbeat can tell that
+    invalidations stopped arriving, and then the local tier must go off and be emptied."""
+    server = RedisProcess(tmp_path)
+    try:
+        async with replica(
+            "pubsub", server.url, database_url, subscriber_heartbeat_s=0.1
+        ) as client:
+            strategy = client.app.state.strategy  # type: ignore[attr-defined]
+
+            async def subscribed() -> bool:
+                return strategy.subscribed.is_set()
+
+            async def unsubscribed() -> bool:
+                return not strategy.subscribed.is_set()
+
+            await async_wait_until(subscribed, 5, "the first subscription")
+            await client.get("/products/4")
+            assert (await client.get("/products/4")).headers["x-cache"] == "local"
+            os.kill(server.proc.pid, signal.SIGSTOP)
+            try:
+                await async_wait_until(unsubscribed, 5, "the heartbeat to notice the hung Redis")
+                assert len(strategy.local) == 0
+                assert (await client.get("/products/4")).headers["x-cache"] == "miss"
+            finally:
+                os.kill(server.proc.pid, signal.SIGCONT)
+            await async_wait_until(subscribed, 10, "the subscriber to come back")
+            # the local tier starts empty; Redis kept its keys through the pause
+            assert (await client.get("/products/4")).headers["x-cache"] == "redis"
             assert (await client.get("/products/4")).headers["x-cache"] == "local"
     finally:
         server.stop()

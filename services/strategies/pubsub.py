@@ -5,15 +5,19 @@ local copies, and publishes the keys; every replica's subscriber drops them from
 its local tier. The local tier is used only while the subscription is up: a
 replica that cannot hear invalidations must not answer from memory, and after a
 (re)subscription it starts empty, since messages may have been missed meanwhile.
+"Up" is checked, not assumed: a heartbeat PING on the subscriber connection must be
+answered, so a hung Redis turns the local tier off as a closed connection does.
 """
 
 import asyncio
 import json
 import logging
-from collections.abc import Awaitable, Callable
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, ClassVar
 
 from redis.asyncio import Redis
+from redis.asyncio.client import PubSub
 
 from services.local_tier import LocalTier
 from services.strategies.base import CacheAside, Deps, Served, encode, list_key, product_key
@@ -21,6 +25,10 @@ from services.strategies.base import CacheAside, Deps, Served, encode, list_key,
 CHANNEL = "cache-invalidation"
 RESUBSCRIBE_PAUSE_S = 0.2
 log = logging.getLogger("services.pubsub")
+
+
+class HeartbeatMissed(Exception):
+    """The invalidation link went quiet: no message and no PONG within two beats."""
 
 
 class PubSubStrategy(CacheAside):
@@ -32,6 +40,7 @@ class PubSubStrategy(CacheAside):
         assert settings.local_ttl is not None
         self.local = LocalTier(settings.local_ttl, settings.local_max_items)
         self.subscribed = asyncio.Event()
+        self.heartbeat_s = settings.subscriber_heartbeat_s
         # Its own connection without a read timeout: a quiet channel is not an error.
         self._listener_redis = Redis.from_url(settings.redis_url, socket_connect_timeout=0.5)
         self._task: asyncio.Task[None] | None = None
@@ -54,7 +63,7 @@ class PubSubStrategy(CacheAside):
             try:
                 async with self._listener_redis.pubsub() as pubsub:
                     await pubsub.subscribe(CHANNEL)
-                    async for message in pubsub.listen():
+                    async for message in self._heard(pubsub):
                         if message["type"] == "subscribe":
                             self.local.clear()
                             self.subscribed.set()
@@ -74,6 +83,25 @@ class PubSubStrategy(CacheAside):
                     outage = True
                     log.warning("invalidation channel lost (%s); local tier off", exc)
                 await asyncio.sleep(RESUBSCRIBE_PAUSE_S)
+
+    async def _heard(self, pubsub: PubSub) -> AsyncIterator[dict[str, Any]]:
+        """The channel's messages, with a heartbeat: a PING every `heartbeat_s`, and
+        HeartbeatMissed when nothing at all (no message, no PONG) came back for two
+        beats. A hung Redis or a blackholed link closes nothing, so without it the
+        local tier would keep serving values whose invalidations can no longer arrive."""
+        beat = self.heartbeat_s
+        heard = next_ping = time.monotonic()
+        while True:
+            message = await pubsub.get_message(timeout=beat / 2)
+            now = time.monotonic()
+            if message is not None:
+                heard = now
+                yield message
+            if now - heard > 2 * beat:
+                raise HeartbeatMissed(f"no answer from Redis for {now - heard:.2f} s")
+            if now >= next_ping:
+                await pubsub.ping()
+                next_ping = now + beat
 
     async def read(self, key: str, load: Callable[[], Awaitable[Any]]) -> Served | None:
         """The local tier first, but only while invalidations can reach it."""
