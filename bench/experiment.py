@@ -15,6 +15,7 @@ from pathlib import Path
 
 from bench.analysis.summary import write_analysis
 from bench.console import console
+from bench.faults.injector import write_faults
 from bench.layout import RunFolder, count_rows
 from bench.manifest import Manifest, create_run_folder, utc_now
 from bench.report.run import build_report
@@ -51,7 +52,7 @@ def run_experiment(config: RunConfig, runtime: Runtime, folder: Path | None = No
         with runtime.session(config, run):
             for strategy in config.strategies:
                 deployment = runtime.deploy(config, strategy, run)
-                measure_strategy(deployment, strategy, run, manifest, config.duration_s)
+                measure_strategy(deployment, strategy, run, manifest, config)
     except KeyboardInterrupt as exc:
         with shielded():
             manifest.finish("interrupted", f"stopped by {interruption(exc)}")
@@ -63,6 +64,10 @@ def run_experiment(config: RunConfig, runtime: Runtime, folder: Path | None = No
             manifest.finish("failed", str(exc))
         console.print(f"[red]run failed:[/] {exc}")
         return RunOutcome(folder, "failed", 1)
+    except Exception as exc:  # a bug of ours: say so in run.json, then show the traceback
+        with shielded():
+            manifest.finish("failed", f"internal error: {type(exc).__name__}: {exc}")
+        raise
     failed = [s for s, r in manifest.data["strategies"].items() if r["status"] != "complete"]
     reason = f"strategies that failed verification: {', '.join(failed)}" if failed else None
     manifest.finish("complete", reason)
@@ -95,14 +100,14 @@ def measure_strategy(
     strategy: str,
     run: RunFolder,
     manifest: Manifest,
-    duration_s: float,
+    config: RunConfig,
 ) -> None:
     """Start, verify, load (the probe beside it), stop: one strategy, recorded as it goes."""
     record = manifest.strategy(strategy)
     record.update(status="starting", started_at=utc_now())
     manifest.save()
     try:  # however it ends, the record must not stay `starting` or `running`
-        measure_deployed(deploy, strategy, run, manifest, duration_s)
+        measure_deployed(deploy, strategy, run, manifest, config)
     except KeyboardInterrupt as exc:
         with shielded():
             end(record, manifest, "interrupted", f"stopped by {interruption(exc)}")
@@ -124,7 +129,7 @@ def measure_deployed(
     strategy: str,
     run: RunFolder,
     manifest: Manifest,
-    duration_s: float,
+    config: RunConfig,
 ) -> None:
     """The strategy's steps once its record says `starting`; the caller records failures."""
     record = manifest.strategy(strategy)
@@ -141,7 +146,9 @@ def measure_deployed(
             return
         record["status"] = "running"
         manifest.save()
-        load = deployment.run_load()
+        load = deployment.run_load(config.faults)
+    if load.faults:  # recorded before anything is analysed
+        write_faults(run.faults, load.faults)
     # Locust's own stats CSV lags up to a second behind; the recorded rows are the truth.
     rows = count_rows(run.request_files() - before)
     record.update(status="complete", ended_at=utc_now(), locust_exit_code=load.exit_code,
@@ -149,6 +156,6 @@ def measure_deployed(
     errors = ""
     if load.failures is not None:
         record["locust_failures"] = load.failures
-        errors = f", {rows / duration_s:.0f} rps, {load.failures} errors"
+        errors = f", {rows / config.duration_s:.0f} rps, {load.failures} errors"
     manifest.save()
     console.print(f"{strategy}: {rows} requests recorded{errors}")

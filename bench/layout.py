@@ -50,8 +50,17 @@ class RunFolder:
     def locust_stats(self, strategy: str) -> Path:
         return Path(f"{self.locust_prefix(strategy)}_stats.csv")
 
+    def metrics(self, strategy: str) -> Path:
+        """The replicas' own counters, scraped once a second during the load."""
+        return self.path / "metrics" / f"{strategy}.csv"
+
     def logs(self, strategy: str) -> Path:
         return self.path / "logs" / strategy
+
+    @property
+    def faults(self) -> Path:
+        """What each scheduled fault did, per strategy (bench.faults.injector.COLUMNS)."""
+        return self.path / "faults.csv"
 
     def request_files(self) -> set[Path]:
         return set(self.requests.glob("*.csv"))
@@ -68,6 +77,23 @@ class RunFolder:
     @property
     def latency_cdf(self) -> Path:
         return self.path / "latency_cdf.csv"
+
+    @property
+    def timeline(self) -> Path:
+        return self.path / "timeline.csv"
+
+    @property
+    def fault_effects(self) -> Path:
+        """Per injected fault: its stale reads, errors and recovery; absent without faults."""
+        return self.path / "fault_effects.csv"
+
+    @property
+    def summary_without_faults(self) -> Path:
+        return self.path / "summary_without_faults.csv"
+
+    @property
+    def t_visibility_without_faults(self) -> Path:
+        return self.path / "t_visibility_without_faults.csv"
 
     @property
     def unreadable_rows(self) -> Path:

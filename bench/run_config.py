@@ -5,6 +5,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench.faults.spec import Fault, FaultSpecError, check_faults
 from services.strategies import STRATEGY_NAMES
 
 SCENARIOS = ("read_mostly", "update_heavy", "read_latest", "lists", "race")
@@ -37,6 +38,7 @@ class RunConfig:
     poll_ms: float = 2.0
     runtime: str = "local"
     results: Path = field(default=Path("results"))
+    faults: tuple[Fault, ...] = ()  # applied to every strategy, at times from its load's start
 
     def __post_init__(self) -> None:
         unknown = [s for s in self.strategies if s not in STRATEGY_NAMES]
@@ -79,6 +81,13 @@ class RunConfig:
             raise ConfigError(f"--origin-delay-ms must be >= 0, got {self.origin_delay_ms}")
         if self.categories > self.products:
             raise ConfigError("--categories cannot exceed --products")
+        if self.faults and self.runtime != "local":  # no half-applied schedule, ever
+            raise ConfigError(f"--fault: the {self.runtime} runtime applies no faults yet;"
+                              " use --runtime local")  # fmt: skip
+        try:
+            check_faults(self.faults, self.replicas, self.duration_s)
+        except FaultSpecError as exc:
+            raise ConfigError(str(exc)) from None
 
     @property
     def effective_origin_delay_ms(self) -> float:
@@ -96,4 +105,5 @@ class RunConfig:
         data["results"] = str(self.results)
         data["strategies"] = list(self.strategies)
         data["origin_delay_ms"] = self.effective_origin_delay_ms
+        data["faults"] = [fault.spec for fault in self.faults]
         return data

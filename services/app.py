@@ -14,6 +14,7 @@ from typing import Any
 from fastapi import FastAPI, HTTPException, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import PlainTextResponse
+from pydantic import BaseModel, ConfigDict, Field
 
 from services import cache
 from services.config import Settings, load_settings
@@ -68,6 +69,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         exception_handlers={RequestValidationError: validation_error},
     )
     _add_routes(app)
+    _add_fault_control(app)
     install_openapi(app)
     return app
 
@@ -126,6 +128,24 @@ async def get_product(request: Request) -> Response:
     if served is None:
         raise HTTPException(404, f"product {product_id} not found")
     return _respond(request, served.body, served.source)
+
+
+class OriginDelay(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    ms: float = Field(ge=0, le=60_000, allow_inf_nan=False)
+
+
+def _add_fault_control(app: FastAPI) -> None:
+    """The origin-slow fault's control: extra ms per origin query. Not found unless the
+    replica runs with FAULT_CONTROL=1; unpublished (it is the harness's, not the API's)."""
+
+    @app.put("/_faults/origin-delay", include_in_schema=False)
+    async def origin_delay(delay: OriginDelay, request: Request) -> dict[str, float]:
+        if not request.app.state.settings.fault_control:
+            raise HTTPException(404, "Not Found")
+        request.app.state.origin.slow_down(delay.ms)
+        return {"extra_ms": delay.ms}
 
 
 def _add_routes(app: FastAPI) -> None:

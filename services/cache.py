@@ -39,9 +39,12 @@ class Cache:
         self.down = False
 
     async def call(self, what: str, awaitable: Awaitable[T], fallback: T) -> T:
+        """`awaitable`'s result, or `fallback` when Redis failed it. RuntimeError too:
+        uvloop raises it, not an OSError, when a command is written to a connection that
+        was reset (found by the redis-partition fault: those reads answered 500)."""
         try:
             result = await awaitable
-        except (RedisError, OSError) as exc:
+        except (RedisError, OSError, RuntimeError) as exc:
             self.metrics.cache_errors.inc()
             if not self.down:
                 self.down = True

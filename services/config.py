@@ -24,6 +24,9 @@ class Settings(BaseSettings):
     # pubsub: PING the subscriber connection this often; two beats unanswered and the
     # local tier goes off and is emptied, as after a disconnect.
     subscriber_heartbeat_s: float = Field(0.25, gt=0, allow_inf_nan=False)
+    # The harness's origin-slow fault: PUT /_faults/origin-delay. Off, the route does not
+    # exist, so a replica that is not being faulted has nothing more to serve.
+    fault_control: bool = False
     replica_name: str = Field(default_factory=socket.gethostname)
 
     @field_validator("cache_strategy")

@@ -43,7 +43,12 @@ class _Delayed:
     """ORIGIN_DELAY_MS models a costly query; it sleeps, so it never blocks the loop."""
 
     def __init__(self, delay_ms: float) -> None:
+        self._base_delay_ms = delay_ms
         self._delay_s = delay_ms / 1000
+
+    def slow_down(self, extra_ms: float) -> None:
+        """An injected fault (origin-slow): every query costs `extra_ms` more, until 0."""
+        self._delay_s = (self._base_delay_ms + extra_ms) / 1000
 
     async def _delay(self) -> None:
         if self._delay_s:

@@ -449,7 +449,8 @@ def strategy(tmp_path: Path, verify_code: int, then: str = "true") -> StrategyPl
 
 def measure(shell: Shell, part: StrategyPlan, folder: Path, manifest: Manifest) -> None:
     """One strategy through the skeleton every runtime shares, on these steps."""
-    measure_strategy(deployment(shell, part), part.strategy, RunFolder(folder), manifest, 1.0)
+    config = RunConfig(duration_s=1.0)
+    measure_strategy(deployment(shell, part), part.strategy, RunFolder(folder), manifest, config)
 
 
 def test_a_strategy_that_fails_verify_is_reported_and_torn_down(tmp_path: Path) -> None:

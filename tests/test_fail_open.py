@@ -124,3 +124,19 @@ async def test_pubsub_local_tier_goes_off_when_redis_hangs(
             assert (await client.get("/products/4")).headers["x-cache"] == "local"
     finally:
         server.stop()
+
+
+async def test_the_origin_slow_control_exists_only_when_asked_for(
+    redis_url: str, database_url: str
+) -> None:
+    async with replica("delete", redis_url, database_url) as client:
+        answer = await client.put("/_faults/origin-delay", json={"ms": 50})
+        assert answer.status_code == 404  # a replica not being faulted has no such route
+    async with replica("delete", redis_url, database_url, fault_control=True) as client:
+        assert (await client.put("/_faults/origin-delay", json={"ms": "50"})).status_code == 422
+        answer = await client.put("/_faults/origin-delay", json={"ms": 50})
+        assert answer.status_code == 200 and answer.json() == {"extra_ms": 50.0}
+        origin = client.app.state.origin  # type: ignore[attr-defined]
+        assert origin._delay_s == 0.05
+        await client.put("/_faults/origin-delay", json={"ms": 0})
+        assert origin._delay_s == 0.0

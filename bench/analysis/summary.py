@@ -21,8 +21,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from bench.analysis.faults import fault_effects, load_faults
 from bench.analysis.staleness import check_staleness, successful, t_visibility
 from bench.analysis.tables import Unreadable, load_probe, load_requests
+from bench.analysis.timeline import load_metrics, timeline
 from bench.layout import RunFolder
 from bench.manifest import read_manifest
 
@@ -61,6 +63,10 @@ class Analysis:
         `since_write_ms`, `write_in_flight` (see `bench.analysis.staleness.check_staleness`).
     probe: the raw probe rows, `censored` as bool.
     unreadable: rows skipped because they did not parse, per raw file (relative path).
+    timeline: per strategy and second, `bench.analysis.timeline.COLUMNS`.
+    fault_effects: per injected fault, `bench.analysis.faults.EFFECT_COLUMNS` (empty
+        without faults); `summary_without_faults` and `t_visibility_without_faults` are
+        the strategy's own figures, the faults' stale reads left out (None without faults).
     """
 
     summary: pd.DataFrame
@@ -69,6 +75,10 @@ class Analysis:
     reads: pd.DataFrame
     probe: pd.DataFrame
     unreadable: Unreadable
+    timeline: pd.DataFrame
+    fault_effects: pd.DataFrame
+    summary_without_faults: pd.DataFrame | None
+    t_visibility_without_faults: pd.DataFrame | None
 
 
 def group_columns(requests: pd.DataFrame) -> list[str]:
@@ -251,13 +261,27 @@ def analyse(folder: Path) -> Analysis:
     columns = group_columns(requests)
     order = strategy_order(manifest)
     reads = check_staleness(requests, columns)
+    faults = load_faults(folder)
+    effects, owner = fault_effects(requests, reads, faults)
+
+    def figures(reads: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+        visibility = t_visibility(reads, columns)
+        return (summarise(requests, reads, probe, manifest, columns),
+                _in_run_order(visibility, order, [*columns, "t_ms"]))  # fmt: skip
+
+    summary, visibility = figures(reads)
+    own = figures(reads[owner < 0]) if not faults.empty else (None, None)
     return Analysis(
-        summary=summarise(requests, reads, probe, manifest, columns),
-        t_visibility=_in_run_order(t_visibility(reads, columns), order, [*columns, "t_ms"]),
+        summary=summary,
+        t_visibility=visibility,
         latency_cdf=_in_run_order(latency_cdf(requests, columns), order, [*columns, "op"]),
         reads=reads,
         probe=probe,
         unreadable=unreadable_requests | unreadable_probe,
+        timeline=timeline(requests, reads, load_metrics(folder)),
+        fault_effects=effects,
+        summary_without_faults=own[0],
+        t_visibility_without_faults=own[1],
     )
 
 
@@ -273,8 +297,16 @@ def write_analysis(folder: Path) -> Analysis:
     analysis.summary.to_csv(run.summary, index=False)
     analysis.t_visibility.to_csv(run.t_visibility, index=False)
     analysis.latency_cdf.to_csv(run.latency_cdf, index=False)
-    run.unreadable_rows.unlink(missing_ok=True)
-    if analysis.unreadable:
-        rows = pd.DataFrame(list(analysis.unreadable.items()), columns=["file", "rows"])
-        rows.to_csv(run.unreadable_rows, index=False)
+    analysis.timeline.to_csv(run.timeline, index=False)
+    derived_when = {
+        run.unreadable_rows: pd.DataFrame(list(analysis.unreadable.items()),
+                                          columns=["file", "rows"]),
+        run.fault_effects: analysis.fault_effects,
+        run.summary_without_faults: analysis.summary_without_faults,
+        run.t_visibility_without_faults: analysis.t_visibility_without_faults,
+    }  # fmt: skip
+    for path, table in derived_when.items():  # written only when there is something to say
+        path.unlink(missing_ok=True)
+        if table is not None and not table.empty:
+            table.to_csv(path, index=False)
     return analysis

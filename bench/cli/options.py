@@ -10,6 +10,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
+from bench.faults.kinds import KINDS
+from bench.faults.spec import Fault, FaultSpecError, parse_fault
 from bench.layout import RunFolder
 
 if TYPE_CHECKING:
@@ -59,6 +61,14 @@ def number_list(kind: Callable[[str], Any]) -> Callable[[str], tuple]:
     return parse
 
 
+def fault(text: str) -> Fault:
+    """An argparse type for `--fault KIND@AT[+FOR][:ARG]`."""
+    try:
+        return parse_fault(text)
+    except FaultSpecError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix(f"--fault {text}: ")) from None
+
+
 def require_summary(folder: Path) -> None:
     """Commands that read analysis output refuse a folder that has none, saying how to make it."""
     if not RunFolder(folder).summary.is_file():
@@ -101,6 +111,11 @@ def add_load_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--results", type=Path, default=defaults.results,
         help="where run folders go (default: results/)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--fault", type=fault, action="append", default=[], metavar="KIND@AT[+FOR][:ARG]",
+        help=f"a fault during each strategy's load, AT (+FOR) seconds from its start;"
+             f" repeatable; kinds: {', '.join(KINDS)} (README: Faults)",
     )  # fmt: skip
 
 

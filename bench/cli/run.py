@@ -45,7 +45,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             origin_delay_ms=args.origin_delay_ms, products=args.products,
             categories=args.categories, seed=args.seed, locust_workers=args.locust_workers,
             poll_ms=args.poll_ms,
-            runtime=args.runtime, results=args.results,
+            runtime=args.runtime, results=args.results, faults=tuple(args.fault),
         )  # fmt: skip
         if args.dry_run:  # nothing is checked, started or created: the commands only
             folder = RunFolder(run_folder_now(config.results, config.scenario))

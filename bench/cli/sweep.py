@@ -52,7 +52,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             users=args.users, rate=args.rate, origin_delay_ms=args.origin_delay_ms,
             products=args.products, categories=args.categories, seed=args.seed,
             locust_workers=args.locust_workers, poll_ms=args.poll_ms,
-            runtime=args.runtime, results=args.results,
+            runtime=args.runtime, results=args.results, faults=tuple(args.fault),
         )  # fmt: skip
         budget = budget_from(args)
         config = SweepConfig(base, args.ttls, args.replicas, args.repeats, budget)

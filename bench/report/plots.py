@@ -16,7 +16,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
 from bench.analysis.summary import strategy_order
-from bench.analysis.tables import load_probe, read_table
+from bench.analysis.tables import load_probe, load_requests, read_table
 from bench.layout import RunFolder
 from bench.manifest import read_manifest
 
@@ -199,12 +199,48 @@ def probe_convergence(folder: Path) -> Path | None:
     return finish(fig, ax, folder, "probe_convergence", labels)
 
 
+def timeline(folder: Path) -> Path | None:
+    """Per strategy and second: requests, errors, stale reads and origin reads per second,
+    each injected fault's window shaded, so what a fault did shows where it happened."""
+    run = RunFolder(folder)
+    table, faults = read_table(run.timeline), read_table(run.faults)
+    if table.empty:
+        return None
+    names = list(dict.fromkeys(table["strategy"]))
+    fig = Figure(figsize=(8, 2.4 * len(names) + 0.6))
+    axes = fig.subplots(len(names), 1, sharex=True, squeeze=False)[:, 0]
+    requests, _ = load_requests(folder)
+    t0 = requests.groupby("strategy")["t_start_ns"].min()
+    for ax, name in zip(axes, names, strict=True):
+        rows = table[table["strategy"] == name]
+        for column, color in (("requests", "tab:blue"), ("origin_reads_per_s", "tab:green"),
+                              ("stale_reads", "tab:red"), ("errors", "black")):  # fmt: skip
+            ax.plot(rows["second"] + 0.5, rows[column], label=column.replace("_", " "),
+                    color=color, lw=1.4)  # fmt: skip
+        mine = faults[faults["strategy"] == name] if not faults.empty else faults
+        for fault in mine.itertuples():
+            if fault.status == "applied":
+                start = (fault.started_ns - t0[name]) / 1e9
+                end = max((fault.ended_ns - t0[name]) / 1e9, start + 0.2)  # a one-shot shows
+                ax.axvspan(start, end, color="tab:orange", alpha=0.25)
+                ax.annotate(fault.kind, (start, 1), xycoords=("data", "axes fraction"),
+                            xytext=(2, -10), textcoords="offset points", fontsize=8)  # fmt: skip
+        ax.set_ylabel(f"{name}\nper second")
+        ax.set_yscale("symlog", linthresh=10)
+        ax.grid(True, alpha=0.3)
+    axes[0].legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=9)
+    axes[0].set_title("Timeline: each second of each strategy's load (faults shaded)")
+    axes[-1].set_xlabel("seconds since the strategy's first request")
+    return save(fig, folder, "timeline")
+
+
 # name -> figure, in the order the report shows them
 PLOTS = {
     "read_latency": read_latency_cdf,
     "hit_stale": hit_and_stale_ratios,
     "t_visibility": t_visibility,
     "probe_convergence": probe_convergence,
+    "timeline": timeline,
 }
 
 

@@ -26,6 +26,7 @@ from bench.analysis.summary import strategy_order
 from bench.analysis.tables import read_table
 from bench.layout import RunFolder
 from bench.manifest import read_manifest
+from bench.report.faults import fault_section
 from bench.report.plots import make_plots
 from bench.report.render import write_reports
 
@@ -34,6 +35,7 @@ PLOT_CAPTIONS = {
     "hit_stale": "Hit ratio and stale-read ratio per strategy",
     "t_visibility": "t-visibility: share of reads fresh t after a write",
     "probe_convergence": "Probe convergence (upper bound) per strategy; censored counted",
+    "timeline": "Per second: requests, errors, stale reads and origin reads; faults shaded",
 }
 STATUS_WARNINGS = {
     "interrupted": "This run was INTERRUPTED before it finished",
@@ -269,6 +271,7 @@ def report_context(folder: Path) -> dict[str, Any]:
         "visibility_sentences": sentences,
         "verdicts": [(n, verdict(rows.get(n), records.get(n, {}))) for n in order],
         "notes": guide_notes(rows, vis, manifest["config"]["ttl_s"]) if rows else [],
+        "faults": fault_section(folder, manifest["config"]["ttl_s"]),
     }
 
 

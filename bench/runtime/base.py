@@ -11,10 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
+    from bench.faults.injector import Applied
+    from bench.faults.spec import Fault
     from bench.layout import RunFolder
     from bench.run_config import RunConfig
 
@@ -47,6 +49,7 @@ class Replica:
 class LoadResult:
     exit_code: int | None  # the lead Locust process's
     failures: int | None = None  # Locust's own failure count, where the runtime can read it
+    faults: list[Applied] = field(default_factory=list)  # what each scheduled fault did
 
 
 class Deployment(Protocol):
@@ -58,8 +61,9 @@ class Deployment(Protocol):
         """Raise `bench.verify.VerifyFailed` when the strategy breaks its promise."""
         ...
 
-    def run_load(self) -> LoadResult:
-        """The Locust load with the probe beside it, until the load's run time is up."""
+    def run_load(self, faults: Sequence[Fault]) -> LoadResult:
+        """The Locust load with the probe beside it, until the load's run time is up, and
+        the faults applied at their times (seconds from the load's start)."""
         ...
 
 

@@ -15,12 +15,13 @@ import os
 import shlex
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bench.faults.spec import Fault
 from bench.layout import RunFolder
 from bench.run_config import RunConfig
 from bench.runtime.base import LoadResult, Replica, RunFailure, RuntimeUnavailable
@@ -123,7 +124,8 @@ class ComposeDeployment:
             said = (self.shell.cwd / step.log).read_text().strip() if step.log else ""
             raise VerifyFailed(said.splitlines()[-1] if said else "failed verification")
 
-    def run_load(self) -> LoadResult:
+    def run_load(self, faults: Sequence[Fault]) -> LoadResult:
+        assert not faults, "RunConfig refuses faults on this runtime"
         for step in self.part.steps[self.part.verify_index + 1 :]:
             self.shell.run(step)
         return LoadResult(0)  # the lead's non-zero exit raised StepFailed

@@ -16,6 +16,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 import scenarios
 from bench.console import console
+from bench.faults.injector import Injector
 from bench.layout import RunFolder
 from bench.run_config import RunConfig
 from bench.runtime.commands import load_env, locust_lead, locust_worker
@@ -25,6 +26,7 @@ from bench.runtime.processes import Child, Supervisor, SupervisorError
 LOAD_GRACE_S = 30.0  # beyond --duration, for Locust to start up and write its last rows
 WORKER_EXIT_TIMEOUT_S = 15.0
 WORKERS_WAIT_S = 30  # how long a master waits for its workers to join
+TICK_S = 0.25  # the progress display's refresh, and the longest a due fault waits
 
 
 @dataclass
@@ -87,9 +89,14 @@ def start_load(
 
 
 def watch_load(
-    supervisor: Supervisor, config: RunConfig, strategy: str, load: LoadRun
+    supervisor: Supervisor,
+    config: RunConfig,
+    strategy: str,
+    load: LoadRun,
+    injector: Injector | None = None,
 ) -> tuple[int, int]:
-    """Show strategy, elapsed/total, live rps and errors until the lead Locust exits."""
+    """Show strategy, elapsed/total, live rps and errors until the lead Locust exits;
+    apply each scheduled fault when its time comes."""
     deadline = time.monotonic() + config.duration_s + LOAD_GRACE_S
     columns = (
         TextColumn("[bold]{task.description:<10}"),
@@ -120,7 +127,8 @@ def watch_load(
             progress.update(
                 task, completed=min(now - began, config.duration_s), rps=rps, errors=errors
             )
-            time.sleep(0.25)
+            next_fault_s = injector.due() if injector is not None else TICK_S
+            time.sleep(max(0.0, min(TICK_S, next_fault_s)))
         progress.update(task, completed=config.duration_s)
     for worker in load.workers:  # they flush their rows when the master tells them to quit
         supervisor.wait_exit(worker, WORKER_EXIT_TIMEOUT_S)

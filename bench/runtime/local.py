@@ -11,22 +11,28 @@ from __future__ import annotations
 import shutil
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bench.faults.injector import Injector
+from bench.faults.spec import Fault
 from bench.layout import RunFolder
 from bench.run_config import ConfigError, RunConfig
 from bench.runtime.base import LoadResult, Replica
 from bench.runtime.commands import probe_options
 from bench.runtime.load import start_load, watch_load
+from bench.runtime.local_faults import LocalFaults, start_proxy
+from bench.runtime.ports import LOOPBACK
 from bench.runtime.processes import Child, Supervisor, shielded
 from bench.runtime.redis_server import find_redis_server, redis_server_version, start_redis
 from bench.runtime.replicas import ReplicaConfig, start_replicas
+from bench.runtime.scraper import Scraper
 from bench.runtime.seed import SeedPlan, seed
 from bench.verify import verify
+from services.strategies import STRATEGIES
 
 
 @dataclass
@@ -39,17 +45,25 @@ class LocalDeployment:
     run: RunFolder
     replicas: list[Replica]
     probe_ids: range  # the last is verify's, the others the probe's
+    target: LocalFaults
 
     def verify(self) -> None:
         verify(self.strategy, self.replicas, self.probe_ids[-1])
 
-    def run_load(self) -> LoadResult:
+    def run_load(self, faults: Sequence[Fault]) -> LoadResult:
+        injector = Injector(faults, self.target, STRATEGIES[self.strategy])
         urls = [r.url for r in self.replicas]
         load = start_load(self.supervisor, self.config, self.strategy, urls, self.run)
+        injector.start()
         probe = self.start_probe()
-        _, failures = watch_load(self.supervisor, self.config, self.strategy, load)
+        scraper = Scraper(self.replicas, self.run.metrics(self.strategy)).start()
+        try:
+            _, failures = watch_load(self.supervisor, self.config, self.strategy, load, injector)
+        finally:
+            applied = injector.finish()  # nothing paused or cut outlives the load
+            scraper.stop()
         self.supervisor.stop(probe)  # SIGTERM: it writes its last complete cycle and exits
-        return LoadResult(load.lead.returncode, failures)
+        return LoadResult(load.lead.returncode, failures, applied)
 
     def start_probe(self) -> Child:
         out = str(self.run.probe_file(self.strategy))
@@ -102,11 +116,21 @@ class LocalRuntime:
             plan = SeedPlan(config.products, config.categories)
             database_url = f"sqlite:///{work / 'origin.db'}"
             seed(database_url, plan)
+            # only a replica a scheduled partition cuts reaches Redis through a proxy
+            cut = sorted({int(f.arg or 0) for f in config.faults if f.kind == "redis-partition"})
+            proxies = {r: start_proxy(supervisor, redis.port, logs / f"redis-proxy-{r}.log")
+                       for r in cut}  # fmt: skip
+            through = {r: {"REDIS_URL": f"redis://{LOOPBACK}:{p.port}/0"}
+                       for r, p in proxies.items()}  # fmt: skip
             replica_config = ReplicaConfig(
-                strategy, redis.url, database_url, config.ttl_s, config.effective_origin_delay_ms
+                strategy, redis.url, database_url, config.ttl_s, config.effective_origin_delay_ms,
+                fault_control=any(f.kind == "origin-slow" for f in config.faults),
+            )  # fmt: skip
+            replicas = start_replicas(supervisor, replica_config, config.replicas, logs, through)
+            target = LocalFaults(supervisor, redis, list(replicas), proxies)
+            yield LocalDeployment(
+                supervisor, config, strategy, run, list(replicas), plan.probe_ids, target
             )
-            replicas = start_replicas(supervisor, replica_config, config.replicas, logs)
-            yield LocalDeployment(supervisor, config, strategy, run, list(replicas), plan.probe_ids)
         finally:  # what this strategy started, and nothing of the next one's
             supervisor.stop(*[child for child in supervisor.children if child not in before])
 

@@ -62,6 +62,7 @@ class Child:
     argv: tuple[str, ...]
     log_path: Path
     popen: subprocess.Popen[bytes]
+    extra_env: Mapping[str, str] | None = None  # what it was started with, to restart it
     exit_expected: bool = False  # stop requested or awaited: check_alive ignores its exit
     gone: bool = False  # its whole group has exited: never signal that group ID again
 
@@ -271,7 +272,8 @@ class Supervisor:
                     env=env,
                     cwd=cwd,
                 )
-            child = Child(name=name, argv=tuple(argv), log_path=log_path, popen=popen)
+            child = Child(name=name, argv=tuple(argv), log_path=log_path, popen=popen,
+                          extra_env=extra_env)  # fmt: skip
             self._children.append(child)
         finally:
             self._deferring_interrupt = False
@@ -295,12 +297,23 @@ class Supervisor:
             child.exit_expected = False
             raise
 
+    def send(self, child: Child, signum: int) -> None:
+        """Signal a child's whole group (a fault's SIGSTOP, SIGCONT); never a group not ours."""
+        self._signal_group(child, signum)
+
+    def kill(self, child: Child) -> None:
+        """SIGKILL a child's group at once, as an injected fault: its exit is expected."""
+        child.exit_expected = True
+        self._signal_group(child, signal.SIGKILL)
+        self._wait_gone([child], KILL_WAIT_S)
+
     def stop(self, *children: Child) -> None:
         """Stop these children's groups: SIGTERM, up to `grace_s` to exit, then SIGKILL."""
         targets = [child for child in children if not child.gone]
         for child in targets:
             child.exit_expected = True
             self._signal_group(child, signal.SIGTERM)
+            self._signal_group(child, signal.SIGCONT)  # a paused one must run to exit
         remaining = self._wait_gone(targets, self.grace_s)
         for child in remaining:
             logger.warning("%s (pid %d) ignored SIGTERM; sending SIGKILL", child.name, child.pid)

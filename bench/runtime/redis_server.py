@@ -40,6 +40,7 @@ class RedisServer:
     port: int
     binary: Path
     child: Child
+    work_dir: Path
 
 
 def bundled_redis_server() -> Path | None:
@@ -97,7 +98,7 @@ def redis_server_argv(binary: Path, port: int, work_dir: Path) -> list[str]:
     ]  # fmt: skip
 
 
-def _answers_ping(port: int) -> bool:
+def answers_ping(port: int) -> bool:
     client = redis.Redis(host=LOOPBACK, port=port, socket_connect_timeout=0.5, socket_timeout=0.5)
     try:
         return bool(client.ping())
@@ -112,6 +113,7 @@ def start_redis(
     binary: Path | None = None,
     log_path: Path | None = None,
     startup_timeout_s: float = DEFAULT_STARTUP_TIMEOUT_S,
+    port: int | None = None,
 ) -> RedisServer:
     """Start redis-server under `supervisor` on a free loopback port; return once it PINGs.
 
@@ -122,25 +124,31 @@ def start_redis(
     binary = binary or find_redis_server()
     work_dir.mkdir(parents=True, exist_ok=True)
     log_path = log_path or work_dir / "redis-server.log"
-    for attempt in range(1, _PORT_ATTEMPTS + 1):
-        port = free_port()
+    fixed = port  # a restart (a fault's) must come back where the replicas look for it
+    attempts = 1 if fixed else _PORT_ATTEMPTS
+    for attempt in range(1, attempts + 1):
+        port = fixed or free_port()
         child = supervisor.start(
             "redis-server", redis_server_argv(binary, port, work_dir), log_path
         )
         try:
             wait_until(
-                lambda port=port: _answers_ping(port),
+                lambda port=port: answers_ping(port),
                 startup_timeout_s,
                 what=f"redis-server PING on port {port}",
                 child=child,
                 retry_on=(redis.RedisError,),
             )
         except ChildExitedError as exc:
-            if "Address already in use" not in exc.log_tail or attempt == _PORT_ATTEMPTS:
+            if "Address already in use" not in exc.log_tail or attempt == attempts:
                 raise
             supervisor.stop(child)
             continue
         return RedisServer(
-            url=f"redis://{LOOPBACK}:{port}/0", port=port, binary=binary, child=child
+            url=f"redis://{LOOPBACK}:{port}/0",
+            port=port,
+            binary=binary,
+            child=child,
+            work_dir=work_dir,
         )
     raise AssertionError("unreachable: the last attempt returns or raises")

@@ -7,6 +7,7 @@ environment variables of DESIGN.md and nothing else.
 import json
 import sys
 import urllib.request
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,9 +29,11 @@ class ReplicaConfig:
     origin_delay_ms: float = 0.0
     workers: int = 1
     app: str = "services.app:app"
+    fault_control: bool = False  # the origin-slow fault's control endpoint
 
     def env(self, name: str) -> dict[str, str]:
         return {
+            **({"FAULT_CONTROL": "1"} if self.fault_control else {}),
             "CACHE_STRATEGY": self.strategy,
             "CACHE_TTL": str(self.ttl_s),
             "REDIS_URL": self.redis_url,
@@ -58,9 +61,16 @@ def _ready(url: str, subscriber: bool) -> bool:
 
 
 def start_replicas(
-    supervisor: Supervisor, config: ReplicaConfig, count: int, log_dir: Path
+    supervisor: Supervisor,
+    config: ReplicaConfig,
+    count: int,
+    log_dir: Path,
+    env_overrides: Mapping[int, Mapping[str, str]] | None = None,
 ) -> list[StartedReplica]:
-    """Start `count` replicas, then wait for each (logs in `log_dir/<name>.log`)."""
+    """Start `count` replicas, then wait for each (logs in `log_dir/<name>.log`).
+
+    `env_overrides` changes settings of single replicas (1-based), e.g. the REDIS_URL of
+    one that reaches Redis through a fault's proxy."""
     replicas = []
     for index in range(1, count + 1):
         name = f"{config.strategy}-{index}"
@@ -69,7 +79,7 @@ def start_replicas(
             name,
             [sys.executable, "-m", "services", "--bind", f"{LOOPBACK}:{port}", "--app", config.app],
             log_dir / f"{name}.log",
-            extra_env=config.env(name),
+            extra_env={**config.env(name), **(env_overrides or {}).get(index, {})},
         )
         replicas.append(StartedReplica(name, f"http://{LOOPBACK}:{port}", child.pid, child))
     subscriber = STRATEGIES[config.strategy].subscriber

@@ -1,0 +1,91 @@
+"""Attribution, recovery and the timeline on literal tables worked out by hand."""
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from bench.analysis.faults import attribute, fault_effects, windows
+from bench.analysis.staleness import check_staleness
+from bench.analysis.timeline import timeline
+from scenarios.request_rows import COLUMNS
+
+T0 = 1_700_000_000_000_000_000
+MS = 1_000_000
+
+
+def request(op: str, key: str, start_ms: float, end_ms: float, status: int = 200,
+            version: int | None = 1, cache: str = "redis") -> list:  # fmt: skip
+    return ["delete", op, key, T0 + round(start_ms * MS), T0 + round(end_ms * MS),
+            end_ms - start_ms, status, version, "", cache, "r1", "w"]  # fmt: skip
+
+
+# fmt: off
+REQUESTS = pd.DataFrame([
+    request("write", "1", 90, 100, version=2),      # acked at 100: inside the fault
+    request("read", "1", 150, 151),                   # stale 50 ms: the fault's
+    request("read", "1", 200, 201, status=0, version=None),  # an error during the fault
+    request("write", "2", 390, 400, version=2),     # acked at 400: after the fault
+    request("read", "2", 500, 501),                   # stale 100 ms: the strategy's own
+    request("read", "1", 900, 901),                   # stale 800 ms: the fault's, the last
+    request("read", "1", 1200, 1201, version=2, cache="miss"),  # fresh
+], columns=list(COLUMNS)).astype({"version": "Int64"})
+FAULTS = pd.DataFrame([
+    ["delete", "redis-partition", 1.0, 0.05, 0.25, T0 + 50 * MS, T0 + 300 * MS, "applied"],
+    ["delete", "subscriber-drop", math.nan, 0.5, math.nan, math.nan, math.nan, "not applicable"],
+], columns=["strategy", "kind", "arg", "at_s", "for_s", "started_ns", "ended_ns", "status"])
+# fmt: on
+
+
+def reads() -> pd.DataFrame:
+    return check_staleness(REQUESTS.assign(items=""), ["strategy"])
+
+
+def test_a_stale_read_is_the_faults_when_the_write_it_missed_was_acked_inside() -> None:
+    verdicts = reads()
+    owner = attribute(verdicts, windows(FAULTS))
+    by_start = dict(zip((verdicts["t_start_ns"] - T0) // MS, owner, strict=True))
+    assert by_start == {150: 0, 500: -1, 900: 0, 1200: -1}
+
+
+def test_fault_effects_count_recovery_and_errors() -> None:
+    effects, owner = fault_effects(REQUESTS, reads(), FAULTS)
+    partition, drop = effects.to_dict("records")
+    assert partition["fault"] == "redis-partition@0.05+0.25:1"
+    assert (partition["stale_reads"], partition["oldest_stale_age_ms"]) == (2, 800.0)
+    assert partition["last_stale_after_end_ms"] == 600.0  # 900 ms - the end at 300 ms
+    assert (partition["errors"], partition["requests"]) == (1, 3)  # sent in [50, 300] ms
+    assert (drop["status"], drop["stale_reads"]) == ("not applicable", 0)
+    assert math.isnan(drop["last_stale_after_end_ms"])
+    assert (owner >= 0).sum() == 2
+
+
+def test_a_one_shot_fault_gets_a_one_second_window() -> None:
+    drop = FAULTS.iloc[[0]].assign(kind="subscriber-drop", for_s=math.nan, arg=math.nan)
+    window = windows(drop).iloc[0]
+    assert window["window_end_ns"] - window["window_start_ns"] == 1_000_000_000
+    assert window["fault"] == "subscriber-drop@0.05"
+
+
+def test_the_timeline_counts_each_second_and_reads_restarts_as_restarts() -> None:
+    late = pd.DataFrame([request("read", "1", 2100, 2101, version=2, cache="local")],
+                        columns=list(COLUMNS))  # fmt: skip
+    requests = pd.concat([REQUESTS, late]).astype({"version": "Int64"}).reset_index(drop=True)
+    s = 1_000_000_000
+    metrics = pd.DataFrame({
+        "t_ns": [T0 + 90 * MS, T0 + 90 * MS + s, T0 + 90 * MS + 2 * s,
+                 T0 + 95 * MS, T0 + 95 * MS + s, T0 + 95 * MS + 2 * s],
+        "replica": ["r1"] * 3 + ["r2"] * 3,
+        "sample": ["origin_reads_total"] * 6,
+        "value": [10.0, 14.0, 20.0, 50.0, 3.0, 5.0],  # r2 restarted: 50 -> 3 counts as 3
+        "strategy": ["delete"] * 6,
+    })  # fmt: skip
+    table = timeline(requests, check_staleness(requests.assign(items=""), ["strategy"]), metrics)
+    assert table["second"].tolist() == [0, 1, 2]
+    # second 0 runs from the first request (90 ms): 6 requests, 1 error, 3 reads, all stale
+    assert table["requests"].tolist() == [6, 1, 1] and table["errors"].tolist() == [1, 0, 0]
+    assert table["reads"].tolist() == [3, 1, 1] and table["stale_reads"].tolist() == [3, 0, 0]
+    assert table["hit_ratio"].tolist() == [1.0, 0.0, 1.0]
+    # a replica's first scrape has no rate; r2 restarted (50 -> 3): 3 reads, not -47
+    assert np.isnan(table.iloc[0]["origin_reads_per_s"])
+    assert table["origin_reads_per_s"].tolist()[1:] == [4 + 3, 6 + 2]
