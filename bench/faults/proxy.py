@@ -115,7 +115,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--control", type=int, required=True, help="control port")
     args = parser.parse_args(argv)
     host, _, port = args.upstream.rpartition(":")
-    asyncio.run(run(args.listen, (host, int(port)), args.control))
+    try:  # uvloop (uvicorn's, so present wherever the service runs) trims the hop
+        import uvloop
+    except ImportError:
+        asyncio.run(run(args.listen, (host, int(port)), args.control))
+    else:
+        uvloop.run(run(args.listen, (host, int(port)), args.control))
     return 0
 
 
