@@ -81,9 +81,6 @@ class RunConfig:
             raise ConfigError(f"--origin-delay-ms must be >= 0, got {self.origin_delay_ms}")
         if self.categories > self.products:
             raise ConfigError("--categories cannot exceed --products")
-        if self.faults and self.runtime != "local":  # no half-applied schedule, ever
-            raise ConfigError(f"--fault: the {self.runtime} runtime applies no faults yet;"
-                              " use --runtime local")  # fmt: skip
         try:
             check_faults(self.faults, self.replicas, self.duration_s)
         except FaultSpecError as exc:

@@ -12,11 +12,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 import yaml
 
 from bench import verify as verify_module
 from bench.experiment import measure_strategy
+from bench.faults.spec import parse_fault
 from bench.layout import RunFolder
 from bench.manifest import Manifest
 from bench.matrix import SweepConfig, expand_matrix
@@ -258,6 +260,43 @@ def test_results_outside_the_repository_are_mounted_by_absolute_path(tmp_path: P
     assert f"> {run_dir}/logs/delete/verify.log 2>&1" in "\n".join(lines)
 
 
+def test_faults_run_beside_the_load_at_their_times() -> None:
+    faults = (parse_fault("redis-partition@10+5:1"), parse_fault("subscriber-drop@20"))
+    config = RunConfig(strategies=("delete", "pubsub"), duration_s=40.0, faults=faults)
+    plan = compose_plan(config, RUN_DIR, 1000, 1000)
+    for part, expected in zip(plan.strategies, (1, 2), strict=True):
+        steps = [step for step in part.steps if step.why.startswith("fault ")]
+        assert len(steps) == expected  # delete has no subscriber to drop
+        assert all(step.background and not step.check for step in steps)
+        load = next(i for i, step in enumerate(part.steps) if "locust-master" in step.argv)
+        assert all(part.steps.index(step) < load for step in steps)
+        cut = steps[0].argv[2]
+        container = f"{PROJECT}-app-{part.strategy}-1"
+        assert cut.startswith("sleep 10; echo start $(date +%s%N); docker network disconnect")
+        assert (
+            f"sleep 5; echo end $(date +%s%N); docker network connect {PROJECT}_default"
+            f" {container} && echo ended" in cut
+        )
+    [drop] = [s.argv[2] for s in plan.strategies[1].steps if "subscriber-drop" in s.why]
+    assert drop.endswith("docker compose exec -T redis redis-cli CLIENT KILL TYPE pubsub"
+                         " && echo started")  # fmt: skip
+    script = "\n".join(plan.lines())
+    done = subprocess.run(["bash", "-n"], input=script, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+
+
+def test_execute_applies_faults_and_records_when(tmp_path: Path) -> None:
+    done, folder = run_with_stand_in(tmp_path, "--fault", "redis-kill@0.2+0.3")
+    assert done.returncode == 0, done.stderr
+    faults = pd.read_csv(folder / "faults.csv")
+    assert faults["strategy"].tolist() == ["delete", "pubsub"]
+    assert (faults["status"] == "applied").all()
+    took_s = (faults["ended_ns"] - faults["started_ns"]) / 1e9
+    assert (took_s >= 0.25).all()  # slept FOR between the two, as the script says
+    calls = (tmp_path / "calls").read_text().splitlines()
+    assert calls.count("compose kill -s SIGKILL redis") == calls.count("compose start redis") == 2
+
+
 def test_the_plan_is_a_valid_shell_script() -> None:
     config = RunConfig(strategies=STRATEGY_NAMES, locust_workers=3)
     script = "\n".join(compose_plan(config, RUN_DIR, 1000, 1000).lines())
@@ -359,7 +398,9 @@ esac
 """
 
 
-def run_with_stand_in(tmp_path: Path, **env: str) -> tuple[subprocess.CompletedProcess[str], Path]:
+def run_with_stand_in(
+    tmp_path: Path, *args: str, **env: str
+) -> tuple[subprocess.CompletedProcess[str], Path]:
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     (bin_dir / "docker").write_text(STAND_IN)
@@ -368,7 +409,7 @@ def run_with_stand_in(tmp_path: Path, **env: str) -> tuple[subprocess.CompletedP
     path = f"{bin_dir}:{os.environ['PATH']}"
     done = bench_run(
         "--runtime", "compose", "--strategies", "delete,pubsub", "--duration", "1",
-        "--results", str(tmp_path / "results"),
+        "--results", str(tmp_path / "results"), *args,
         env={**os.environ, "PATH": path, "CALLS": str(tmp_path / "calls"), **env},
     )  # fmt: skip
     [folder] = (tmp_path / "results").iterdir()

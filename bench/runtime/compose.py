@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bench.faults.injector import Applied
 from bench.faults.spec import Fault
 from bench.layout import RunFolder
 from bench.run_config import RunConfig
@@ -35,6 +36,7 @@ from bench.runtime.compose_plan import (
     strategy_plan,
 )
 from bench.verify import VERIFY_FAILED, VerifyFailed
+from services.strategies import STRATEGIES
 
 DOCKER_TIMEOUT_S = 10  # `docker version` must not hang the CLI when the engine is wedged
 REDIS_IMAGE = "redis:7-alpine"  # compose.yaml's redis, as run.json records it
@@ -125,10 +127,39 @@ class ComposeDeployment:
             raise VerifyFailed(said.splitlines()[-1] if said else "failed verification")
 
     def run_load(self, faults: Sequence[Fault]) -> LoadResult:
-        assert not faults, "RunConfig refuses faults on this runtime"
-        for step in self.part.steps[self.part.verify_index + 1 :]:
+        """The plan's load, probe and fault steps; then what the faults' logs say."""
+        later = self.part.steps[self.part.verify_index + 1 :]
+        for step in later:
             self.shell.run(step)
-        return LoadResult(0)  # the lead's non-zero exit raised StepFailed
+        logs = iter(step.log for step in later if step.why.startswith("fault "))
+        applied = []
+        for fault in faults:
+            record = Applied(self.part.strategy, fault.kind, fault.arg, fault.at_s, fault.for_s)
+            if not fault.kind_of.applies(STRATEGIES[self.part.strategy]):
+                record.status = "not applicable"
+            else:
+                log = next(logs)
+                read_fault_log(record, (self.shell.cwd / log).read_text() if log else "")
+            applied.append(record)
+        return LoadResult(0, faults=applied)  # the lead's non-zero exit raised StepFailed
+
+
+def read_fault_log(record: Applied, text: str) -> None:
+    """Fill `record` from a fault step's log: `start NS`, `started`, `end NS`, `ended`."""
+    words = text.split()
+    stamps = {word: int(words[i + 1]) for i, word in enumerate(words[:-1])
+              if word in ("start", "end") and words[i + 1].isdigit()}  # fmt: skip
+    record.started_ns, record.ended_ns = stamps.get("start"), stamps.get("end")
+    lasting = record.for_s is not None
+    if record.started_ns is None:
+        record.status = "not reached: the load ended first"
+    elif "started" not in words:
+        record.status = "failed: its start command exited non-zero (see its log)"
+    elif lasting and "ended" not in words:
+        record.status = "failed: its end command exited non-zero (see its log)"
+    else:
+        record.status = "applied"
+        record.ended_ns = record.ended_ns if lasting else record.started_ns
 
 
 @contextmanager

@@ -13,12 +13,13 @@ import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench.faults.spec import Fault
 from bench.layout import RunFolder
 from bench.run_config import RunConfig
 from bench.runtime.base import Replica
 from bench.runtime.commands import load_env, locust_lead, probe_options, verify_options
 from bench.runtime.seed import SeedPlan
-from services.strategies import STRATEGY_NAMES
+from services.strategies import STRATEGIES, STRATEGY_NAMES
 
 PROJECT = "cache-invalidation-bench"  # COMPOSE_PROJECT_NAME: container names are predictable
 ROOT = Path(__file__).resolve().parents[2]  # where compose.yaml is
@@ -117,6 +118,8 @@ def strategy_plan(config: RunConfig, strategy: str, run_dir: Path) -> StrategyPl
     urls = [r.url for r in replicas]
     probe_ids = SeedPlan(config.products, config.categories).probe_ids
     env = {"CACHE_TTL": config.ttl_s, "ORIGIN_DELAY_MS": config.effective_origin_delay_ms,
+           **({"FAULT_CONTROL": 1} if any(f.kind == "origin-slow" for f in config.faults)
+              else {}),
            "BENCH_SCENARIO": config.scenario,
            **load_env(config, strategy, urls, inside.path)}  # fmt: skip
     run = "run --rm -T --no-deps"  # one-off containers; what they need is already up
@@ -152,6 +155,7 @@ def strategy_plan(config: RunConfig, strategy: str, run_dir: Path) -> StrategyPl
         Step(compose(f"{run} --name {probe} probe python -m bench.probe {probe_args}"),
              "the probe, beside the load, on probe-only products",
              log=logs / "probe.log", background=True),
+        *fault_steps(config, strategy, logs),
         Step(compose(f"{run} {master} {lead}"), "the load; returns when its run time is up",
              log=logs / ("locust-master.log" if workers else "locust.log")),
         Step(("docker", "stop", "-t", "10", probe), "the probe writes its last cycle",
@@ -169,3 +173,50 @@ def strategy_plan(config: RunConfig, strategy: str, run_dir: Path) -> StrategyPl
                          "every container and the origin's volume, gone", check=False))  # fmt: skip
     pairs = tuple((r.name, r.url) for r in replicas)
     return StrategyPlan(strategy, pairs, tuple(steps), tuple(teardown))
+
+
+def fault_commands(fault: Fault, strategy: str) -> tuple[str, str | None]:
+    """What a fault does on Compose, as shell commands: its start, and its end if it lasts.
+    A partition disconnects the replica from the project's network: a wider cut than the
+    local runtime's proxy (the load and the probe lose that replica too)."""
+    container = f"{PROJECT}-app-{strategy}-{fault.arg or 0:g}"
+    network = f"{PROJECT}_default"
+    put = (
+        "import json, urllib.request as u; u.urlopen(u.Request('http://127.0.0.1:8000/"
+        "_faults/origin-delay', data=json.dumps({'ms': %s}).encode(), method='PUT',"
+        " headers={'content-type': 'application/json'}), timeout=2).read()"
+    )
+    # every container of the service, listed when the fault starts
+    every = (
+        f"for c in $(docker compose ps -q app-{strategy}); do docker exec $c python -c"
+        f' "{put}"; done'
+    )
+    return {
+        "redis-kill": ("docker compose kill -s SIGKILL redis", "docker compose start redis"),
+        "redis-pause": ("docker compose pause redis", "docker compose unpause redis"),
+        "redis-partition": (f"docker network disconnect {network} {container}",
+                            f"docker network connect {network} {container}"),
+        "subscriber-drop": ("docker compose exec -T redis redis-cli CLIENT KILL TYPE pubsub",
+                            None),
+        "replica-kill": (f"docker kill -s SIGKILL {container}", f"docker start {container}"),
+        "replica-pause": (f"docker pause {container}", f"docker unpause {container}"),
+        "origin-slow": (every % (fault.arg or 0), every % 0),
+    }[fault.kind]  # fmt: skip
+
+
+def fault_steps(config: RunConfig, strategy: str, logs: Path) -> list[Step]:
+    """Each fault as a background shell beside the load: it sleeps until AT, applies the
+    fault, sleeps FOR, ends it, and logs when (ns) and whether each command worked, which
+    the runtime reads back into faults.csv."""
+    steps = []
+    for index, fault in enumerate(config.faults, 1):
+        if not fault.kind_of.applies(STRATEGIES[strategy]):
+            continue
+        start, end = fault_commands(fault, strategy)
+        script = f"sleep {fault.at_s:g}; echo start $(date +%s%N); {start} && echo started"
+        if end is not None:
+            script += f"; sleep {fault.for_s:g}; echo end $(date +%s%N); {end} && echo ended"
+        log = logs / f"fault-{index}.log"
+        why = f"fault {fault.spec}, at its time"
+        steps.append(Step(("sh", "-c", script), why, log=log, background=True, check=False))
+    return steps
