@@ -67,6 +67,8 @@ class SweepConfig:
                 raise ConfigError(f"{option}: a value is listed twice")
         if self.repeats < 1:
             raise ConfigError(f"--repeats must be at least 1, got {self.repeats}")
+        for replicas in self.replicas:  # every cell's config must hold, before the first runs
+            dataclasses.replace(self.base, replicas=replicas, ttl_s=self.ttls_s[0])
 
     def cell_config(self, cell: Cell, folder: Path) -> RunConfig:
         """The run config of one cell (validated again by RunConfig)."""

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from bench.faults.spec import parse_fault
 from bench.matrix import SweepConfig, expand_matrix
 from bench.run_config import ConfigError, RunConfig
 from tests.test_run import interrupt_when, run_folders
@@ -129,3 +130,9 @@ def test_ctrl_c_marks_the_cell_and_the_sweep_interrupted(tmp_path: Path) -> None
     assert cells["delete-ttl1-n2-r0"]["status"] == "interrupted"
     assert cells["delete-ttl5-n2-r0"]["status"] == "pending"
     assert not (folder / "cells" / "delete-ttl5-n2-r0").exists(), "it stopped at once"
+
+
+def test_every_cell_must_hold_the_faults_before_the_first_runs() -> None:
+    faults = (parse_fault("replica-kill@5+2:2"),)
+    with pytest.raises(ConfigError, match=r"replica-kill@5\+2:2: there are 1 replicas"):
+        SweepConfig(RunConfig(faults=faults), (5.0,), (1, 2))
