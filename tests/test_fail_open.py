@@ -3,13 +3,24 @@
 import logging
 import os
 import signal
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from services.strategies import STRATEGIES
 from tests.conftest import RedisProcess, replica
 from tests.waiting import async_wait_until
+
+
+def subscribed(strategy: Any, up: bool = True) -> Callable[[], Awaitable[bool]]:
+    """A condition for async_wait_until: the pubsub subscriber is up (or down)."""
+
+    async def check() -> bool:
+        return strategy.subscribed.is_set() is up
+
+    return check
 
 
 @pytest.mark.parametrize("strategy", ["ttl", "delete", "versioned", "pubsub"])
@@ -27,10 +38,8 @@ async def test_redis_killed_mid_test(
             strategy_obj = client.app.state.strategy  # type: ignore[attr-defined]
             if STRATEGIES[strategy].subscriber:
                 # Until the subscriber notices, answering from memory is still right.
-                async def unsubscribed() -> bool:
-                    return not strategy_obj.subscribed.is_set()
-
-                await async_wait_until(unsubscribed, 5, "the subscriber to notice the outage")
+                down = subscribed(strategy_obj, up=False)
+                await async_wait_until(down, 5, "the subscriber to notice the outage")
             caplog.clear()
             with caplog.at_level(logging.WARNING):
                 for _ in range(5):
@@ -66,24 +75,20 @@ async def test_pubsub_local_tier_emptied_after_reconnect(database_url: str, tmp_
         async with replica("pubsub", server.url, database_url) as client:
             strategy = client.app.state.strategy  # type: ignore[attr-defined]
 
-            async def subscribed() -> bool:
-                return strategy.subscribed.is_set()
-
-            await async_wait_until(subscribed, 5, "the first subscription")
+            await async_wait_until(subscribed(strategy), 5, "the first subscription")
             await client.get("/products/4")
             assert (await client.get("/products/4")).headers["x-cache"] == "local"
 
             server.stop()
 
-            async def unsubscribed() -> bool:
-                return not strategy.subscribed.is_set()
-
-            await async_wait_until(unsubscribed, 5, "the subscriber to notice the outage")
+            await async_wait_until(
+                subscribed(strategy, up=False), 5, "the subscriber to notice the outage"
+            )
             assert len(strategy.local) == 0
             assert (await client.get("/products/4")).headers["x-cache"] == "miss"
 
             server = RedisProcess.on_port(server.port, tmp_path)
-            await async_wait_until(subscribed, 10, "the subscriber to come back")
+            await async_wait_until(subscribed(strategy), 10, "the subscriber to come back")
             assert (await client.get("/products/4")).headers["x-cache"] == "miss"
             assert (await client.get("/products/4")).headers["x-cache"] == "local"
     finally:
@@ -102,23 +107,19 @@ async def test_pubsub_local_tier_goes_off_when_redis_hangs(
         ) as client:
             strategy = client.app.state.strategy  # type: ignore[attr-defined]
 
-            async def subscribed() -> bool:
-                return strategy.subscribed.is_set()
-
-            async def unsubscribed() -> bool:
-                return not strategy.subscribed.is_set()
-
-            await async_wait_until(subscribed, 5, "the first subscription")
+            await async_wait_until(subscribed(strategy), 5, "the first subscription")
             await client.get("/products/4")
             assert (await client.get("/products/4")).headers["x-cache"] == "local"
             os.kill(server.proc.pid, signal.SIGSTOP)
             try:
-                await async_wait_until(unsubscribed, 5, "the heartbeat to notice the hung Redis")
+                await async_wait_until(
+                    subscribed(strategy, up=False), 5, "the heartbeat to notice the hung Redis"
+                )
                 assert len(strategy.local) == 0
                 assert (await client.get("/products/4")).headers["x-cache"] == "miss"
             finally:
                 os.kill(server.proc.pid, signal.SIGCONT)
-            await async_wait_until(subscribed, 10, "the subscriber to come back")
+            await async_wait_until(subscribed(strategy), 10, "the subscriber to come back")
             # the local tier starts empty; Redis kept its keys through the pause
             assert (await client.get("/products/4")).headers["x-cache"] == "redis"
             assert (await client.get("/products/4")).headers["x-cache"] == "local"

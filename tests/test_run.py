@@ -95,49 +95,31 @@ def alive(pid: int) -> bool:
 
 
 def interrupt_when(
-    harness: subprocess.Popen[str], ready: Callable[[], bool], what: str
+    harness: subprocess.Popen[str],
+    ready: Callable[[], bool],
+    what: str,
+    signals: tuple[int, ...] = (signal.SIGINT,),
+    exit_code: int = 130,
 ) -> set[int]:
-    """Ctrl-C the harness once `ready`; it must exit 130 and leave none of its children.
+    """Signal the harness once `ready` (each further signal once teardown has begun: a
+    child gone); it must exit `exit_code` and leave none of its children.
 
     Returns the children it had when interrupted.
     """
     try:
         wait_until(ready, 60, what=what)
         children = descendants(harness.pid)
-        harness.send_signal(signal.SIGINT)
+        for count, signum in enumerate(signals):
+            if count:  # wherever in the teardown it then lands
+                wait_until(lambda: not all(alive(p) for p in children), 30, what="teardown")
+            harness.send_signal(signum)
         harness.wait(timeout=60)
     finally:
         if harness.poll() is None:
             harness.kill()
-    assert harness.returncode == 130
+    assert harness.returncode == exit_code
     wait_until(lambda: not any(alive(p) for p in children), 10, what="every child to be gone")
     return children
-
-
-def test_ctrl_c_stops_every_child_and_marks_interrupted(tmp_path: Path) -> None:
-    results = tmp_path / "results"
-    harness = subprocess.Popen(
-        [*RUN, "--strategies", "ttl,delete", "--replicas", "2", "--duration", "60",
-         "--results", str(results)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
-
-    def load_running() -> bool:
-        folders = run_folders(results)
-        if not folders or not (folders[0] / "run.json").exists():
-            return False
-        manifest = json.loads((folders[0] / "run.json").read_text())
-        return manifest["strategies"].get("ttl", {}).get("status") == "running"
-
-    children = interrupt_when(harness, load_running, "the first strategy's load to start")
-    assert len(children) >= 4, "redis-server, two replicas and Locust"
-    [folder] = run_folders(results)
-    manifest = json.loads((folder / "run.json").read_text())
-    assert manifest["status"] == "interrupted"
-    assert manifest["ended_at"]
-    ttl = manifest["strategies"]["ttl"]
-    assert (ttl["status"], ttl["reason"]) == ("interrupted", "stopped by Ctrl-C (SIGINT)")
-    assert ttl["ended_at"] and "delete" not in manifest["strategies"]
 
 
 def start_run(results: Path, scratch: Path) -> subprocess.Popen[str]:
@@ -167,19 +149,27 @@ def ended(results: Path) -> dict:
     return json.loads((folder / "run.json").read_text())
 
 
+LOAD = "the first strategy's load to start"
+
+
+def test_ctrl_c_stops_every_child_and_marks_interrupted(tmp_path: Path) -> None:
+    results = tmp_path / "results"
+    harness = start_run(results, tmp_path / "tmp")
+    children = interrupt_when(harness, load_running(results), LOAD)
+    assert len(children) >= 4, "redis-server, two replicas and Locust"
+    manifest = ended(results)
+    assert manifest["status"] == "interrupted"
+    assert manifest["ended_at"]
+    ttl = manifest["strategies"]["ttl"]
+    assert (ttl["status"], ttl["reason"]) == ("interrupted", "stopped by Ctrl-C (SIGINT)")
+    assert ttl["ended_at"] and "delete" not in manifest["strategies"]
+
+
 def test_sigterm_marks_the_run_interrupted_and_exits_143(tmp_path: Path) -> None:
     results = tmp_path / "results"
     harness = start_run(results, tmp_path / "tmp")
-    try:
-        wait_until(load_running(results), 60, what="the first strategy's load to start")
-        children = descendants(harness.pid)
-        harness.send_signal(signal.SIGTERM)
-        harness.wait(timeout=60)
-    finally:
-        if harness.poll() is None:
-            harness.kill()
-    assert harness.returncode == 143  # 128 + SIGTERM, as a shell reports it
-    wait_until(lambda: not any(alive(p) for p in children), 10, what="every child to be gone")
+    # 143: 128 + SIGTERM, as a shell reports it
+    interrupt_when(harness, load_running(results), LOAD, (signal.SIGTERM,), exit_code=143)
     manifest = ended(results)
     assert (manifest["status"], manifest["reason"]) == ("interrupted", "stopped by SIGTERM")
     assert manifest["strategies"]["ttl"]["status"] == "interrupted"
@@ -189,19 +179,7 @@ def test_sigterm_marks_the_run_interrupted_and_exits_143(tmp_path: Path) -> None
 def test_a_second_ctrl_c_still_marks_the_run_and_removes_its_scratch(tmp_path: Path) -> None:
     results = tmp_path / "results"
     harness = start_run(results, tmp_path / "tmp")
-    try:
-        wait_until(load_running(results), 60, what="the first strategy's load to start")
-        children = descendants(harness.pid)
-        harness.send_signal(signal.SIGINT)
-        # the second once teardown has begun (a child gone), wherever it then lands
-        wait_until(lambda: not all(alive(p) for p in children), 30, what="teardown to begin")
-        harness.send_signal(signal.SIGINT)
-        harness.wait(timeout=60)
-    finally:
-        if harness.poll() is None:
-            harness.kill()
-    assert harness.returncode == 130
-    wait_until(lambda: not any(alive(p) for p in children), 10, what="every child to be gone")
+    interrupt_when(harness, load_running(results), LOAD, (signal.SIGINT, signal.SIGINT))
     manifest = ended(results)
     assert manifest["status"] == "interrupted" and manifest["ended_at"]
     assert manifest["strategies"]["ttl"]["status"] == "interrupted"
@@ -214,7 +192,7 @@ def test_children_die_with_a_harness_killed_by_sigkill(tmp_path: Path) -> None:
     results = tmp_path / "results"
     harness = start_run(results, tmp_path / "tmp")
     try:
-        wait_until(load_running(results), 60, what="the first strategy's load to start")
+        wait_until(load_running(results), 60, what=LOAD)
         children = descendants(harness.pid)
     finally:
         harness.kill()
