@@ -81,6 +81,8 @@ def test_no_import_circle() -> None:
                             "bench.sweep", "bench.verify", "bench.probe.poller")),
         ("bench.report", ("bench.runtime", "bench.cli", "bench.experiment", "bench.sweep")),
         ("bench.runtime", ("bench.analysis", "bench.report", "bench.cli", "bench.experiment")),
+        ("bench.faults", ("bench.runtime", "bench.analysis", "bench.report", "bench.cli",
+                          "bench.experiment")),
         ("services", ("bench", "scenarios")),
         ("scenarios", ("bench", "services")),
     ],
