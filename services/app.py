@@ -43,9 +43,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         metrics = Metrics()
         origin = await open_origin(config.database_url, config.origin_delay_ms)
         redis = cache.connect(config.redis_url)
-        strategy = STRATEGIES[config.cache_strategy].load()(
-            Deps(config, origin, cache.Cache(redis, metrics), metrics)
-        )
+        strategy_class: type[Strategy] = STRATEGIES[config.cache_strategy].load()
+        strategy = strategy_class(Deps(config, origin, cache.Cache(redis, metrics), metrics))
         try:
             await origin.ping()
             await strategy.start()

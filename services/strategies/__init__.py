@@ -10,10 +10,6 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from services.strategies.base import Strategy
 
 
 @dataclass(frozen=True)
@@ -33,9 +29,11 @@ class StrategySpec:
     local_tier: bool = False
     subscriber: bool = False
 
-    def load(self) -> type[Strategy]:
+    def load(self) -> type:
+        """The class, a `services.strategies.base.Strategy` (not named here: this module
+        stays below everything a strategy imports, settings included)."""
         module, _, cls = self.implementation.partition(":")
-        strategy: type[Strategy] = getattr(importlib.import_module(module), cls)
+        strategy: type = getattr(importlib.import_module(module), cls)
         return strategy
 
 
