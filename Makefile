@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install test lint format bench bench-compose tune perf-service clean
+.PHONY: install test lint format bench bench-all bench-compose tune perf-service clean
 
 install: $(STAMP)
 
@@ -29,6 +29,10 @@ format: install
 BENCH_ARGS ?=
 bench: install
 	$(PY) -m bench run $(BENCH_ARGS)
+
+# Every registered strategy, beyond the guide's four too (about 1.1 min each).
+bench-all: install
+	$(PY) -m bench run --strategies all $(BENCH_ARGS)
 
 # The same experiment on Docker Compose (needs Docker Engine with Compose v2; README).
 bench-compose: install

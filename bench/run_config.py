@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.faults.spec import Fault, FaultSpecError, check_faults
-from services.strategies import STRATEGY_NAMES
+from services.strategies import GUIDE_STRATEGIES, STRATEGY_NAMES
 
 SCENARIOS = ("read_mostly", "update_heavy", "read_latest", "lists", "race")
 RUNTIMES = ("local", "compose")  # bench.runtime.runtime_for makes them
@@ -23,7 +23,7 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True)
 class RunConfig:
-    strategies: tuple[str, ...] = STRATEGY_NAMES
+    strategies: tuple[str, ...] = GUIDE_STRATEGIES
     replicas: int = 3
     scenario: str = "read_mostly"
     duration_s: float = 60.0

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from services.strategies import STRATEGIES
+from services.strategies import STRATEGIES, STRATEGY_NAMES
 from tests.conftest import RedisProcess, replica
 from tests.waiting import async_wait_until
 
@@ -23,7 +23,7 @@ def subscribed(strategy: Any, up: bool = True) -> Callable[[], Awaitable[bool]]:
     return check
 
 
-@pytest.mark.parametrize("strategy", ["ttl", "delete", "versioned", "pubsub"])
+@pytest.mark.parametrize("strategy", STRATEGY_NAMES)
 async def test_redis_killed_mid_test(
     strategy: str, database_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -2,10 +2,11 @@
 
 import pytest
 
+from services.strategies import STRATEGY_NAMES
 from tests.conftest import replica
 
 
-@pytest.mark.parametrize("strategy", ["ttl", "delete", "versioned", "pubsub"])
+@pytest.mark.parametrize("strategy", STRATEGY_NAMES)
 async def test_contract(strategy: str, redis_url: str, database_url: str) -> None:
     async with replica(strategy, redis_url, database_url, "r7") as client:
         response = await client.get("/products/3")

@@ -1,15 +1,20 @@
 """Each strategy keeps the promises the guide makes for it, on real Redis and a real origin."""
 
+import asyncio
 import time
 
 import pytest
 import redis.asyncio as aioredis
 
+from services.strategies import STRATEGIES
+from services.strategies.lease import lease_key
 from services.strategies.versioned import version_key
 from tests.conftest import replica
 from tests.waiting import async_wait_until
 
-INVALIDATING = ["delete", "versioned", "pubsub"]
+# as each declares itself in the registry
+INVALIDATING = [name for name, spec in STRATEGIES.items() if spec.invalidates_on_write]
+LISTS_FRESH = [name for name, spec in STRATEGIES.items() if spec.lists_fresh]
 PRODUCT = 7  # category c1 in the test plan (5 categories)
 CATEGORY = "c1"
 
@@ -109,7 +114,7 @@ async def test_ttl_other_replica_stale_until_ttl(redis_url: str, database_url: s
         assert time.monotonic() - cached_at >= ttl_s * 0.9, "fresh before the TTL ran out"
 
 
-@pytest.mark.parametrize("strategy", INVALIDATING)
+@pytest.mark.parametrize("strategy", LISTS_FRESH)
 async def test_category_list_shows_the_write(
     strategy: str, redis_url: str, database_url: str
 ) -> None:
@@ -135,3 +140,59 @@ async def test_category_list_shows_the_write(
 
 async def _true(value: bool) -> bool:
     return value
+
+
+async def test_partial_leaves_the_list_stale_until_its_ttl(
+    redis_url: str, database_url: str
+) -> None:
+    """The gotcha `partial` exists to show: the product is fresh, its list is not."""
+    async with replica("partial", redis_url, database_url, cache_ttl=30) as client:
+        before = (await client.get(f"/categories/{CATEGORY}/products")).json()
+        old = next(i for i in before["items"] if i["id"] == PRODUCT)["version"]
+        written = await patch_price(client, 3.25)
+        assert await version_of(client) == written["version"]
+        after = await client.get(f"/categories/{CATEGORY}/products")
+        assert after.headers["x-cache"] == "redis"
+        assert next(i for i in after.json()["items"] if i["id"] == PRODUCT)["version"] == old
+
+
+async def test_a_lease_refuses_a_fill_from_before_the_write(
+    redis_url: str, database_url: str
+) -> None:
+    """The read/write race, closed: a reader that took the lease and read the old row,
+    then filled after the write's delete, finds its token gone and fills nothing."""
+    r = aioredis.Redis.from_url(redis_url)
+    async with replica("lease", redis_url, database_url) as client:
+        strategy = client.app.state.strategy  # type: ignore[attr-defined]
+        key, old_row = f"product:{PRODUCT}", (await client.get(f"/products/{PRODUCT}")).content
+        await r.delete(key)  # a cold key: the next reader misses and takes the lease
+        assert await r.set(lease_key(key), "slow-reader", nx=True, px=5000)
+        await patch_price(client, 8.5)  # deletes the key and voids the lease
+        assert await r.get(lease_key(key)) is None
+        refused = await strategy._fill(keys=[key, lease_key(key)], args=["slow-reader", old_row,
+                                                                         30_000])  # fmt: skip
+        assert refused == 0 and await r.get(key) is None
+        fresh = await client.get(f"/products/{PRODUCT}")  # misses, leases, fills the new row
+        assert fresh.headers["x-cache"] == "miss" and await r.get(key) == fresh.content
+        assert await r.get(lease_key(key)) is None  # the fill gave the lease back
+
+
+async def test_a_reader_that_finds_the_lease_taken_waits_for_the_fill(
+    redis_url: str, database_url: str
+) -> None:
+    r = aioredis.Redis.from_url(redis_url)
+    async with replica("lease", redis_url, database_url) as client:
+        key = f"product:{PRODUCT}"
+        await client.get(f"/products/{PRODUCT}")
+        cached = await r.get(key)
+        await r.delete(key)
+        await r.set(lease_key(key), "another-reader", px=5000)
+
+        async def fill_soon() -> None:
+            await asyncio.sleep(0.01)
+            await r.set(key, cached, px=30_000)
+
+        filler = asyncio.create_task(fill_soon())
+        answer = await client.get(f"/products/{PRODUCT}")
+        await filler
+        assert answer.headers["x-cache"] == "redis"  # waited and read it: no origin read

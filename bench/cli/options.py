@@ -37,6 +37,11 @@ def positive_int(text: str) -> int:
 
 
 def strategy_list(text: str) -> tuple[str, ...]:
+    """`delete,pubsub`, or `all`: every registered strategy, beyond the guide's too."""
+    from services.strategies import STRATEGY_NAMES
+
+    if text.strip() == "all":
+        return STRATEGY_NAMES
     return tuple(name.strip() for name in text.split(",") if name.strip())
 
 
@@ -78,12 +83,12 @@ def require_summary(folder: Path) -> None:
 def add_load_options(parser: argparse.ArgumentParser) -> None:
     """What `run` and `sweep` share: strategies, scenario, load shape, catalogue, probe, output."""
     from bench.run_config import DEFAULT_RATE, SCENARIOS, RunConfig
-    from services.strategies import STRATEGY_NAMES
+    from services.strategies import GUIDE_STRATEGIES
 
     defaults = RunConfig()
     parser.add_argument(
-        "--strategies", type=strategy_list, default=STRATEGY_NAMES,
-        help=f"comma-separated (default: {','.join(STRATEGY_NAMES)})",
+        "--strategies", type=strategy_list, default=GUIDE_STRATEGIES,
+        help=f"comma-separated, or all (default: the guide's {','.join(GUIDE_STRATEGIES)})",
     )  # fmt: skip
     parser.add_argument(
         "--scenario", default=defaults.scenario, help=f"one of {', '.join(SCENARIOS)}"

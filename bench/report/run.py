@@ -228,6 +228,7 @@ def guide_notes(rows: dict[str, Row], vis: pd.DataFrame, ttl_s: float) -> list[s
             f"Rule 4, propagate with events: pubsub served {fmt_pct(pubsub['local_hit_ratio'])}"
             f" of reads from its local tier, and {probe_phrase(pubsub)}."
         )
+    notes += beyond_the_guide(rows)
     later = vis[(vis["t_ms"] > 0) & (vis["reads"] > 0)]
     if not later.empty:
         first = later[later["t_ms"] == later["t_ms"].min()]
@@ -237,6 +238,27 @@ def guide_notes(rows: dict[str, Row], vis: pd.DataFrame, ttl_s: float) -> list[s
         when = format_duration_ms(first["t_ms"].iloc[0])
         notes.append(f"Rule 5, a write visible on the next read: {when} after a write, the"
                      f" share of reads fresh was {shares}.")  # fmt: skip
+    return notes
+
+
+def beyond_the_guide(rows: dict[str, Row]) -> list[str]:
+    """The guide's gotchas shown by contrast, for the strategies that ran."""
+    notes, delete = [], rows.get("delete")
+    if (partial := rows.get("partial")) and not missing(partial["list_stale_ratio"]):
+        versus = ""
+        if delete and not missing(delete["list_stale_ratio"]):
+            versus = (f" against {fmt_pct(delete['list_stale_ratio'])} for delete, which"
+                      " drops the list too")  # fmt: skip
+        notes.append(
+            f"The partial-key gotcha: partial drops product:{{id}} only, and"
+            f" {fmt_pct(partial['list_stale_ratio'])} of its category lists were stale{versus}."
+        )
+    if (lease := rows.get("lease")) and delete:
+        notes.append(
+            f"The read/write race, closed by leases: lease had {fmt_int(lease['stale_reads'])}"
+            f" stale reads and a hit ratio of {fmt_pct(lease['hit_ratio'])}; delete"
+            f" {fmt_int(delete['stale_reads'])} and {fmt_pct(delete['hit_ratio'])}."
+        )
     return notes
 
 

@@ -16,8 +16,9 @@ from dataclasses import dataclass
 class StrategySpec:
     """A strategy's name, where it lives, and its declared capabilities.
 
-    invalidates_on_write: a write makes every replica's next read fresh (bar propagation
-        delay); the harness's verify step holds the strategy to it.
+    invalidates_on_write: a write makes every replica's next product read fresh (bar
+        propagation delay); the harness's verify step holds the strategy to it.
+    lists_fresh: the write also invalidates the category lists that embed the product.
     local_tier: reads may be answered from an in-process tier (`X-Cache: local`).
     subscriber: it listens for invalidations, so a replica is not ready until its
         /healthz says `subscribed: true` (one deaf to invalidations serves old values).
@@ -26,6 +27,7 @@ class StrategySpec:
     name: str
     implementation: str  # "module:Class"
     invalidates_on_write: bool = True
+    lists_fresh: bool = True
     local_tier: bool = False
     subscriber: bool = False
 
@@ -40,14 +42,23 @@ class StrategySpec:
 STRATEGIES: dict[str, StrategySpec] = {
     spec.name: spec
     for spec in (
-        StrategySpec("ttl", "services.strategies.ttl:TtlStrategy", invalidates_on_write=False),
+        StrategySpec(
+            "ttl",
+            "services.strategies.ttl:TtlStrategy",
+            invalidates_on_write=False,
+            lists_fresh=False,
+        ),
         StrategySpec("delete", "services.strategies.delete:DeleteStrategy"),
         StrategySpec("versioned", "services.strategies.versioned:VersionedStrategy"),
         StrategySpec(
             "pubsub", "services.strategies.pubsub:PubSubStrategy", local_tier=True, subscriber=True
         ),
+        # beyond the guide
+        StrategySpec("partial", "services.strategies.partial:PartialStrategy", lists_fresh=False),
+        StrategySpec("lease", "services.strategies.lease:LeaseStrategy"),
     )
 }
 STRATEGY_NAMES: tuple[str, ...] = tuple(STRATEGIES)
+GUIDE_STRATEGIES: tuple[str, ...] = ("ttl", "delete", "versioned", "pubsub")  # make bench's
 
-__all__ = ["STRATEGIES", "STRATEGY_NAMES", "StrategySpec"]
+__all__ = ["GUIDE_STRATEGIES", "STRATEGIES", "STRATEGY_NAMES", "StrategySpec"]

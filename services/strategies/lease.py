@@ -1,0 +1,89 @@
+"""`lease`: Memcache-style lease tokens (Nishtala et al., NSDI 2013) in Redis.
+
+Cache-aside with `delete`'s write path, but a reader that misses may fill the key only
+while it holds the key's lease: it takes a token atomically (`SET lease:K T NX PX`), and
+the fill (a Lua script) stores the value only if the lease still holds that token. A
+write deletes the keys and their leases, so a slow reader that fetched the old row
+before the write and fills after it finds its token gone: the guide's read/write race
+is closed without retiring a whole group, as `versioned` does.
+
+A reader that misses while another holds the lease waits and reads Redis again, a few
+times: the holder's fill usually lands within one origin read, so this answers from
+the cache and sends one origin read per key per burst of misses, not one per reader
+(the herd capped). If the fill has not come by then it reads the origin without
+filling: a bounded wait, never a stuck reader. With Redis down it fails open like the
+others: no lease, no fill, the origin answers.
+"""
+
+import asyncio
+import os
+from collections.abc import Awaitable, Callable
+from typing import Any, ClassVar
+
+from services.strategies.base import CacheAside, Deps, Served, encode, list_key, product_key
+
+LEASE_MS = 2000  # a holder that died frees the key after this
+HOT_MISS_WAIT_S = 0.005  # between re-reads of a key another reader is filling
+HOT_MISS_TRIES = 8  # then read the origin without filling: at most ~40 ms waited
+# KEYS: the key, its lease. ARGV: the token, the value, the TTL in ms.
+FILL_IF_LEASED = """
+if redis.call('GET', KEYS[2]) == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+  redis.call('DEL', KEYS[2])
+  return 1
+end
+return 0
+"""
+
+
+def lease_key(key: str) -> str:
+    return f"lease:{key}"
+
+
+class LeaseStrategy(CacheAside):
+    name: ClassVar[str] = "lease"
+
+    def __init__(self, deps: Deps) -> None:
+        super().__init__(deps)
+        self._fill = self.cache.redis.register_script(FILL_IF_LEASED)
+
+    async def read_through(
+        self, key: str | None, load: Callable[[], Awaitable[Any]]
+    ) -> Served | None:
+        if key is None:
+            return await super().read_through(key, load)
+        token = None
+        for _ in range(HOT_MISS_TRIES + 1):
+            body = await self.cache.get(key)
+            if body is not None:
+                self.metrics.hits["redis"].inc()
+                return Served(body, "redis")
+            token = os.urandom(8).hex()
+            taken = self.cache.redis.set(lease_key(key), token, nx=True, px=LEASE_MS)
+            leased = await self.cache.call("SET NX lease", taken, None)
+            if leased or self.cache.down:  # ours, or Redis is away: read the origin now
+                break
+            token = None  # another reader is filling it: read Redis again shortly
+            await asyncio.sleep(HOT_MISS_WAIT_S)
+        self.metrics.misses["redis"].inc()
+        self.metrics.origin_reads.inc()
+        value = await load()
+        if value is None:
+            return None
+        body = encode(value)
+        if token is not None and not self.cache.down:
+            fill = self._fill(
+                keys=[key, lease_key(key)], args=[token, body, int(self.ttl_s * 1000)]
+            )
+            await self.cache.call("fill", fill, None)
+        return Served(body, "miss")
+
+    async def update_product(self, product_id: int, changes: dict[str, Any]) -> bytes | None:
+        row = await self.origin.update_product(product_id, changes)
+        if row is None:
+            return None
+        keys = [product_key(product_id), list_key(row["category"])]
+        # the leases go with the keys: a fill of what was read before this write is refused
+        await self.cache.delete(*keys, *map(lease_key, keys))
+        self.metrics.invalidations_sent.inc()
+        return encode(row)
