@@ -21,7 +21,7 @@ from bench.manifest import Manifest, create_run_folder, utc_now
 from bench.report.run import build_report
 from bench.run_config import RunConfig
 from bench.runtime.base import Deployment, RunFailure, Runtime
-from bench.runtime.processes import Interrupted, shielded
+from bench.runtime.signals import Interrupted, shielded
 from bench.verify import VerifyFailed
 
 

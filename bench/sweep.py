@@ -20,7 +20,7 @@ from bench.manifest import SWEEP_KIND, Manifest, create_run_folder, read_manifes
 from bench.matrix import Cell, SweepConfig, expand_matrix
 from bench.report.sweep import analyse_sweep
 from bench.runtime.base import Runtime
-from bench.runtime.processes import Interrupted, shielded
+from bench.runtime.signals import Interrupted, shielded
 
 # A cell ran to its end: measured, or refused by verify (which is a finding, not a fault).
 FINISHED = ("complete", "failed_verify")

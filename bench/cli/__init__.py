@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from bench.cli.options import Parser, UsageError
 from bench.cli.run import add_run_commands
 from bench.cli.sweep import add_sweep_commands
-from bench.runtime.processes import Interrupted, raise_interrupted
+from bench.runtime.signals import Interrupted, raise_interrupted
 
 
 def build_parser() -> Parser:

@@ -25,20 +25,19 @@ read from /proc so that zombies, which a container's PID 1 may never reap, count
 
 from __future__ import annotations
 
-import ctypes
 import logging
 import os
 import signal
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType, TracebackType
 
 from bench.runtime.base import RunFailure
+from bench.runtime.signals import TRAPPED_SIGNALS, Interrupted, die_with_parent
 
 logger = logging.getLogger(__name__)
 
@@ -46,10 +45,8 @@ DEFAULT_GRACE_S = 5.0
 # After SIGKILL, how long to wait for the kernel to remove the processes before giving up
 # with a warning (a process stuck in uninterruptible sleep must not hang the harness).
 KILL_WAIT_S = 5.0
-PR_SET_PDEATHSIG = 1  # prctl(2)
 _POLL_S = 0.05
 _LOG_TAIL_BYTES = 64 * 1024
-_TRAPPED_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 # What signal.signal() returns: a callable, SIG_DFL/SIG_IGN, or None (set from C).
 _SignalHandler = Callable[[int, FrameType | None], object] | int | None
 
@@ -74,60 +71,6 @@ class Child:
     def returncode(self) -> int | None:
         """Exit status if the process has exited (reaping it), else None."""
         return self.popen.poll()
-
-
-class Interrupted(KeyboardInterrupt):
-    """SIGINT or SIGTERM, raised where the harness was, so that teardown runs."""
-
-    def __init__(self, signum: int) -> None:
-        super().__init__(signal.Signals(signum).name)
-        self.signum = signum
-
-    @property
-    def exit_code(self) -> int:
-        """The shell's convention: 128 + the signal (130 for Ctrl-C, 143 for SIGTERM)."""
-        return 128 + self.signum
-
-
-def raise_interrupted(signum: int, frame: FrameType | None) -> None:
-    """A signal handler for SIGINT and SIGTERM outside any supervisor: unwind, naming it."""
-    raise Interrupted(signum)
-
-
-@contextmanager
-def shielded() -> Iterator[None]:
-    """SIGINT and SIGTERM ignored for a few lines that must finish (saying how a run
-    ended, removing its scratch folder): one more Ctrl-C there would leave run.json
-    saying `running`. Only the main thread can set handlers; elsewhere this does nothing."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    saved = {signum: signal.signal(signum, signal.SIG_IGN) for signum in _TRAPPED_SIGNALS}
-    try:
-        yield
-    finally:
-        for signum, handler in saved.items():
-            signal.signal(signum, signal.SIG_DFL if handler is None else handler)
-
-
-def die_with_parent(parent_pid: int) -> Callable[[], None]:
-    """A `preexec_fn`: the child gets SIGKILL when the harness dies, however it dies.
-
-    Linux only (prctl); elsewhere it does nothing. If the harness died between fork and
-    prctl, the child would never be told, so it checks its parent and leaves itself.
-    """
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        prctl = libc.prctl
-    except (OSError, AttributeError):
-        return lambda: None
-
-    def arm() -> None:
-        prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-        if os.getppid() != parent_pid:
-            os._exit(1)
-
-    return arm
 
 
 class SupervisorError(RunFailure):
@@ -224,7 +167,7 @@ class Supervisor:
 
     def __enter__(self) -> Supervisor:
         if self.trap_signals and threading.current_thread() is threading.main_thread():
-            for signum in _TRAPPED_SIGNALS:
+            for signum in TRAPPED_SIGNALS:
                 self._saved_handlers[signum] = signal.signal(signum, self._on_signal)
         return self
 
