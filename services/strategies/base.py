@@ -82,19 +82,28 @@ class CacheAside:
         `key` None means the cache cannot be used right now (Redis is down): go to the origin.
         """
         if key is not None:
-            body = await self.cache.get(key)
-            if body is not None:
-                self.metrics.hits["redis"].inc()
-                return Served(body, "redis")
+            served = await self.from_redis(key)
+            if served is not None:
+                return served
+        body = await self.from_origin(load)
+        if body is not None and key is not None:
+            await self.cache.set(key, body, self.ttl_s)
+        return None if body is None else Served(body, "miss")
+
+    async def from_redis(self, key: str) -> Served | None:
+        """The key's body from Redis, counted as a hit; None on a miss (or Redis away)."""
+        body = await self.cache.get(key)
+        if body is None:
+            return None
+        self.metrics.hits["redis"].inc()
+        return Served(body, "redis")
+
+    async def from_origin(self, load: Callable[[], Awaitable[Any]]) -> bytes | None:
+        """`load`'s value encoded, counted as a miss and an origin read; None if absent."""
         self.metrics.misses["redis"].inc()
         self.metrics.origin_reads.inc()
         value = await load()
-        if value is None:
-            return None
-        body = encode(value)
-        if key is not None:
-            await self.cache.set(key, body, self.ttl_s)
-        return Served(body, "miss")
+        return None if value is None else encode(value)
 
     async def load_list(self, category: str) -> dict[str, Any]:
         return {"category": category, "items": await self.origin.list_category(category)}

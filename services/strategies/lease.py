@@ -54,10 +54,9 @@ class LeaseStrategy(CacheAside):
             return await super().read_through(key, load)
         token = None
         for _ in range(HOT_MISS_TRIES + 1):
-            body = await self.cache.get(key)
-            if body is not None:
-                self.metrics.hits["redis"].inc()
-                return Served(body, "redis")
+            served = await self.from_redis(key)
+            if served is not None:
+                return served
             token = os.urandom(8).hex()
             taken = self.cache.redis.set(lease_key(key), token, nx=True, px=LEASE_MS)
             leased = await self.cache.call("SET NX lease", taken, None)
@@ -65,18 +64,12 @@ class LeaseStrategy(CacheAside):
                 break
             token = None  # another reader is filling it: read Redis again shortly
             await asyncio.sleep(HOT_MISS_WAIT_S)
-        self.metrics.misses["redis"].inc()
-        self.metrics.origin_reads.inc()
-        value = await load()
-        if value is None:
-            return None
-        body = encode(value)
-        if token is not None and not self.cache.down:
-            fill = self._fill(
-                keys=[key, lease_key(key)], args=[token, body, int(self.ttl_s * 1000)]
-            )
+        body = await self.from_origin(load)
+        if body is not None and token is not None and not self.cache.down:
+            ttl_ms = int(self.ttl_s * 1000)
+            fill = self._fill(keys=[key, lease_key(key)], args=[token, body, ttl_ms])
             await self.cache.call("fill", fill, None)
-        return Served(body, "miss")
+        return None if body is None else Served(body, "miss")
 
     async def update_product(self, product_id: int, changes: dict[str, Any]) -> bytes | None:
         row = await self.origin.update_product(product_id, changes)
