@@ -18,6 +18,10 @@ class DeleteStrategy(CacheAside):
         row = await self.origin.update_product(product_id, changes)
         if row is None:
             return None
-        await self.cache.delete(product_key(product_id), list_key(row["category"]))
+        await self.cache.delete(*self.keys_to_drop(product_id, row["category"]))
         self.metrics.invalidations_sent.inc()
         return encode(row)
+
+    def keys_to_drop(self, product_id: int, category: str) -> list[str]:
+        """What a write drops: every key that embeds the product, its own and its list."""
+        return [product_key(product_id), list_key(category)]

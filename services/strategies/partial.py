@@ -6,18 +6,14 @@ which drops both, it shows what the guide warns of ("invalidate every key that
 contains the data") with numbers, under the `lists` scenario.
 """
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
-from services.strategies.base import CacheAside, encode, product_key
+from services.strategies.base import product_key
+from services.strategies.delete import DeleteStrategy
 
 
-class PartialStrategy(CacheAside):
+class PartialStrategy(DeleteStrategy):
     name: ClassVar[str] = "partial"
 
-    async def update_product(self, product_id: int, changes: dict[str, Any]) -> bytes | None:
-        row = await self.origin.update_product(product_id, changes)
-        if row is None:
-            return None
-        await self.cache.delete(product_key(product_id))  # and not the list: the gotcha
-        self.metrics.invalidations_sent.inc()
-        return encode(row)
+    def keys_to_drop(self, product_id: int, category: str) -> list[str]:
+        return [product_key(product_id)]  # and not the list: the gotcha
