@@ -7,14 +7,16 @@ settings. Routes are thin: they validate, ask the strategy, and say in
 """
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request, Response
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from services import cache
 from services.config import Settings, load_settings
@@ -65,7 +67,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(
         title="cache-invalidation-bench service",
         lifespan=lifespan,
-        exception_handlers={RequestValidationError: validation_error},
+        exception_handlers={
+            RequestValidationError: with_replica_headers(validation_error),
+            StarletteHTTPException: with_replica_headers(http_exception_handler),
+        },
     )
     _add_routes(app)
     _add_fault_control(app)
@@ -97,6 +102,20 @@ class CachedBody(Response):
         self.background = None
         self.body = body
         self.raw_headers = [(b"content-length", str(len(body)).encode()), *raw_headers]
+
+
+def with_replica_headers(
+    handler: Callable[[Request, Any], Awaitable[Response]],
+) -> Callable[[Request, Any], Awaitable[Response]]:
+    """An error answer carries X-Cache and X-Replica too, as the contract says every
+    response does (no cache answered it: `miss`). Errors only: the hot path is untouched."""
+
+    async def handle(request: Request, exc: Any) -> Response:
+        response = await handler(request, exc)
+        response.headers.update({"X-Cache": "miss", **getattr(request.app.state, "headers", {})})
+        return response
+
+    return handle
 
 
 def raw_headers(replica_name: str) -> dict[str, list[tuple[bytes, bytes]]]:

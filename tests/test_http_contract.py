@@ -72,3 +72,23 @@ async def test_bad_input_is_a_4xx(
         assert response.status_code == status, response.text
         after = (await client.get("/products/3")).json()
         assert after["version"] == 1, "bad input must not write"
+
+
+async def test_error_answers_carry_the_replica_headers(redis_url: str, database_url: str) -> None:
+    """Every response says which replica answered and that no cache did: errors too."""
+    async with replica("delete", redis_url, database_url, "r9") as client:
+        answers = [
+            await client.get("/products/999999"),  # 404, raised in the fast Starlette route
+            await client.get("/products/x"),  # 422 for a malformed id
+            await client.patch("/products/999999", json={"price": 1}),  # 404 from FastAPI
+            await client.patch("/products/3", json={"price": "free"}),  # 422 for a bad body
+            await client.patch(
+                "/products/3",
+                content=b"{}" + b" " * 9000,
+                headers={"content-type": "application/json"},
+            ),  # 413: over the body cap
+            await client.get("/no/such/route"),  # 404 before any route runs
+        ]
+        assert [a.status_code for a in answers] == [404, 422, 404, 422, 413, 404]
+        for answer in answers:
+            assert (answer.headers["x-replica"], answer.headers["x-cache"]) == ("r9", "miss")
