@@ -32,8 +32,9 @@ REQUESTS = pd.DataFrame([
 ], columns=list(COLUMNS)).astype({"version": "Int64"})
 FAULTS = pd.DataFrame([
     ["delete", "redis-partition", 1.0, 0.05, 0.25, T0 + 50 * MS, T0 + 300 * MS, "applied"],
-    ["delete", "subscriber-drop", math.nan, 0.5, math.nan, math.nan, math.nan, "not applicable"],
-], columns=["strategy", "kind", "arg", "at_s", "for_s", "started_ns", "ended_ns", "status"])
+    ["delete", "subscriber-drop", math.nan, 0.5, math.nan, pd.NA, pd.NA, "not applicable"],
+], columns=["strategy", "kind", "arg", "at_s", "for_s", "started_ns", "ended_ns", "status"]
+).astype({"started_ns": "Int64", "ended_ns": "Int64"})  # as load_faults reads faults.csv
 # fmt: on
 
 
@@ -55,6 +56,8 @@ def test_fault_effects_count_recovery_and_errors() -> None:
     assert (partition["stale_reads"], partition["oldest_stale_age_ms"]) == (2, 800.0)
     assert partition["last_stale_after_end_ms"] == 600.0  # 900 ms - the end at 300 ms
     assert (partition["errors"], partition["requests"]) == (1, 3)  # sent in [50, 300] ms
+    # on the timeline's clock: second 0 is the first request, at 90 ms
+    assert (partition["window_start_s"], partition["window_end_s"]) == (-0.04, 0.21)
     assert (drop["status"], drop["stale_reads"]) == ("not applicable", 0)
     assert math.isnan(drop["last_stale_after_end_ms"])
     assert (owner >= 0).sum() == 2

@@ -21,12 +21,14 @@ import numpy as np
 import pandas as pd
 
 from bench.analysis.staleness import successful
+from bench.analysis.timeline import starts_ns
 from bench.layout import RunFolder
 
 ONE_SHOT_WINDOW_S = 1.0
 EFFECT_COLUMNS: tuple[str, ...] = (
     "strategy", "fault", "kind", "arg", "at_s", "for_s", "status",
     "stale_reads", "oldest_stale_age_ms", "last_stale_after_end_ms", "errors", "requests",
+    "window_start_s", "window_end_s",
 )  # fmt: skip
 
 
@@ -35,7 +37,9 @@ def load_faults(folder: Path) -> pd.DataFrame:
     path = RunFolder(folder).faults
     if not path.exists():
         return pd.DataFrame()
-    faults = pd.read_csv(path, dtype={"strategy": str, "kind": str, "status": str})
+    # Int64: a wall-clock ns through a float64 (NaN where not applied) loses ~100 ns
+    faults = pd.read_csv(path, dtype={"strategy": str, "kind": str, "status": str,
+                                      "started_ns": "Int64", "ended_ns": "Int64"})  # fmt: skip
     return faults.reset_index(drop=True)
 
 
@@ -86,19 +90,22 @@ def attribute(reads: pd.DataFrame, windows: pd.DataFrame) -> np.ndarray:
 def fault_effects(
     requests: pd.DataFrame, reads: pd.DataFrame, faults: pd.DataFrame
 ) -> tuple[pd.DataFrame, np.ndarray]:
-    """One row per fault (`EFFECT_COLUMNS`, times in ms), and each read's owner (index
+    """One row per fault (`EFFECT_COLUMNS`, times in ms; the window in s since the
+    strategy's first request, as the timeline counts), and each read's owner (index
     into the applied faults, -1 for the strategy's own)."""
     if faults.empty:
         return pd.DataFrame(columns=list(EFFECT_COLUMNS)), np.full(len(reads), -1)
     applied = windows(faults)
     owner = attribute(reads, applied)
     errors = ~successful(requests["status"])
+    t0 = starts_ns(requests)  # the timeline's second 0, per strategy
     rows = []
     for row in faults.itertuples():
         effect = {"strategy": row.strategy, "fault": fault_name(row), "kind": row.kind,
                   "arg": row.arg, "at_s": row.at_s, "for_s": row.for_s, "status": row.status,
                   "stale_reads": 0, "oldest_stale_age_ms": math.nan,
-                  "last_stale_after_end_ms": math.nan, "errors": 0, "requests": 0}  # fmt: skip
+                  "last_stale_after_end_ms": math.nan, "errors": 0, "requests": 0,
+                  "window_start_s": math.nan, "window_end_s": math.nan}  # fmt: skip
         if row.Index in applied.index:
             window = applied.loc[row.Index]
             mine = reads[owner == applied.index.get_loc(row.Index)]
@@ -107,6 +114,10 @@ def fault_effects(
             )
             effect |= {"stale_reads": len(mine), "errors": int((during & errors).sum()),
                        "requests": int(during.sum())}  # fmt: skip
+            if row.strategy in t0.index:  # seconds on the timeline's clock, for the plot
+                zero = t0[row.strategy]
+                effect |= {"window_start_s": (window["window_start_ns"] - zero) / 1e9,
+                           "window_end_s": (window["window_end_ns"] - zero) / 1e9}  # fmt: skip
             if len(mine):
                 last = (mine["t_start_ns"].max() - window["window_end_ns"]) / 1e6
                 effect |= {"oldest_stale_age_ms": float(mine["stale_age_ms"].max()),

@@ -16,7 +16,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
 from bench.analysis.summary import strategy_order
-from bench.analysis.tables import load_probe, load_requests, read_table
+from bench.analysis.tables import load_probe, read_table
 from bench.layout import RunFolder
 from bench.manifest import read_manifest
 
@@ -203,28 +203,27 @@ def timeline(folder: Path) -> Path | None:
     """Per strategy and second: requests, errors, stale reads and origin reads per second,
     each injected fault's window shaded, so what a fault did shows where it happened."""
     run = RunFolder(folder)
-    table, faults = read_table(run.timeline), read_table(run.faults)
+    table, faults = read_table(run.timeline), read_table(run.fault_effects)
     if table.empty:
         return None
     names = list(dict.fromkeys(table["strategy"]))
     fig = Figure(figsize=(8, 2.4 * len(names) + 0.6))
     axes = fig.subplots(len(names), 1, sharex=True, squeeze=False)[:, 0]
-    requests, _ = load_requests(folder)
-    t0 = requests.groupby("strategy")["t_start_ns"].min()
     for ax, name in zip(axes, names, strict=True):
         rows = table[table["strategy"] == name]
         for column, color in (("requests", "tab:blue"), ("origin_reads_per_s", "tab:green"),
                               ("stale_reads", "tab:red"), ("errors", "black")):  # fmt: skip
             ax.plot(rows["second"] + 0.5, rows[column], label=column.replace("_", " "),
                     color=color, lw=1.4)  # fmt: skip
-        mine = faults[faults["strategy"] == name] if not faults.empty else faults
-        for fault in mine.itertuples():
-            if fault.status == "applied":
-                start = (fault.started_ns - t0[name]) / 1e9
-                end = max((fault.ended_ns - t0[name]) / 1e9, start + 0.2)  # a one-shot shows
-                ax.axvspan(start, end, color="tab:orange", alpha=0.25)
-                ax.annotate(fault.kind, (start, 1), xycoords=("data", "axes fraction"),
-                            xytext=(2, -10), textcoords="offset points", fontsize=8)  # fmt: skip
+        shaded = (
+            faults[(faults["strategy"] == name) & (faults["status"] == "applied")]
+            if len(faults)
+            else faults
+        )
+        for fault in shaded.itertuples():
+            ax.axvspan(fault.window_start_s, fault.window_end_s, color="tab:orange", alpha=0.25)
+            ax.annotate(fault.kind, (fault.window_start_s, 1), xycoords=("data", "axes fraction"),
+                        xytext=(2, -10), textcoords="offset points", fontsize=8)  # fmt: skip
         ax.set_ylabel(f"{name}\nper second")
         ax.set_yscale("symlog", linthresh=10)
         ax.grid(True, alpha=0.3)
