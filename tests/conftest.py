@@ -27,12 +27,12 @@ PLAN = SeedPlan(products=50, categories=5, probe_products=4)
 class RedisProcess:
     """A private redis-server on a free port, which a test may kill."""
 
-    def __init__(self, workdir: Path, port: int | None = None) -> None:
+    def __init__(self, workdir: Path, port: int | None = None, binary: Path | None = None) -> None:
         self.port = port or free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self.proc = subprocess.Popen(
             [
-                str(find_redis_server()),
+                str(binary or find_redis_server()),
                 "--port",
                 str(self.port),
                 "--bind",

@@ -2,7 +2,8 @@
 
 `partial` falls into the partial-key gotcha (its lists stay stale until their TTL) where
 `delete` only loses the read/write race; `lease` closes that race (no stale read under
-the slow-origin `race` scenario) while keeping `delete`'s hit ratio, unlike `versioned`.
+the slow-origin `race` scenario) while keeping `delete`'s hit ratio, unlike `versioned`;
+`tracking` hears Redis's own invalidations about as fast as `pubsub` hears its PUBLISH.
 """
 
 import subprocess
@@ -11,6 +12,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+
+from bench.analysis.summary import analyse
 
 RUN = [sys.executable, "-m", "bench", "run", "--replicas", "2", "--duration", "20"]
 
@@ -27,6 +30,16 @@ def summary_of(results: Path, *args: str) -> pd.DataFrame:
 def lists(tmp_path_factory: pytest.TempPathFactory) -> pd.DataFrame:
     return summary_of(tmp_path_factory.mktemp("lists"), "--strategies", "partial,delete",
                       "--scenario", "lists", "--ttl", "10")  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def tracked(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    results = tmp_path_factory.mktemp("tracked")
+    summary_of(results, "--strategies", "pubsub,tracking", "--scenario", "update_heavy",
+               "--rate", "200", "--users", "10", "--ttl", "30",
+               "--fault", "subscriber-drop@8")  # fmt: skip
+    [folder] = results.iterdir()
+    return folder
 
 
 @pytest.fixture(scope="module")
@@ -48,3 +61,16 @@ def test_a_lease_closes_the_race_and_keeps_the_hits(race: pd.DataFrame) -> None:
     # it keeps what versioned gives away: here it was 5-6 points above delete's, since a
     # reader that waits for the lease holder's fill reads a hit, not the origin
     assert lease["hit_ratio"] >= delete["hit_ratio"] - 0.05
+
+
+def test_tracking_converges_like_pubsub_and_survives_a_dropped_link(tracked: Path) -> None:
+    summary = pd.read_csv(tracked / "summary.csv").set_index("strategy")
+    probe = summary["probe_convergence_p50_ms"]
+    assert probe["tracking"] <= 2 * probe["pubsub"], probe
+    drop = pd.read_csv(tracked / "faults.csv").set_index("strategy").loc["tracking"]
+    assert drop["status"] == "applied"
+    reads = analyse(tracked).reads
+    after = reads["t_start_ns"] > drop["started_ns"] + 1e9
+    came_back = after & (reads["strategy"] == "tracking") & (reads["cache"] == "local")
+    assert came_back.any(), "the tracking link reconnected and the local tier filled again"
+    assert "Invalidations from Redis itself: tracking served" in (tracked / "report.md").read_text()

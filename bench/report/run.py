@@ -259,6 +259,12 @@ def beyond_the_guide(rows: dict[str, Row]) -> list[str]:
             f" stale reads and a hit ratio of {fmt_pct(lease['hit_ratio'])}; delete"
             f" {fmt_int(delete['stale_reads'])} and {fmt_pct(delete['hit_ratio'])}."
         )
+    if (tracking := rows.get("tracking")) and not missing(tracking["probe_convergence_p50_ms"]):
+        notes.append(
+            f"Invalidations from Redis itself: tracking served"
+            f" {fmt_pct(tracking['local_hit_ratio'])} of reads from its local tier (every"
+            f" fill empties the other replicas' copies), and {probe_phrase(tracking)}."
+        )
     return notes
 
 

@@ -56,6 +56,12 @@ STRATEGIES: dict[str, StrategySpec] = {
         # beyond the guide
         StrategySpec("partial", "services.strategies.partial:PartialStrategy", lists_fresh=False),
         StrategySpec("lease", "services.strategies.lease:LeaseStrategy"),
+        StrategySpec(
+            "tracking",
+            "services.strategies.tracking:TrackingStrategy",
+            local_tier=True,
+            subscriber=True,
+        ),
     )
 }
 STRATEGY_NAMES: tuple[str, ...] = tuple(STRATEGIES)
