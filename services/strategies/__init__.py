@@ -56,6 +56,7 @@ STRATEGIES: dict[str, StrategySpec] = {
         # beyond the guide
         StrategySpec("partial", "services.strategies.partial:PartialStrategy", lists_fresh=False),
         StrategySpec("lease", "services.strategies.lease:LeaseStrategy"),
+        StrategySpec("outbox", "services.strategies.outbox:OutboxStrategy"),
     )
 }
 STRATEGY_NAMES: tuple[str, ...] = tuple(STRATEGIES)
