@@ -149,6 +149,7 @@ class PostgresOutbox:
     def __init__(self, origin: PostgresOrigin) -> None:
         self.origin = origin
         self.listening: bool | None = False
+        self.listener_pid: int | None = None  # its server process, while it listens
         self._lost = False  # the LISTEN connection's loss was logged, its return not yet
 
     async def create(self) -> None:
@@ -227,7 +228,7 @@ class PostgresOutbox:
         conn = await asyncpg.connect(self.origin.url, timeout=5)
         try:
             await conn.add_listener(CHANNEL, lambda *_: wake())
-            self.listening = True
+            self.listening, self.listener_pid = True, conn.get_server_pid()
             if self._lost:
                 log.warning("outbox LISTEN connection is back")
                 self._lost = False
@@ -236,6 +237,6 @@ class PostgresOutbox:
                 await asyncio.sleep(LISTEN_CHECK_S)
                 await conn.execute("SELECT 1", timeout=LISTEN_CHECK_S)
         finally:
-            self.listening = False
+            self.listening, self.listener_pid = False, None
             with contextlib.suppress(Exception):
                 conn.terminate()
