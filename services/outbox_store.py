@@ -129,11 +129,10 @@ class SqliteOutbox:
     async def _forget(self, entries: list[Entry]) -> None:
         if not entries:
             return
-        async with self.origin.transaction() as conn:
-            marks = ", ".join("?" * len(entries))
-            await conn.execute(
-                f"DELETE FROM cache_outbox WHERE id IN ({marks})", tuple(e.id for e in entries)
-            )
+        marks = ", ".join("?" * len(entries))
+        await self.origin.execute_write(
+            f"DELETE FROM cache_outbox WHERE id IN ({marks})", tuple(e.id for e in entries)
+        )
 
     async def listen(self, wake: Callable[[], None]) -> None:
         return None  # nothing to listen to: the relay polls

@@ -131,25 +131,28 @@ class Relay:
 
     async def _deliver_waiting(self) -> None:
         """The rows this replica's writes wait for. One not found is gone: another relay
-        delivered it (a row is deleted only after its DEL), so its write is answered too."""
+        delivered it (a row is deleted only after its DEL), so its write is answered at
+        once, even while this relay's own DELs fail (its Redis link is cut)."""
         ids = sorted(self._waiting)
         if not ids:
             return
         async with self.store.claim_ids(ids) as entries:
+            found = {entry.id for entry in entries}
+            self._settle([outbox_id for outbox_id in ids if outbox_id not in found])
             await self._drop(entries)
-        self._settle(ids)
 
     async def _sweep(self) -> None:
         while True:
             async with self.store.claim(BATCH) as entries:
                 await self._drop(entries)
-            self._settle([entry.id for entry in entries])
             if len(entries) < BATCH:
                 return
 
     async def _drop(self, entries: list[Entry]) -> None:
         """DEL every key of `entries` in one call; raise if Redis did not take it (the
-        claim then keeps the rows). Not `Cache.call`: that fails open, swallowing it."""
+        claim then keeps the rows). Not `Cache.call`: that fails open, swallowing it.
+        Their writes are answered as soon as Redis took it: deleting the rows is only
+        bookkeeping, and a row left by a failed delete is delivered again, harmlessly."""
         keys = list(dict.fromkeys(key for entry in entries for key in entry.keys))
         if not keys:
             return
@@ -158,6 +161,7 @@ class Relay:
         except REDIS_ERRORS:
             self.metrics.cache_errors.inc()
             raise
+        self._settle([entry.id for entry in entries])
         self.metrics.invalidations_sent.inc(len(entries))
         self._recovered()  # only a DEL Redis took ends an outage, not a pass with none
 
