@@ -42,7 +42,7 @@ WRITE_WAIT_S = 1.0
 # short: a Redis back from a pause is healed within it, and that delay is what the
 # fault runs measure; a failed try is cheap (one SELECT, one DEL that fails fast or
 # times out)
-RETRY_PAUSE_S = 0.15
+RETRY_PAUSE_S = 0.1
 BATCH = 100  # rows per claim: one DEL and one DELETE for up to this many writes
 REDIS_ERRORS = (RedisError, OSError, RuntimeError)  # as services.cache counts them
 log = logging.getLogger("services.outbox")
