@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import NamedTuple, Protocol
@@ -149,6 +150,9 @@ class PostgresOutbox:
         self.origin = origin
         self.listening: bool | None = False
         self.listener_pid: int | None = None  # its server process, while it listens
+        # the payload of this process's NOTIFYs: its relay delivers its own writes' rows
+        # already, so it only wakes for the other replicas'
+        self.token = uuid.uuid4().hex
         self._lost = False  # the LISTEN connection's loss was logged, its return not yet
 
     async def create(self) -> None:
@@ -170,7 +174,7 @@ class PostgresOutbox:
                 json.dumps(keys_of(row)),
             )
             # inside the transaction: PostgreSQL delivers it at COMMIT, never before
-            await conn.execute("SELECT pg_notify($1, '')", CHANNEL)
+            await conn.execute("SELECT pg_notify($1, $2)", CHANNEL, self.token)
             return int(outbox_id)
 
         return await self.origin.update_product_and(product_id, changes, record)
@@ -223,10 +227,17 @@ class PostgresOutbox:
                 self._lost = True
             await asyncio.sleep(RELISTEN_PAUSE_S)
 
+    def _on_notify(self, wake: Callable[[], None]) -> Callable[..., None]:
+        def heard(_conn: object, _pid: int, _channel: str, payload: str) -> None:
+            if payload != self.token:
+                wake()
+
+        return heard
+
     async def _listen_until_lost(self, wake: Callable[[], None]) -> None:
         conn = await asyncpg.connect(self.origin.url, timeout=5)
         try:
-            await conn.add_listener(CHANNEL, lambda *_: wake())
+            await conn.add_listener(CHANNEL, self._on_notify(wake))
             self.listening, self.listener_pid = True, conn.get_server_pid()
             if self._lost:
                 log.warning("outbox LISTEN connection is back")

@@ -139,3 +139,28 @@ async def test_the_relay_listens_again_when_its_connection_is_lost(
         await async_wait_until(lambda: listening_on_another_connection(first), 10,
                                "the relay to LISTEN again on a new connection")  # fmt: skip
         assert (await client.get("/healthz")).json()["outbox_listening"] is True
+
+
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+async def test_relays_of_two_replicas_deliver_each_row_once(
+    redis_url: str, database_url: str
+) -> None:
+    """The relays race for every row (each wakes at the other's NOTIFY), and the row
+    locks (FOR UPDATE, SKIP LOCKED in a sweep) let exactly one of them deliver it."""
+    writes = 40
+    async with (
+        replica("outbox", redis_url, database_url, "a") as a,
+        replica("outbox", redis_url, database_url, "b") as b,
+    ):
+        answers = await asyncio.gather(*(
+            (a, b)[i % 2].patch(f"/products/{i % 10 + 1}", json={"price": 1.0 + i})
+            for i in range(writes)
+        ))  # fmt: skip
+        assert all(answer.status_code == 200 for answer in answers)
+
+        async def empty() -> bool:
+            return await outbox_keys(a) == []
+
+        await async_wait_until(empty, 5, "every row to be delivered")
+        sent = [counter((await c.get("/metrics")).text, "invalidations_sent_total") for c in (a, b)]
+        assert sum(sent) == writes, sent
