@@ -7,14 +7,17 @@ several replicas can never lose an increment.
 """
 
 import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import aiosqlite
 import asyncpg
 
 Product = dict[str, Any]
+T = TypeVar("T")
 
 COLUMNS = "id, name, price, category, version, updated_at"
 SEED_UPDATED_AT = "2026-01-01T00:00:00+00:00"
@@ -63,6 +66,9 @@ class SqliteOrigin(_Delayed):
         self.path = path
         self._reader: aiosqlite.Connection | None = None
         self._writer: aiosqlite.Connection | None = None
+        # One user of the writer at a time: a statement sent by one coroutine while
+        # another's transaction is open on the same connection would land inside it.
+        self._write_lock = asyncio.Lock()
 
     async def open(self) -> None:
         folder = Path(self.path).resolve().parent
@@ -105,6 +111,46 @@ class SqliteOrigin(_Delayed):
 
     async def update_product(self, product_id: int, changes: dict[str, Any]) -> Product | None:
         await self._delay()
+        async with self._write_lock:
+            return await self._update(product_id, changes)
+
+    async def update_product_and(
+        self,
+        product_id: int,
+        changes: dict[str, Any],
+        also: Callable[[aiosqlite.Connection, Product], Awaitable[T]],
+    ) -> tuple[Product, T] | None:
+        """`update_product`, and `also(connection, row)` in the same transaction, so the
+        caller's own statement (the outbox's INSERT) commits or rolls back with the row."""
+        await self._delay()  # before the transaction: a slow query must not hold the lock
+        async with self.transaction() as conn:
+            row = await self._update(product_id, changes)
+            return None if row is None else (row, await also(conn, row))
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        """The writer inside BEGIN IMMEDIATE ... COMMIT, ROLLBACK on any error.
+
+        IMMEDIATE takes the file's write lock up front, so the transaction never fails
+        half-way on a lock another replica's writer holds (busy_timeout waits instead)."""
+        async with self._write_lock:
+            await self.writer.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.writer
+            except BaseException:
+                await self.writer.execute("ROLLBACK")
+                raise
+            await self.writer.execute("COMMIT")
+
+    async def execute_write(self, sql: str, parameters: tuple[Any, ...] = ()) -> None:
+        """One statement on the writer, committed on its own: one round trip to the
+        connection's thread where a transaction takes three, so the file's write lock,
+        which every replica's writes wait for, is held that much shorter."""
+        async with self._write_lock:
+            await self.writer.execute(sql, parameters)
+
+    async def _update(self, product_id: int, changes: dict[str, Any]) -> Product | None:
+        """The UPDATE itself, on the writer; the caller holds the write lock."""
         rows = await self.writer.execute_fetchall(
             "UPDATE products SET name = COALESCE(?, name), price = COALESCE(?, price),"
             " version = version + 1, updated_at = ? WHERE id = ?"
@@ -138,15 +184,14 @@ class SqliteOrigin(_Delayed):
         )
 
     async def insert_products(self, rows: list[Product]) -> int:
-        before = self.writer.total_changes
-        await self.writer.execute("BEGIN")
-        await self.writer.executemany(
-            f"INSERT INTO products ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)"
-            " ON CONFLICT (id) DO NOTHING",
-            [tuple(row[c] for c in COLUMNS.split(", ")) for row in rows],
-        )
-        await self.writer.execute("COMMIT")
-        return self.writer.total_changes - before
+        async with self.transaction() as writer:
+            before = writer.total_changes
+            await writer.executemany(
+                f"INSERT INTO products ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (id) DO NOTHING",
+                [tuple(row[c] for c in COLUMNS.split(", ")) for row in rows],
+            )
+            return writer.total_changes - before
 
     async def ping(self) -> None:
         await self.reader.execute_fetchall("SELECT count(*) FROM products")
@@ -192,7 +237,31 @@ class PostgresOrigin(_Delayed):
 
     async def update_product(self, product_id: int, changes: dict[str, Any]) -> Product | None:
         await self._delay()
-        record = await self.pool.fetchrow(
+        return await self._update(self.pool, product_id, changes)
+
+    async def update_product_and(
+        self,
+        product_id: int,
+        changes: dict[str, Any],
+        also: Callable[[asyncpg.Connection, Product], Awaitable[T]],
+    ) -> tuple[Product, T] | None:
+        """`update_product`, and `also(connection, row)` in the same transaction, so the
+        caller's own statement (the outbox's INSERT) commits or rolls back with the row."""
+        await self._delay()
+        async with self.transaction() as conn:
+            row = await self._update(conn, product_id, changes)
+            return None if row is None else (row, await also(conn, row))
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[asyncpg.Connection]:
+        """A pool connection inside a transaction: COMMIT on exit, ROLLBACK on error."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            yield conn
+
+    async def _update(
+        self, on: asyncpg.Pool | asyncpg.Connection, product_id: int, changes: dict[str, Any]
+    ) -> Product | None:
+        record = await on.fetchrow(
             "UPDATE products SET name = COALESCE($1, name), price = COALESCE($2, price),"
             " version = version + 1, updated_at = clock_timestamp() WHERE id = $3"
             f" RETURNING {COLUMNS}",

@@ -62,6 +62,7 @@ STRATEGIES: dict[str, StrategySpec] = {
             local_tier=True,
             subscriber=True,
         ),
+        StrategySpec("outbox", "services.strategies.outbox:OutboxStrategy"),
     )
 }
 STRATEGY_NAMES: tuple[str, ...] = tuple(STRATEGIES)
