@@ -265,6 +265,14 @@ def beyond_the_guide(rows: dict[str, Row]) -> list[str]:
             f" {fmt_pct(tracking['local_hit_ratio'])} of reads from its local tier (every"
             f" fill empties the other replicas' copies), and {probe_phrase(tracking)}."
         )
+    if (outbox := rows.get("outbox")) and delete and not missing(outbox["write_p50_ms"]):
+        notes.append(
+            f"Invalidation from the commit: outbox wrote in {fmt_ms(outbox['write_p50_ms'])} ms"
+            f" (p50) against {fmt_ms(delete['write_p50_ms'])} ms for delete, the price of its"
+            f" outbox row; it had {fmt_int(outbox['stale_reads'])} stale reads to delete's"
+            f" {fmt_int(delete['stale_reads'])}. What it buys shows under a hung or cut-off"
+            " Redis (--fault): a DEL that delete loses, its relay delivers later."
+        )
     return notes
 
 
