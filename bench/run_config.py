@@ -8,13 +8,22 @@ from typing import Any
 from bench.faults.spec import Fault, FaultSpecError, check_faults
 from services.strategies import GUIDE_STRATEGIES, STRATEGY_NAMES
 
-SCENARIOS = ("read_mostly", "update_heavy", "read_latest", "lists", "race")
+SCENARIOS = ("read_mostly", "update_heavy", "read_latest", "lists", "race", "stampede")
 RUNTIMES = ("local", "compose")  # bench.runtime.runtime_for makes them
 # A paced load this 2-core machine sustains with room to spare for 3 replicas, Locust and
 # Redis: staleness measured on a saturated server measures queueing, not invalidation.
 DEFAULT_RATE = 300.0
 # The `race` scenario models a costly query; without it there is no window to race in.
-SCENARIO_ORIGIN_DELAY_MS = {"race": 20.0}
+# `stampede`'s herd forms while the refill's query runs: the slower, the bigger.
+SCENARIO_ORIGIN_DELAY_MS = {"race": 20.0, "stampede": 50.0}
+# `stampede` needs hot keys to expire often, under load, for its herds to be counted.
+SCENARIO_TTL_S = {"stampede": 2.0}
+DEFAULT_TTL_S = 30.0
+
+
+def scenario_ttl_s(scenario: str) -> float:
+    """The TTL a run of `scenario` gets unless `--ttl` says otherwise."""
+    return SCENARIO_TTL_S.get(scenario, DEFAULT_TTL_S)
 
 
 class ConfigError(ValueError):
@@ -27,7 +36,7 @@ class RunConfig:
     replicas: int = 3
     scenario: str = "read_mostly"
     duration_s: float = 60.0
-    ttl_s: float = 30.0
+    ttl_s: float = DEFAULT_TTL_S
     users: int = 20
     rate: float | None = DEFAULT_RATE  # total requests/s; None = as fast as possible
     origin_delay_ms: float | None = None  # None = the scenario's default

@@ -4,10 +4,11 @@ import math
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from bench.analysis.faults import attribute, fault_effects, windows
 from bench.analysis.staleness import check_staleness
-from bench.analysis.timeline import timeline
+from bench.analysis.timeline import origin_load, origin_reads_per_second, timeline
 from scenarios.request_rows import COLUMNS
 
 T0 = 1_700_000_000_000_000_000
@@ -92,3 +93,22 @@ def test_the_timeline_counts_each_second_and_reads_restarts_as_restarts() -> Non
     # a replica's first scrape has no rate; r2 restarted (50 -> 3): 3 reads, not -47
     assert np.isnan(table.iloc[0]["origin_reads_per_s"])
     assert table["origin_reads_per_s"].tolist()[1:] == [4 + 3, 6 + 2]
+
+
+def test_origin_load_is_a_rate_so_drifting_scrapes_do_not_double_a_peak() -> None:
+    """Scrapes every ~1 s drift against the clock's seconds: two that land in one second
+    must average their rates there, not add their counts (a false doubled peak)."""
+    s = 1_000_000_000
+    t0 = pd.Series({"delete": T0})
+    metrics = pd.DataFrame({
+        "t_ns": [T0 + 100 * MS, T0 + s + 50 * MS, T0 + s + 950 * MS, T0 + 2 * s + 950 * MS],
+        "replica": ["r1"] * 4, "sample": ["origin_reads_total"] * 4,
+        "value": [0.0, 95.0, 185.0, 235.0], "strategy": ["delete"] * 4,
+    })  # fmt: skip
+    table = origin_reads_per_second(metrics, t0)
+    assert table["second"].tolist() == [1, 2]
+    # 95 reads in 0.95 s, then 90 in 0.9 s: 100/s both, not 185 in second 1
+    assert table["origin_reads_per_s"].tolist() == pytest.approx([100.0, 50.0])
+    load = origin_load(table).loc["delete"]
+    assert load["origin_rps_peak"] == pytest.approx(100.0)
+    assert load["origin_rps_mean"] == pytest.approx(75.0)

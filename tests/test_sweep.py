@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from bench.faults.spec import parse_fault
@@ -136,3 +137,18 @@ def test_every_cell_must_hold_the_faults_before_the_first_runs() -> None:
     faults = (parse_fault("replica-kill@5+2:2"),)
     with pytest.raises(ConfigError, match=r"replica-kill@5\+2:2: there are 1 replicas"):
         SweepConfig(RunConfig(faults=faults), (5.0,), (1, 2))
+
+
+def test_origin_load_falls_as_the_ttl_grows(tmp_path: Path) -> None:
+    """What the cache is for, seen from the database: `ttl` at 30 s reads the origin less
+    often than at 1 s, in the same sweep (origin reads/s from the replicas' counters)."""
+    results = tmp_path / "results"
+    done = subprocess.run([*SWEEP, "--strategies", "ttl", "--ttls", "1,30", "--replicas", "2",
+                           "--duration", "6", "--rate", "100", "--users", "5",
+                           "--results", str(results)],
+                          capture_output=True, text=True, timeout=180)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    [folder] = run_folders(results)
+    origin = pd.read_csv(folder / "summary.csv").set_index("ttl_s")["origin_rps_mean"]
+    assert origin[30.0] < origin[1.0], origin
+    assert "Origin reads/s, mean over 1 s windows" in (folder / "report.md").read_text()

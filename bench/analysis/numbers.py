@@ -50,11 +50,20 @@ def fmt_int(value: Any) -> str:
     return NONE if missing(value) else f"{int(value):,}"
 
 
+def fmt_number(value: Any) -> str:
+    """A count or a rate: whole above 100 (`1,234`), else three digits (`4.84`, `12.8`),
+    never truncated, so a p99 herd of 4.84 does not read as 4."""
+    if missing(value) or math.isinf(value):
+        return NONE if missing(value) else str(value)
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}"
+
+
 def fmt_figure(column: str, value: Any) -> str:
-    """A summary figure in its unit, which its name carries: `_ms`, `_ratio`, else a count."""
+    """A summary figure in its unit, which its name carries: `_ms`, `_ratio`, else a count
+    or a rate."""
     if column.endswith("_ratio"):
         return fmt_pct(value)
-    return fmt_ms(value) if column.endswith("_ms") else fmt_int(value)
+    return fmt_ms(value) if column.endswith("_ms") else fmt_number(value)
 
 
 def format_share(share: float) -> str:

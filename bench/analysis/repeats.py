@@ -25,6 +25,7 @@ FIGURES: dict[str, bool] = {
     "stale_age_p99_ms": False,
     "read_staleness_p99_ms": False,
     "probe_convergence_p50_ms": False,
+    "origin_rps_mean": False,
     "rps": True,
 }
 # Student's t, 0.975 quantile, for 1..30 degrees of freedom.
@@ -80,6 +81,8 @@ def aggregate(summary: pd.DataFrame, figures: Sequence[str] = tuple(FIGURES)) ->
     no read was stale (see `zero_when_none_stale`).
     """
     summary = zero_when_none_stale(summary)
+    # a figure newer than the summary (a sweep measured before it existed) is missing
+    summary = summary.assign(**{f: np.nan for f in figures if f not in summary.columns})
     rows = []
     for key, group in summary.groupby(list(CELL_COLUMNS), sort=False, dropna=False):
         row = dict(zip(CELL_COLUMNS, key, strict=True))

@@ -22,9 +22,10 @@ import numpy as np
 import pandas as pd
 
 from bench.analysis.faults import fault_effects, load_faults
+from bench.analysis.herds import herd_stats
 from bench.analysis.staleness import check_staleness, successful, t_visibility
 from bench.analysis.tables import Unreadable, load_probe, load_requests
-from bench.analysis.timeline import load_metrics, timeline
+from bench.analysis.timeline import load_metrics, origin_load, timeline
 from bench.layout import RunFolder
 from bench.manifest import read_manifest
 
@@ -35,7 +36,8 @@ SUMMARY_COLUMNS: tuple[str, ...] = (
     "requests", "rps", "errors", "reads", "writes",
     "read_p50_ms", "read_p90_ms", "read_p99_ms", "read_p999_ms", "read_max_ms",
     "write_p50_ms", "write_p99_ms",
-    "hit_ratio", "local_hit_ratio",
+    "hit_ratio", "local_hit_ratio", "origin_rps_mean", "origin_rps_peak",
+    "herd_size_p50", "herd_size_p99", "herd_size_max", "read_p99_after_expiry_ms",
     "stale_reads", "stale_read_ratio", "stale_age_p50_ms", "stale_age_p99_ms",
     "stale_age_max_ms", "list_stale_ratio", "read_staleness_p99_ms",
     "probe_cycles", "probe_convergence_p50_ms", "probe_convergence_p99_ms",
@@ -216,12 +218,18 @@ def summarise(
     probe: pd.DataFrame,
     manifest: dict[str, Any],
     columns: Sequence[str],
+    origin: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """One row per group (`columns`), `SUMMARY_COLUMNS` in order (+ `repeat` in a sweep).
 
     Config values the rows do not carry come from the manifest. See `request_stats`,
-    `read_stats` and `probe_stats` for the units of each figure.
+    `read_stats` and `probe_stats` for the units of each figure; `origin` is
+    `bench.analysis.timeline.origin_load`, per strategy (a run measures each once), and
+    so are the herds (`bench.analysis.herds`).
     """
+    per_strategy = herd_stats(reads)
+    if origin is not None:
+        per_strategy = origin.join(per_strategy, how="outer")
     config = manifest.get("config", {})
     reads_by = dict(_groups(reads, columns))
     probe_columns = [c for c in columns if c in probe.columns]
@@ -234,6 +242,8 @@ def summarise(
         row |= request_stats(group)
         row |= read_stats(reads_by.get(key, reads.iloc[:0]))
         row |= probe_stats(probe_by.get(tuple(cell[c] for c in probe_columns), probe.iloc[:0]))
+        if cell["strategy"] in per_strategy.index:
+            row |= per_strategy.loc[cell["strategy"]].to_dict()
         rows.append(row)
     output = list(SUMMARY_COLUMNS)
     if "repeat" in columns:
@@ -263,10 +273,12 @@ def analyse(folder: Path) -> Analysis:
     reads = check_staleness(requests, columns)
     faults = load_faults(folder)
     effects, owner = fault_effects(requests, reads, faults)
+    seconds = timeline(requests, reads, load_metrics(folder))
+    origin = origin_load(seconds)
 
     def figures(reads: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
         visibility = t_visibility(reads, columns)
-        return (summarise(requests, reads, probe, manifest, columns),
+        return (summarise(requests, reads, probe, manifest, columns, origin),
                 _in_run_order(visibility, order, [*columns, "t_ms"]))  # fmt: skip
 
     summary, visibility = figures(reads)
@@ -278,7 +290,7 @@ def analyse(folder: Path) -> Analysis:
         reads=reads,
         probe=probe,
         unreadable=unreadable_requests | unreadable_probe,
-        timeline=timeline(requests, reads, load_metrics(folder)),
+        timeline=seconds,
         fault_effects=effects,
         summary_without_faults=own[0],
         t_visibility_without_faults=own[1],

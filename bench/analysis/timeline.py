@@ -39,16 +39,30 @@ def starts_ns(requests: pd.DataFrame) -> pd.Series:
 
 
 def origin_reads_per_second(metrics: pd.DataFrame, t0: pd.Series) -> pd.DataFrame:
-    """(strategy, second, origin_reads_per_s) from the scraped counters."""
+    """(strategy, second, origin_reads_per_s) from the scraped counters.
+
+    A rate, each replica's reads over the time since its previous scrape, not a count:
+    scrapes drift against the clock's seconds, and two landing in one second would show
+    as a doubled peak. The replicas' rates in a second are summed."""
     rows = metrics[metrics["sample"] == ORIGIN_READS].sort_values("t_ns")
     if rows.empty:
         return pd.DataFrame(columns=["strategy", "second", "origin_reads_per_s"])
-    step = rows.groupby(["strategy", "replica"])["value"].diff()
-    rows = rows.assign(reads=np.where(step < 0, rows["value"], step))  # a fall: a restart
-    rows = rows[rows["reads"].notna() & rows["strategy"].isin(t0.index)]
+    by_replica = rows.groupby(["strategy", "replica"])
+    step = by_replica["value"].diff()
+    reads = np.where(step < 0, rows["value"], step)  # a fall: a restart
+    rows = rows.assign(rate=reads / (by_replica["t_ns"].diff() / 1e9))
+    rows = rows[rows["rate"].notna() & rows["strategy"].isin(t0.index)]
     second = (rows["t_ns"] - rows["strategy"].map(t0)) // 1_000_000_000
-    per = rows.assign(second=second).groupby(["strategy", "second"])["reads"].sum()
+    per_replica = rows.assign(second=second).groupby(["strategy", "second", "replica"])["rate"]
+    per = per_replica.mean().groupby(["strategy", "second"]).sum()
     return per.rename("origin_reads_per_s").reset_index()
+
+
+def origin_load(table: pd.DataFrame) -> pd.DataFrame:
+    """Per strategy, origin reads per second over its 1 s windows: mean and peak (NaN
+    without scraped counters). What the cache is for, seen from the database's side."""
+    rates = table.groupby("strategy", sort=False)["origin_reads_per_s"]
+    return pd.DataFrame({"origin_rps_mean": rates.mean(), "origin_rps_peak": rates.max()})
 
 
 def timeline(requests: pd.DataFrame, reads: pd.DataFrame, metrics: pd.DataFrame) -> pd.DataFrame:

@@ -35,13 +35,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     from bench.experiment import run_experiment
     from bench.layout import RunFolder
     from bench.manifest import run_folder_now
-    from bench.run_config import ConfigError, RunConfig
+    from bench.run_config import ConfigError, RunConfig, scenario_ttl_s
     from bench.runtime import runtime_for
 
+    ttl_s = scenario_ttl_s(args.scenario) if args.ttl is None else args.ttl
     try:
         config = RunConfig(
             strategies=args.strategies, replicas=args.replicas, scenario=args.scenario,
-            duration_s=args.duration, ttl_s=args.ttl, users=args.users, rate=args.rate,
+            duration_s=args.duration, ttl_s=ttl_s, users=args.users, rate=args.rate,
             origin_delay_ms=args.origin_delay_ms, products=args.products,
             categories=args.categories, seed=args.seed, locust_workers=args.locust_workers,
             poll_ms=args.poll_ms,
@@ -135,7 +136,9 @@ def add_run_commands(commands: Any) -> None:
     run.add_argument(
         "--duration", type=float, default=defaults.duration_s, help="seconds of load per strategy"
     )
-    run.add_argument("--ttl", type=float, default=defaults.ttl_s, help="CACHE_TTL in seconds")
+    run.add_argument(
+        "--ttl", type=float, default=None, help="CACHE_TTL in seconds (default 30; stampede: 2)"
+    )
     add_load_options(run)
     add_runtime_options(run)
     run.set_defaults(handler=cmd_run)

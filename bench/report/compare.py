@@ -19,8 +19,9 @@ from bench.report.render import md_escape
 from bench.report.run import header
 
 FIGURES = ("rps", "errors", "read_p50_ms", "read_p99_ms", "read_p999_ms", "write_p99_ms",
-           "hit_ratio", "local_hit_ratio", "stale_read_ratio", "stale_age_p99_ms",
-           "stale_age_max_ms", "probe_convergence_p50_ms", "probe_convergence_p99_ms")  # fmt: skip
+           "hit_ratio", "local_hit_ratio", "origin_rps_mean", "origin_rps_peak",
+           "stale_read_ratio", "stale_age_p99_ms", "stale_age_max_ms",
+           "probe_convergence_p50_ms", "probe_convergence_p99_ms")  # fmt: skip
 ABSENT = "absent"
 
 
@@ -94,8 +95,8 @@ def compare(a: Path, b: Path) -> str:
             lines.append(f"| {md_escape(name)} | not measured | {ABSENT} | {ABSENT} | - | - |")
             continue
         for i, column in enumerate(FIGURES):
-            va = row_a[column] if row_a else None
-            vb = row_b[column] if row_b else None
+            va = row_a.get(column) if row_a else None  # a column newer than the run: None
+            vb = row_b.get(column) if row_b else None
             cells = [
                 md_escape(name) if i == 0 else "",
                 header(column),

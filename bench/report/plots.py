@@ -233,12 +233,29 @@ def timeline(folder: Path) -> Path | None:
     return save(fig, folder, "timeline")
 
 
+def origin_load(folder: Path) -> Path | None:
+    """Origin reads per second over time, every strategy on one axis: what each keeps off
+    the database, and the spikes where hot keys expire together."""
+    table = read_table(RunFolder(folder).timeline)
+    if table.empty or table["origin_reads_per_s"].isna().all():
+        return None
+    fig = Figure(figsize=(8, 4))
+    ax = fig.subplots()
+    for name, color, rows in by_strategy(table, folder):
+        ax.plot(rows["second"] + 0.5, rows["origin_reads_per_s"], label=name, color=color, lw=1.4)
+    ax.set_ylim(bottom=0)
+    labels = ("seconds since the strategy's first request", "origin reads / s (all replicas)",
+              "Origin load: reads that reached the database, per second")  # fmt: skip
+    return finish(fig, ax, folder, "origin_load", labels)
+
+
 # name -> figure, in the order the report shows them
 PLOTS = {
     "read_latency": read_latency_cdf,
     "hit_stale": hit_and_stale_ratios,
     "t_visibility": t_visibility,
     "probe_convergence": probe_convergence,
+    "origin_load": origin_load,
     "timeline": timeline,
 }
 

@@ -16,6 +16,7 @@ from bench.analysis.numbers import (
     fmt_figure,
     fmt_int,
     fmt_ms,
+    fmt_number,
     fmt_pct,
     format_duration_ms,
     format_share,
@@ -35,6 +36,7 @@ PLOT_CAPTIONS = {
     "hit_stale": "Hit ratio and stale-read ratio per strategy",
     "t_visibility": "t-visibility: share of reads fresh t after a write",
     "probe_convergence": "Probe convergence (upper bound) per strategy; censored counted",
+    "origin_load": "Origin reads per second, all replicas of each strategy",
     "timeline": "Per second: requests, errors, stale reads and origin reads; faults shaded",
 }
 STATUS_WARNINGS = {
@@ -44,12 +46,19 @@ STATUS_WARNINGS = {
 }
 Row = dict[str, Any]
 SPEED_COLUMNS = ("requests", "rps", "errors", "read_p50_ms", "read_p99_ms", "read_p999_ms",
-                 "read_max_ms", "write_p99_ms", "hit_ratio", "local_hit_ratio")  # fmt: skip
+                 "read_max_ms", "write_p99_ms", "hit_ratio", "local_hit_ratio",
+                 "origin_rps_mean", "origin_rps_peak")  # fmt: skip
 FRESH_COLUMNS = ("stale_reads", "stale_read_ratio", "stale_age_p50_ms", "stale_age_p99_ms",
                  "stale_age_max_ms", "list_stale_ratio", "probe_convergence_p50_ms",
                  "probe_convergence_p99_ms", "probe_convergence_max_ms",
                  "probe_resolution_p50_ms", "probe_cycles", "probe_censored")  # fmt: skip
-HEADERS = {"rps": "req/s", "read_p999_ms": "read p99.9 ms", "local_hit_ratio": "local hit ratio"}
+HEADERS = {
+    "rps": "req/s",
+    "read_p999_ms": "read p99.9 ms",
+    "local_hit_ratio": "local hit ratio",
+    "origin_rps_mean": "origin reads/s",
+    "origin_rps_peak": "origin reads/s peak",
+}
 
 
 def describe_run(manifest: dict[str, Any]) -> list[str]:
@@ -96,7 +105,8 @@ def summary_tables(rows: list[Row]) -> list[dict[str, Any]]:
         {
             "title": title,
             "columns": ["strategy", *map(header, columns)],
-            "rows": [[r["strategy"], *(fmt_figure(c, r[c]) for c in columns)] for r in rows],
+            # .get: a summary.csv written before a column existed still reports
+            "rows": [[r["strategy"], *(fmt_figure(c, r.get(c)) for c in columns)] for r in rows],
         }
         for title, columns in SUMMARY_TABLES
     ]
@@ -229,6 +239,7 @@ def guide_notes(rows: dict[str, Row], vis: pd.DataFrame, ttl_s: float) -> list[s
             f" of reads from its local tier, and {probe_phrase(pubsub)}."
         )
     notes += beyond_the_guide(rows)
+    notes += stampede_notes(rows)
     later = vis[(vis["t_ms"] > 0) & (vis["reads"] > 0)]
     if not later.empty:
         first = later[later["t_ms"] == later["t_ms"].min()]
@@ -274,6 +285,23 @@ def beyond_the_guide(rows: dict[str, Row]) -> list[str]:
             " Redis (--fault): a DEL that delete loses, its relay delivers later."
         )
     return notes
+
+
+def stampede_notes(rows: dict[str, Row]) -> list[str]:
+    """The herd per strategy, under the scenario built to show it."""
+    stampede = [r for r in rows.values() if r.get("scenario") == "stampede"]
+    herded = [r for r in stampede if not missing(r.get("herd_size_p50"))]
+    if not herded:
+        return []
+    sizes = "; ".join(
+        f"{r['strategy']} p50 {fmt_number(r['herd_size_p50'])},"
+        f" p99 {fmt_number(r['herd_size_p99'])}, max {fmt_number(r['herd_size_max'])}"
+        f" (origin {fmt_number(r['origin_rps_mean'])} reads/s,"
+        f" peak {fmt_number(r['origin_rps_peak'])})"
+        for r in herded
+    )
+    return [f"The thundering herd: readers sent to the origin per expiry or invalidation of"
+            f" a hot key, {sizes}."]  # fmt: skip
 
 
 def report_context(folder: Path) -> dict[str, Any]:

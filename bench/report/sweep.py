@@ -34,6 +34,7 @@ TITLES = {
     "stale_age_p99_ms": "Stale age p99 over stale reads, ms (lower is better)",
     "read_staleness_p99_ms": "Read staleness p99 over all reads, ms: the tuner's budget figure",
     "probe_convergence_p50_ms": "Probe convergence p50, ms (lower is better)",
+    "origin_rps_mean": "Origin reads/s, mean over 1 s windows (lower is better)",
     "rps": "Requests/s",
 }
 UNSUPPORTED = " ≈"  # the mark of a rank the 95% intervals do not support
@@ -96,6 +97,8 @@ def figure_tables(cells: pd.DataFrame) -> list[dict[str, Any]]:
     several = cells["replicas"].nunique() > 1
     tables = []
     for figure in FIGURES:
+        if cells[figure].isna().all():  # not measured by this sweep (older than the figure)
+            continue
         marks = unsupported(cells, figure)
         rows = []
         for (strategy, replicas), group in cells.groupby(["strategy", "replicas"], sort=False):
