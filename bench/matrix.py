@@ -88,6 +88,7 @@ class SweepConfig:
             "repeats": self.repeats,
             "max_stale_ms": self.budget.max_stale_ms if self.budget else None,
             "min_hit_ratio": self.budget.min_hit_ratio if self.budget else None,
+            "max_origin_rps": self.budget.max_origin_rps if self.budget else None,
         }
 
 

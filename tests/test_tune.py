@@ -25,6 +25,7 @@ def row(
     replicas: int = 2,
     repeat: int = 0,
     stale_reads: int | None = None,
+    origin_rps: float = math.nan,
 ) -> dict[str, Any]:
     """One summary.csv row with the figures the tuner reads; NaN stale p99 = no stale read."""
     if stale_reads is None:
@@ -33,7 +34,7 @@ def row(
                 repeat=repeat, requests=6000, rps=300.0, reads=5700, stale_reads=stale_reads,
                 stale_read_ratio=stale_reads / 5700, hit_ratio=hit, read_p99_ms=read_p99,
                 stale_age_p99_ms=stale_p99, read_staleness_p99_ms=stale_p99,
-                probe_convergence_p50_ms=1.0)  # fmt: skip
+                probe_convergence_p50_ms=1.0, origin_rps_mean=origin_rps)  # fmt: skip
 
 
 def table(*rows: dict[str, Any]) -> pd.DataFrame:
@@ -144,6 +145,28 @@ def test_min_hit_ratio_excludes_cells_and_says_how_close_they_came() -> None:
     assert "and hit ratio at least 90.0%" in tuning.recommendations[0]
 
 
+def test_max_origin_rps_binds_where_the_database_is_the_limit() -> None:
+    summary = table(row("delete", 1, 0.60, 20.0, origin_rps=50.0),
+                    row("delete", 5, 0.80, 50.0, origin_rps=20.0),
+                    row("delete", 30, 0.95, 400.0, origin_rps=5.0),
+                    row("pubsub", 1, 0.70, 2.0, origin_rps=40.0))  # fmt: skip
+    tuning = tune(summary, Budget(100.0, max_origin_rps=30.0))
+    assert choice(tuning, "delete").ttl_s == 5
+    pubsub = choice(tuning, "pubsub")
+    assert pubsub.ttl_s is None
+    assert (
+        pubsub.note
+        == "no TTL meets it: within the other budgets, 40 origin reads/s at best (TTL 1 s)"
+    )
+    assert "and at most 30 origin reads/s" in tuning.recommendations[0]
+    tight = tune(summary, Budget(100.0, max_origin_rps=10.0))
+    assert choice(tight, "delete").note == (
+        "no TTL meets it: within the other budgets, 20 origin reads/s at best (TTL 5 s)"
+    )
+    unmeasured = tune(table(row("delete", 1, 0.6, 20.0)), Budget(100.0, max_origin_rps=10.0))
+    assert "origin reads not measured" in choice(unmeasured, "delete").note
+
+
 def test_with_repeats_the_worst_repeat_decides() -> None:
     summary = table(
         row("delete", 1, 0.60, 20.0, repeat=0), row("delete", 1, 0.62, 30.0, repeat=1),
@@ -188,7 +211,10 @@ def test_a_plain_run_summary_without_repeat_column() -> None:
                                                 ((math.inf,), "--max-stale-ms"),
                                                 ((math.nan,), "--max-stale-ms"),
                                                 ((100.0, math.nan), "--min-hit-ratio"),
-                                                ((100.0, 1.5), "--min-hit-ratio")])  # fmt: skip
+                                                ((100.0, 1.5), "--min-hit-ratio"),
+                                                ((100.0, None, 0.0), "--max-origin-rps"),
+                                                ((100.0, None, math.inf),
+                                                 "--max-origin-rps")])  # fmt: skip
 def test_budget_is_checked(budget: tuple, needle: str) -> None:
     with pytest.raises(BudgetError, match=needle):
         Budget(*budget)
@@ -230,7 +256,9 @@ def test_cli_tune_prints_the_verdict(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("args", "needle"), [(["--max-stale-ms", "0"], "--max-stale-ms"),
                                               (["--max-stale-ms", "9", "--min-hit-ratio", "2"],
-                                               "--min-hit-ratio")])  # fmt: skip
+                                               "--min-hit-ratio"),
+                                              (["--max-stale-ms", "9", "--max-origin-rps", "-1"],
+                                               "--max-origin-rps")])  # fmt: skip
 def test_cli_tune_bad_input_exits_2(tmp_path: Path, args: list[str], needle: str) -> None:
     table(row("delete", 1, 0.6, 20.0)).to_csv(tmp_path / "summary.csv", index=False)
     for folder, expect in ((tmp_path, needle), (tmp_path / "nowhere", "no summary.csv")):

@@ -29,14 +29,17 @@ DEFAULT_CELL_S = 20.0  # a cell is short: startup and teardown add ~5 s to each
 
 
 def budget_from(args: argparse.Namespace) -> Budget | None:
-    """The tuner's budget from --max-stale-ms and --min-hit-ratio, or None without one."""
+    """The tuner's budget from --max-stale-ms, --min-hit-ratio and --max-origin-rps, or
+    None without one."""
     from bench.analysis.tune import Budget
 
     if args.max_stale_ms is None:
-        if args.min_hit_ratio is not None:
-            raise ConfigError("--min-hit-ratio needs --max-stale-ms")
+        for flag, value in (("--min-hit-ratio", args.min_hit_ratio),
+                            ("--max-origin-rps", args.max_origin_rps)):  # fmt: skip
+            if value is not None:
+                raise ConfigError(f"{flag} needs --max-stale-ms")
         return None
-    return Budget(args.max_stale_ms, args.min_hit_ratio)
+    return Budget(args.max_stale_ms, args.min_hit_ratio, args.max_origin_rps)
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
@@ -92,6 +95,10 @@ def add_budget_options(parser: argparse.ArgumentParser, required: bool) -> None:
     parser.add_argument(
         "--min-hit-ratio", type=float, default=None,
         help="and a hit ratio of at least this (0..1)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--max-origin-rps", type=float, default=None,
+        help="and at most this many origin reads per second (mean over a cell's run)",
     )  # fmt: skip
 
 

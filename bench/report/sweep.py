@@ -60,7 +60,7 @@ def budget_of(manifest: dict[str, Any]) -> Budget | None:
     config = manifest["config"]
     if config.get("max_stale_ms") is None:
         return None
-    return Budget(config["max_stale_ms"], config.get("min_hit_ratio"))
+    return Budget(config["max_stale_ms"], config.get("min_hit_ratio"), config.get("max_origin_rps"))
 
 
 def describe_sweep(manifest: dict[str, Any]) -> list[str]:
