@@ -20,6 +20,7 @@ from bench.report.run import header
 
 FIGURES = ("rps", "errors", "read_p50_ms", "read_p99_ms", "read_p999_ms", "write_p99_ms",
            "hit_ratio", "local_hit_ratio", "origin_rps_mean", "origin_rps_peak",
+           "herd_size_p50", "herd_size_p99", "read_p99_after_expiry_ms",
            "stale_read_ratio", "stale_age_p99_ms", "stale_age_max_ms",
            "probe_convergence_p50_ms", "probe_convergence_p99_ms")  # fmt: skip
 ABSENT = "absent"
@@ -39,8 +40,8 @@ def fmt_delta(column: str, a: Any, b: Any) -> str:
         return f"{delta * 100:+.2g} pp" if delta else "0 pp"
     if delta == 0:
         return "0"
-    if column.endswith("_ms") and abs(delta) < 10:
-        return f"{delta:+.2f}"
+    if abs(delta) < 10:  # a small ms figure, a herd size, a rate: not rounded to nothing
+        return f"{delta:+.2f}" if column.endswith("_ms") else f"{delta:+.3g}"
     return f"{delta:+,.0f}"
 
 
