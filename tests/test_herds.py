@@ -13,7 +13,9 @@ def reads(*rows: tuple[str, str, float, str, float]) -> pd.DataFrame:
     columns = ["strategy", "key", "t_ms", "cache", "latency_ms"]
     table = pd.DataFrame(list(rows), columns=columns)
     start = (table.pop("t_ms") * MS).astype("int64")
-    return table.assign(op="read", t_start_ns=start, status=200)
+    end = start + (table["latency_ms"] * MS).astype("int64")
+    return table.assign(op="read", t_start_ns=start, t_end_ns=end, status=200,
+                        since_write_ms=float("nan"))  # fmt: skip
 
 
 # key 1 expires twice: 3 readers miss at once, then 1; key 2 misses once, at its first read
@@ -37,6 +39,25 @@ def test_a_herd_is_a_run_of_misses_on_one_key_across_replicas() -> None:
     assert list(zip(table["strategy"], table["key"], table["size"], strict=True)) == [
         ("delete", "1", 3), ("delete", "1", 1), ("delete", "2", 1), ("lease", "1", 1)]  # fmt: skip
     assert table["t_start_ns"].tolist()[:2] == [10 * MS, 2000 * MS]
+
+
+def test_readers_refreshing_at_once_are_one_herd_though_others_hit_between() -> None:
+    """Early recomputation: two readers of a warm key refresh together while the rest
+    hit; their origin reads overlap, so they are one herd of 2, not two herds of 1."""
+    table = herds(reads(("xfetch", "1", 0, "redis", 1), ("xfetch", "1", 10, "miss", 50),
+                        ("xfetch", "1", 11, "redis", 1), ("xfetch", "1", 20, "miss", 50),
+                        ("xfetch", "1", 100, "miss", 50)))  # fmt: skip
+    assert table["size"].tolist() == [2, 1]
+
+
+def test_a_write_between_two_misses_starts_a_new_herd() -> None:
+    """The second reader misses because of a write acknowledged after the first miss: a
+    new invalidation, a new herd, though the first origin read is still in flight."""
+    rows = reads(("lease", "1", 10, "miss", 50), ("lease", "1", 30, "miss", 50))
+    rows.loc[1, "since_write_ms"] = 5.0  # a write acked at 25 ms
+    assert herds(rows)["size"].tolist() == [1, 1]
+    rows.loc[1, "since_write_ms"] = 25.0  # acked at 5 ms, before the first miss
+    assert herds(rows)["size"].tolist() == [2]
 
 
 def test_herd_stats_per_strategy() -> None:

@@ -1,13 +1,17 @@
 """The thundering herd, counted from the request rows: per hot key, how many readers went
 to the origin at once when it expired or was invalidated.
 
-A herd is a maximal run of cache misses on one key, in the order the reads were sent,
-across all replicas (they share one origin): the first miss after a hit opens it (the
-key was gone: expired, invalidated, or never filled), the next hit closes it (someone's
-refill landed). Its size is the number of misses, each one an origin read; 1 is the
-ideal, one reader refills for all. Only hot keys count, those with at least
-`HOT_SHARE` of the strategy's product reads: a cold key's misses are far apart and
-would drown the herds in ones.
+A herd is the misses of one key whose origin reads overlapped, across all replicas
+(they share one origin): a miss sent while another miss of that key was still in flight
+joins its herd; one sent after every earlier one had answered opens a new one. Its
+size is the number of misses, each one an origin read; 1 is the ideal, one reader
+refills for all. Overlap, not "no hit in between": under early recomputation (`xfetch`)
+readers that refresh at once are a herd even though others keep hitting meanwhile. A
+write acknowledged between two misses of its key starts a new herd: that invalidation
+is an event of its own, and its readers must read again (a `lease` holder's fill of
+the old row is refused). Only hot keys count, those with at least `HOT_SHARE` of the
+strategy's product reads: a cold key's misses are far apart and would drown the herds
+in ones.
 
 Per herd, also the latency of the reads of its key sent in the second after it opened:
 what readers paid while the key was being refilled. Pure: read verdicts in, tables out.
@@ -41,13 +45,16 @@ def herds(reads: pd.DataFrame) -> pd.DataFrame:
     hot = hot_reads(reads)
     if hot.empty:
         return pd.DataFrame(columns=list(HERD_COLUMNS))
-    miss = (hot["cache"] == "miss").to_numpy()
-    same = (hot["strategy"].to_numpy()[1:] == hot["strategy"].to_numpy()[:-1]) & (
-        hot["key"].to_numpy()[1:] == hot["key"].to_numpy()[:-1]
-    )
-    opens = miss & ~np.concatenate([[False], miss[:-1] & same])  # a miss not after a miss
-    herd_id = np.cumsum(opens)
-    members = hot[miss].assign(herd=herd_id[miss])
+    misses = hot[hot["cache"] == "miss"]
+    group = misses.groupby(["strategy", "key"], sort=False, observed=True)
+    # when the last-answering earlier miss of the same key answered (ns); NaN: none yet
+    answered = group["t_end_ns"].cummax()
+    before = answered.groupby([misses["strategy"], misses["key"]], sort=False).shift(1)
+    start = misses["t_start_ns"]
+    written = start - misses["since_write_ms"] * 1e6  # the newest write ack before it (ns)
+    previous = group["t_start_ns"].shift(1)
+    opens = (before.isna() | (start > before) | (written > previous)).to_numpy()
+    members = misses.assign(herd=np.cumsum(opens))
     table = members.groupby("herd", sort=False).agg(
         strategy=("strategy", "first"), key=("key", "first"),
         t_start_ns=("t_start_ns", "first"), size=("op", "size"),
