@@ -5,8 +5,16 @@ beta 1e12 a read misses unless -ln(u) < PTTL / (delta * 1e12), odds below one in
 million for a 30 s TTL and any real origin read; with beta 1e-9 it never refreshes.
 """
 
+import json
+import urllib.request
+from pathlib import Path
+
 import redis.asyncio as aioredis
 
+from bench.runtime.processes import Supervisor
+from bench.runtime.redis_server import start_redis
+from bench.runtime.replicas import ReplicaConfig, start_replicas
+from bench.runtime.seed import SeedPlan, seed
 from services.strategies.xfetch import delta_key, lock_key
 from tests.conftest import replica
 
@@ -98,3 +106,18 @@ async def test_a_missing_key_goes_to_the_origin_without_a_lock(
         assert cold.headers["x-cache"] == "miss"
         assert await r.get(KEY) == cold.content
     await r.aclose()
+
+
+def test_the_harness_hands_its_beta_and_lock_to_the_replicas(tmp_path: Path) -> None:
+    """`bench run --xfetch-beta B --xfetch-lock` reaches a replica through its environment."""
+    with Supervisor(trap_signals=False) as supervisor:
+        redis = start_redis(supervisor, tmp_path)
+        database_url = f"sqlite:///{tmp_path / 'origin.db'}"
+        seed(database_url, SeedPlan(products=10, categories=2))
+        config = ReplicaConfig("xfetch", redis.url, database_url, ttl_s=30, xfetch_beta=0.25,
+                               xfetch_lock=True)  # fmt: skip
+        [started] = start_replicas(supervisor, config, 1, tmp_path / "logs")
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        with opener.open(f"{started.url}/healthz", timeout=5) as response:
+            health = json.load(response)
+    assert (health["xfetch_beta"], health["xfetch_lock"]) == (0.25, True)
