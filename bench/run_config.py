@@ -48,6 +48,8 @@ class RunConfig:
     runtime: str = "local"
     results: Path = field(default=Path("results"))
     faults: tuple[Fault, ...] = ()  # applied to every strategy, at times from its load's start
+    xfetch_beta: float = 1.0  # XFETCH_BETA and XFETCH_LOCK of xfetch's replicas
+    xfetch_lock: bool = False
 
     def __post_init__(self) -> None:
         unknown = [s for s in self.strategies if s not in STRATEGY_NAMES]
@@ -68,6 +70,7 @@ class RunConfig:
             ("--rate", self.rate),
             ("--origin-delay-ms", self.origin_delay_ms),
             ("--poll-ms", self.poll_ms),
+            ("--xfetch-beta", self.xfetch_beta),
         ]:  # nan slips past every comparison below, and inf would never end a run
             if number is not None and not math.isfinite(number):
                 raise ConfigError(f"{name} must be a finite number, got {number}")
@@ -86,6 +89,8 @@ class RunConfig:
             raise ConfigError(f"--poll-ms must be positive, got {self.poll_ms}")
         if self.rate is not None and self.rate <= 0:
             raise ConfigError(f"--rate must be positive or 'max', got {self.rate}")
+        if self.xfetch_beta <= 0:
+            raise ConfigError(f"--xfetch-beta must be positive, got {self.xfetch_beta}")
         if self.origin_delay_ms is not None and self.origin_delay_ms < 0:
             raise ConfigError(f"--origin-delay-ms must be >= 0, got {self.origin_delay_ms}")
         if self.categories > self.products:

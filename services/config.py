@@ -27,6 +27,10 @@ class Settings(BaseSettings):
     # The harness's origin-slow fault: PUT /_faults/origin-delay. Off, the route does not
     # exist, so a replica that is not being faulted has nothing more to serve.
     fault_control: bool = False
+    # xfetch: how eagerly a hit recomputes before expiry (the paper's beta; 1 is its
+    # optimum), and whether an early refresh takes a per-key lock so one reader does it.
+    xfetch_beta: float = Field(1.0, gt=0, allow_inf_nan=False)
+    xfetch_lock: bool = False
     replica_name: str = Field(default_factory=socket.gethostname)
 
     @field_validator("cache_strategy")

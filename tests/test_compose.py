@@ -535,3 +535,12 @@ def test_verify_in_the_network_exits_3_when_the_strategy_breaks_its_promise(
     argv = ["--strategy", "delete", "--targets", "http://a:8000,http://b:8000", "--product", "7"]
     assert verify_module.main(argv) == VERIFY_FAILED
     assert capsys.readouterr().err == "delete failed verification: b served version 1 after 2 s\n"
+
+
+def test_xfetch_replicas_get_the_runs_beta_and_lock_and_no_other_app_does() -> None:
+    config = RunConfig(strategies=("delete", "xfetch"), xfetch_beta=2.5, xfetch_lock=True)
+    exports = [line for line in commands(config) if line.startswith("export CACHE_TTL=")]
+    delete, xfetch = (dict(item.split("=", 1) for item in line.split()[1:]) for line in exports)
+    assert "XFETCH_BETA" not in delete and "XFETCH_LOCK" not in delete
+    assert (xfetch["XFETCH_BETA"], xfetch["XFETCH_LOCK"]) == ("2.5", "1")
+    assert (config.as_json()["xfetch_beta"], config.as_json()["xfetch_lock"]) == (2.5, True)

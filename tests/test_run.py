@@ -215,6 +215,8 @@ def test_children_die_with_a_harness_killed_by_sigkill(tmp_path: Path) -> None:
         (["--ttl", "nan"], "--ttl"),
         (["--poll-ms", "nan"], "--poll-ms"),
         (["--origin-delay-ms", "inf"], "--origin-delay-ms"),
+        (["--xfetch-beta", "0"], "--xfetch-beta"),
+        (["--xfetch-beta", "nan"], "--xfetch-beta"),
     ],
 )
 def test_bad_input_exits_2_with_one_line(args: list[str], needle: str, tmp_path: Path) -> None:

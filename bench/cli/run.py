@@ -47,6 +47,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             categories=args.categories, seed=args.seed, locust_workers=args.locust_workers,
             poll_ms=args.poll_ms,
             runtime=args.runtime, results=args.results, faults=tuple(args.fault),
+            xfetch_beta=args.xfetch_beta, xfetch_lock=args.xfetch_lock,
         )  # fmt: skip
         if args.dry_run:  # nothing is checked, started or created: the commands only
             folder = RunFolder(run_folder_now(config.results, config.scenario))
@@ -139,6 +140,14 @@ def add_run_commands(commands: Any) -> None:
     run.add_argument(
         "--ttl", type=float, default=None, help="CACHE_TTL in seconds (default 30; stampede: 2)"
     )
+    run.add_argument(
+        "--xfetch-beta", type=float, default=defaults.xfetch_beta,
+        help="XFETCH_BETA of xfetch's replicas: how early a hit recomputes (default 1)",
+    )  # fmt: skip
+    run.add_argument(
+        "--xfetch-lock", action="store_true",
+        help="XFETCH_LOCK=1 for xfetch's replicas: one reader per key refreshes early",
+    )  # fmt: skip
     add_load_options(run)
     add_runtime_options(run)
     run.set_defaults(handler=cmd_run)

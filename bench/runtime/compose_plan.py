@@ -120,6 +120,8 @@ def strategy_plan(config: RunConfig, strategy: str, run_dir: Path) -> StrategyPl
     env = {"CACHE_TTL": config.ttl_s, "ORIGIN_DELAY_MS": config.effective_origin_delay_ms,
            **({"FAULT_CONTROL": 1} if any(f.kind == "origin-slow" for f in config.faults)
               else {}),
+           **({"XFETCH_BETA": config.xfetch_beta, "XFETCH_LOCK": int(config.xfetch_lock)}
+              if strategy == "xfetch" else {}),
            "BENCH_SCENARIO": config.scenario,
            **load_env(config, strategy, urls, inside.path)}  # fmt: skip
     run = "run --rm -T --no-deps"  # one-off containers; what they need is already up

@@ -30,6 +30,8 @@ class ReplicaConfig:
     workers: int = 1
     app: str = "services.app:app"
     fault_control: bool = False  # the origin-slow fault's control endpoint
+    xfetch_beta: float = 1.0
+    xfetch_lock: bool = False
 
     def env(self, name: str) -> dict[str, str]:
         return {
@@ -41,6 +43,8 @@ class ReplicaConfig:
             "ORIGIN_DELAY_MS": str(self.origin_delay_ms),
             "REPLICA_NAME": name,
             "WORKERS": str(self.workers),
+            "XFETCH_BETA": repr(self.xfetch_beta),
+            "XFETCH_LOCK": "1" if self.xfetch_lock else "0",
         }
 
 

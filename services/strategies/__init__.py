@@ -63,6 +63,7 @@ STRATEGIES: dict[str, StrategySpec] = {
             subscriber=True,
         ),
         StrategySpec("outbox", "services.strategies.outbox:OutboxStrategy"),
+        StrategySpec("xfetch", "services.strategies.xfetch:XFetchStrategy"),
     )
 }
 STRATEGY_NAMES: tuple[str, ...] = tuple(STRATEGIES)
