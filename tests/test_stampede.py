@@ -20,6 +20,7 @@ import pandas as pd
 import pytest
 
 from bench.analysis.herds import herds
+from bench.analysis.summary import analyse
 from bench.analysis.tables import load_requests
 
 RUN = [sys.executable, "-m", "bench", "run", "--replicas", "2", "--duration", "20",
@@ -64,7 +65,7 @@ def expiry_herds(folder: Path, strategy: str) -> pd.Series:
     (2 a second on 4 keys, as often as the TTL) open most herds, and on a key a write has
     just deleted `xfetch` misses exactly as `delete` does."""
     rows, _ = load_requests(folder)
-    table = herds(rows)
+    table = herds(analyse(folder).reads)
     mine = table[table["strategy"] == strategy]
     writes = rows[(rows["strategy"] == strategy) & (rows["op"].astype(str) == "write")]
     opened_by_write = [
