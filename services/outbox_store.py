@@ -108,22 +108,21 @@ class SqliteOutbox:
 
         return await self.origin.update_product_and(product_id, changes, record)
 
-    @asynccontextmanager
-    async def claim(self, limit: int) -> AsyncIterator[list[Entry]]:
-        rows = await self.origin.reader.execute_fetchall(
-            "SELECT id, keys FROM cache_outbox ORDER BY id LIMIT ?", (limit,)
-        )
-        entries = _entries(list(rows))
-        yield entries
-        await self._forget(entries)
+    def claim(self, limit: int) -> AbstractAsyncContextManager[list[Entry]]:
+        return self._claimed("SELECT id, keys FROM cache_outbox ORDER BY id LIMIT ?", (limit,))
 
-    @asynccontextmanager
-    async def claim_ids(self, ids: Sequence[int]) -> AsyncIterator[list[Entry]]:
+    def claim_ids(self, ids: Sequence[int]) -> AbstractAsyncContextManager[list[Entry]]:
         marks = ", ".join("?" * len(ids))
-        rows = await self.origin.reader.execute_fetchall(
+        return self._claimed(
             f"SELECT id, keys FROM cache_outbox WHERE id IN ({marks}) ORDER BY id", tuple(ids)
         )
-        entries = _entries(list(rows))
+
+    @asynccontextmanager
+    async def _claimed(
+        self, select: str, parameters: tuple[int, ...]
+    ) -> AsyncIterator[list[Entry]]:
+        """The rows `select` finds, deleted once the caller's body finished."""
+        entries = _entries(list(await self.origin.reader.execute_fetchall(select, parameters)))
         yield entries
         await self._forget(entries)
 
@@ -179,41 +178,37 @@ class PostgresOutbox:
 
         return await self.origin.update_product_and(product_id, changes, record)
 
-    @asynccontextmanager
-    async def claim(self, limit: int) -> AsyncIterator[list[Entry]]:
+    def claim(self, limit: int) -> AbstractAsyncContextManager[list[Entry]]:
         """Rows no other relay holds, the oldest first."""
-        async with self.origin.transaction() as conn:
-            entries = _entries(
-                await conn.fetch(
-                    "SELECT id, keys FROM cache_outbox ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
-                    limit,
-                )
-            )
-            yield entries
-            await self._forget(conn, entries)
+        return self._claimed(
+            "SELECT id, keys FROM cache_outbox ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED", limit
+        )
 
-    @asynccontextmanager
-    async def claim_ids(self, ids: Sequence[int]) -> AsyncIterator[list[Entry]]:
+    def claim_ids(self, ids: Sequence[int]) -> AbstractAsyncContextManager[list[Entry]]:
         """These rows, waiting (boundedly) for a relay that holds one: a write waits for
         its own row, and a row another relay is delivering is delivered when it is gone."""
-        async with self.origin.transaction() as conn:
-            await conn.execute(f"SET LOCAL lock_timeout = '{OWN_ROW_LOCK_TIMEOUT}'")
-            entries = _entries(
-                await conn.fetch(
-                    "SELECT id, keys FROM cache_outbox WHERE id = ANY($1::bigint[])"
-                    " ORDER BY id FOR UPDATE",
-                    list(ids),
-                )
-            )
-            yield entries
-            await self._forget(conn, entries)
+        return self._claimed(
+            "SELECT id, keys FROM cache_outbox WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE",
+            list(ids),
+            lock_timeout=OWN_ROW_LOCK_TIMEOUT,
+        )
 
-    @staticmethod
-    async def _forget(conn: asyncpg.Connection, entries: list[Entry]) -> None:
-        if entries:
-            await conn.execute(
-                "DELETE FROM cache_outbox WHERE id = ANY($1::bigint[])", [e.id for e in entries]
-            )
+    @asynccontextmanager
+    async def _claimed(
+        self, select: str, argument: object, lock_timeout: str | None = None
+    ) -> AsyncIterator[list[Entry]]:
+        """The rows `select` locks, deleted in the same transaction once the caller's body
+        finished; an error in it rolls back and leaves them for the next try."""
+        async with self.origin.transaction() as conn:
+            if lock_timeout is not None:
+                await conn.execute(f"SET LOCAL lock_timeout = '{lock_timeout}'")
+            entries = _entries(await conn.fetch(select, argument))
+            yield entries
+            if entries:
+                await conn.execute(
+                    "DELETE FROM cache_outbox WHERE id = ANY($1::bigint[])",
+                    [e.id for e in entries],
+                )
 
     async def listen(self, wake: Callable[[], None]) -> None:
         """Forever: LISTEN on a connection of its own (a pool's goes back to the pool and

@@ -42,7 +42,11 @@ def hot_reads(reads: pd.DataFrame) -> pd.DataFrame:
 
 def herds(reads: pd.DataFrame) -> pd.DataFrame:
     """One row per herd (`HERD_COLUMNS`): where it was, when it opened, how many missed."""
-    hot = hot_reads(reads)
+    return _herds(hot_reads(reads))
+
+
+def _herds(hot: pd.DataFrame) -> pd.DataFrame:
+    """`herds` of reads already narrowed to the hot keys (`hot_reads`)."""
     if hot.empty:
         return pd.DataFrame(columns=list(HERD_COLUMNS))
     misses = hot[hot["cache"] == "miss"]
@@ -65,7 +69,8 @@ def herds(reads: pd.DataFrame) -> pd.DataFrame:
 def herd_stats(reads: pd.DataFrame) -> pd.DataFrame:
     """Per strategy (`STAT_COLUMNS`): herd size p50/p99/max, and the read p99 (ms) over
     the reads of a herd's key sent within `AFTER_S` of the herd opening."""
-    table, hot = herds(reads), hot_reads(reads)
+    hot = hot_reads(reads)
+    table = _herds(hot)
     rows = {}
     for strategy, mine in table.groupby("strategy", sort=False):
         sizes = mine["size"].to_numpy(dtype=float)
@@ -82,9 +87,9 @@ def herd_stats(reads: pd.DataFrame) -> pd.DataFrame:
 def _reads_after(hot: pd.DataFrame, herds_of: pd.DataFrame) -> np.ndarray:
     """Latencies of the reads of each herd's key in [opened, opened + AFTER_S), each once."""
     picked = np.zeros(len(hot), dtype=bool)
+    starts, keys = hot["t_start_ns"].to_numpy(), hot["key"].to_numpy()
     for key, opened in herds_of.groupby("key", sort=False)["t_start_ns"]:
-        same_key = (hot["key"] == key).to_numpy()
-        starts = hot["t_start_ns"].to_numpy()
+        same_key = keys == key
         edges = opened.to_numpy()
         # the latest herd of this key opened at or before each read
         last = np.searchsorted(edges, starts, side="right") - 1
