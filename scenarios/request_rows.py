@@ -42,7 +42,7 @@ COLUMNS: tuple[str, ...] = tuple(DTYPES)
 REQUESTS_FOLDER = "requests"  # under BENCH_RUN_DIR; bench.layout names the same folder
 HEADER = ",".join(COLUMNS) + "\n"
 OPS: tuple[str, ...] = ("read", "write", "list")
-CACHE_VALUES: tuple[str, ...] = ("local", "redis", "miss")
+CACHE_VALUES: tuple[str, ...] = ("local", "redis", "stale", "miss")
 
 BATCH_ROWS = 2000
 BATCH_SECONDS = 0.2  # a killed Locust loses at most this much of its rows

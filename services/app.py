@@ -32,7 +32,7 @@ from services.openapi import (
 )
 from services.origin import open_origin
 from services.strategies import STRATEGIES
-from services.strategies.base import Deps, Served, Strategy
+from services.strategies.base import SOURCES, Deps, Served, Strategy
 
 log = logging.getLogger("services.app")
 JSON = "application/json"
@@ -126,7 +126,7 @@ def raw_headers(replica_name: str) -> dict[str, list[tuple[bytes, bytes]]]:
             (b"x-cache", source.encode()),
             (b"x-replica", replica_name.encode()),
         ]
-        for source in ("local", "redis", "miss")
+        for source in SOURCES
     }
 
 

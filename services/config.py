@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     # optimum), and whether an early refresh takes a per-key lock so one reader does it.
     xfetch_beta: float = Field(1.0, gt=0, allow_inf_nan=False)
     xfetch_lock: bool = False
+    # swr: how long past the TTL a value may still be served stale while one refresh
+    # runs (RFC 5861's stale-while-revalidate); unset, as long as the TTL itself.
+    swr_window: float | None = Field(None, gt=0, allow_inf_nan=False)
     replica_name: str = Field(default_factory=socket.gethostname)
 
     @field_validator("cache_strategy")

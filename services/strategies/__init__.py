@@ -22,6 +22,10 @@ class StrategySpec:
     local_tier: reads may be answered from an in-process tier (`X-Cache: local`).
     subscriber: it listens for invalidations, so a replica is not ready until its
         /healthz says `subscribed: true` (one deaf to invalidations serves old values).
+    stale_by_design: past its TTL it may answer with the old value while it refreshes,
+        marked `X-Cache: stale`; the analysis counts those answers apart from stale reads
+        a missed invalidation caused. Its writes are held to `invalidates_on_write` all
+        the same: what it serves stale is old by the clock, not overwritten.
     """
 
     name: str
@@ -30,6 +34,7 @@ class StrategySpec:
     lists_fresh: bool = True
     local_tier: bool = False
     subscriber: bool = False
+    stale_by_design: bool = False
 
     def load(self) -> type:
         """The class, a `services.strategies.base.Strategy` (not named here: this module
@@ -64,6 +69,7 @@ STRATEGIES: dict[str, StrategySpec] = {
         ),
         StrategySpec("outbox", "services.strategies.outbox:OutboxStrategy"),
         StrategySpec("xfetch", "services.strategies.xfetch:XFetchStrategy"),
+        StrategySpec("swr", "services.strategies.swr:SwrStrategy", stale_by_design=True),
     )
 }
 STRATEGY_NAMES: tuple[str, ...] = tuple(STRATEGIES)

@@ -7,14 +7,16 @@ everything else (origin, Redis tier, counters) is handed to it ready-made.
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal, NamedTuple, Protocol
+from typing import Any, ClassVar, Literal, NamedTuple, Protocol, get_args
 
 from services.cache import Cache
 from services.config import Settings
 from services.metrics import Metrics
 from services.origin import Origin
 
-Source = Literal["local", "redis", "miss"]
+# `stale`: from Redis, past its TTL on purpose (see `StrategySpec.stale_by_design`)
+Source = Literal["local", "redis", "stale", "miss"]
+SOURCES: tuple[Source, ...] = get_args(Source)
 
 
 class Served(NamedTuple):

@@ -22,7 +22,8 @@ import os
 from collections.abc import Awaitable, Callable
 from typing import Any, ClassVar
 
-from services.strategies.base import CacheAside, Deps, Served, encode, list_key, product_key
+from services.strategies.base import Deps, Served
+from services.strategies.delete import DeleteStrategy
 
 LEASE_MS = 2000  # a holder that died frees the key after this
 HOT_MISS_WAIT_S = 0.005  # between re-reads of a key another reader is filling
@@ -42,7 +43,7 @@ def lease_key(key: str) -> str:
     return f"lease:{key}"
 
 
-class LeaseStrategy(CacheAside):
+class LeaseStrategy(DeleteStrategy):
     name: ClassVar[str] = "lease"
 
     def __init__(self, deps: Deps) -> None:
@@ -68,17 +69,16 @@ class LeaseStrategy(CacheAside):
             await asyncio.sleep(HOT_MISS_WAIT_S)
         body = await self.from_origin(load)
         if body is not None and token is not None and not self.cache.down:
-            ttl_ms = int(self.ttl_s * 1000)
-            fill = self._fill(keys=[key, lease_key(key)], args=[token, body, ttl_ms])
-            await self.cache.call("fill", fill, None)
+            await self.cache.call("fill", self.fill(key, token, body), None)
         return None if body is None else Served(body, "miss")
 
-    async def update_product(self, product_id: int, changes: dict[str, Any]) -> bytes | None:
-        row = await self.origin.update_product(product_id, changes)
-        if row is None:
-            return None
-        keys = [product_key(product_id), list_key(row["category"])]
-        # the leases go with the keys: a fill of what was read before this write is refused
-        await self.cache.delete(*keys, *map(lease_key, keys))
-        self.metrics.invalidations_sent.inc()
-        return encode(row)
+    async def fill(self, key: str, token: str, body: bytes) -> None:
+        """Store `body` under `key` if the lease still holds `token`, and free the lease."""
+        ttl_ms = int(self.ttl_s * 1000)
+        await self._fill(keys=[key, lease_key(key)], args=[token, body, ttl_ms])
+
+    def keys_to_drop(self, product_id: int, category: str) -> list[str]:
+        """`delete`'s keys and their leases: a fill of what was read before the write is
+        refused."""
+        keys = super().keys_to_drop(product_id, category)
+        return [*keys, *map(lease_key, keys)]
