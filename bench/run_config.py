@@ -50,6 +50,11 @@ class RunConfig:
     faults: tuple[Fault, ...] = ()  # applied to every strategy, at times from its load's start
     xfetch_beta: float = 1.0  # XFETCH_BETA and XFETCH_LOCK of xfetch's replicas
     xfetch_lock: bool = False
+    swr_window_s: float | None = None  # SWR_WINDOW of swr's replicas; None: the TTL again
+
+    @property
+    def swr_window(self) -> float:
+        return self.ttl_s if self.swr_window_s is None else self.swr_window_s
 
     def __post_init__(self) -> None:
         unknown = [s for s in self.strategies if s not in STRATEGY_NAMES]
@@ -71,6 +76,7 @@ class RunConfig:
             ("--origin-delay-ms", self.origin_delay_ms),
             ("--poll-ms", self.poll_ms),
             ("--xfetch-beta", self.xfetch_beta),
+            ("--swr-window", self.swr_window_s),
         ]:  # nan slips past every comparison below, and inf would never end a run
             if number is not None and not math.isfinite(number):
                 raise ConfigError(f"{name} must be a finite number, got {number}")
@@ -91,6 +97,8 @@ class RunConfig:
             raise ConfigError(f"--rate must be positive or 'max', got {self.rate}")
         if self.xfetch_beta <= 0:
             raise ConfigError(f"--xfetch-beta must be positive, got {self.xfetch_beta}")
+        if self.swr_window_s is not None and self.swr_window_s <= 0:
+            raise ConfigError(f"--swr-window must be positive, got {self.swr_window_s}")
         if self.origin_delay_ms is not None and self.origin_delay_ms < 0:
             raise ConfigError(f"--origin-delay-ms must be >= 0, got {self.origin_delay_ms}")
         if self.categories > self.products:

@@ -544,3 +544,11 @@ def test_xfetch_replicas_get_the_runs_beta_and_lock_and_no_other_app_does() -> N
     assert "XFETCH_BETA" not in delete and "XFETCH_LOCK" not in delete
     assert (xfetch["XFETCH_BETA"], xfetch["XFETCH_LOCK"]) == ("2.5", "1")
     assert (config.as_json()["xfetch_beta"], config.as_json()["xfetch_lock"]) == (2.5, True)
+
+
+@pytest.mark.parametrize(("given", "window"), [(None, "2.0"), (7.5, "7.5")])
+def test_swr_replicas_get_the_window_or_the_ttl(given: float | None, window: str) -> None:
+    config = RunConfig(strategies=("delete", "swr"), ttl_s=2.0, swr_window_s=given)
+    exports = [line for line in commands(config) if line.startswith("export CACHE_TTL=")]
+    delete, swr = (dict(item.split("=", 1) for item in line.split()[1:]) for line in exports)
+    assert "SWR_WINDOW" not in delete and swr["SWR_WINDOW"] == window

@@ -217,6 +217,8 @@ def test_children_die_with_a_harness_killed_by_sigkill(tmp_path: Path) -> None:
         (["--origin-delay-ms", "inf"], "--origin-delay-ms"),
         (["--xfetch-beta", "0"], "--xfetch-beta"),
         (["--xfetch-beta", "nan"], "--xfetch-beta"),
+        (["--swr-window", "0"], "--swr-window"),
+        (["--swr-window", "inf"], "--swr-window"),
     ],
 )
 def test_bad_input_exits_2_with_one_line(args: list[str], needle: str, tmp_path: Path) -> None:

@@ -48,6 +48,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             poll_ms=args.poll_ms,
             runtime=args.runtime, results=args.results, faults=tuple(args.fault),
             xfetch_beta=args.xfetch_beta, xfetch_lock=args.xfetch_lock,
+            swr_window_s=args.swr_window,
         )  # fmt: skip
         if args.dry_run:  # nothing is checked, started or created: the commands only
             folder = RunFolder(run_folder_now(config.results, config.scenario))
@@ -147,6 +148,11 @@ def add_run_commands(commands: Any) -> None:
     run.add_argument(
         "--xfetch-lock", action="store_true",
         help="XFETCH_LOCK=1 for xfetch's replicas: one reader per key refreshes early",
+    )  # fmt: skip
+    run.add_argument(
+        "--swr-window", type=float, default=None, metavar="S",
+        help="SWR_WINDOW of swr's replicas: seconds past the TTL a value is served stale"
+        " while it refreshes (default: the TTL)",
     )  # fmt: skip
     add_load_options(run)
     add_runtime_options(run)

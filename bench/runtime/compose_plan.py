@@ -122,6 +122,7 @@ def strategy_plan(config: RunConfig, strategy: str, run_dir: Path) -> StrategyPl
               else {}),
            **({"XFETCH_BETA": config.xfetch_beta, "XFETCH_LOCK": int(config.xfetch_lock)}
               if strategy == "xfetch" else {}),
+           **({"SWR_WINDOW": config.swr_window} if strategy == "swr" else {}),
            "BENCH_SCENARIO": config.scenario,
            **load_env(config, strategy, urls, inside.path)}  # fmt: skip
     run = "run --rm -T --no-deps"  # one-off containers; what they need is already up

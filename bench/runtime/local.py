@@ -127,6 +127,7 @@ class LocalRuntime:
                 strategy, redis.url, database_url, config.ttl_s, config.effective_origin_delay_ms,
                 fault_control=any(f.kind == "origin-slow" for f in config.faults),
                 xfetch_beta=config.xfetch_beta, xfetch_lock=config.xfetch_lock,
+                swr_window=config.swr_window,
             )  # fmt: skip
             replicas = start_replicas(supervisor, replica_config, config.replicas, logs, through)
             target = LocalFaults(supervisor, redis, list(replicas), proxies)

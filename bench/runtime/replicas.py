@@ -32,6 +32,7 @@ class ReplicaConfig:
     fault_control: bool = False  # the origin-slow fault's control endpoint
     xfetch_beta: float = 1.0
     xfetch_lock: bool = False
+    swr_window: float | None = None
 
     def env(self, name: str) -> dict[str, str]:
         return {
@@ -45,6 +46,7 @@ class ReplicaConfig:
             "WORKERS": str(self.workers),
             "XFETCH_BETA": repr(self.xfetch_beta),
             "XFETCH_LOCK": "1" if self.xfetch_lock else "0",
+            **({} if self.swr_window is None else {"SWR_WINDOW": repr(self.swr_window)}),
         }
 
 
