@@ -88,14 +88,16 @@ def write_csv(path: Path, header: tuple[str, ...], rows: list[list]) -> None:
         writer.writerows(rows)
 
 
-def write_manifest(folder: Path, strategies: list[str], failed: tuple[str, ...] = ()) -> None:
+def write_manifest(
+    folder: Path, strategies: list[str], failed: tuple[str, ...] = (), ttl_s: float = 30.0
+) -> None:
     manifest = {
         "schema_version": SCHEMA_VERSION,
         "status": "complete",
         "config": {
             "strategies": strategies,
             "scenario": "read_mostly",
-            "ttl_s": 30.0,
+            "ttl_s": ttl_s,
             "replicas": 3,
             "duration_s": 1.0,
         },
@@ -184,6 +186,18 @@ def test_a_stale_answer_is_a_hit_and_stale_by_design(tmp_path: Path) -> None:
 def test_every_recorded_cache_value_is_a_hit_or_a_miss() -> None:
     """A new X-Cache value must be classified here before analysis can count its hits."""
     assert set(CACHE_VALUES) <= {*HIT_CACHE_VALUES, MISS}
+
+
+def test_the_expiry_windows_take_the_manifests_ttl(tmp_path: Path) -> None:
+    """The refill answered at 1 ms expires at 2 ms under a 1 ms TTL: the 7 ms read sent
+    then is in its window. The fixture's 30 s TTL would leave no read after it."""
+    rows = [request("delete", "read", "1", 0, 1, 200, "1", "", "miss"),
+            request("delete", "read", "1", 2, 9, 200, "1", "", "redis")]  # fmt: skip
+    write_csv(tmp_path / "requests" / "a.csv", COLUMNS, rows)
+    write_manifest(tmp_path, ["delete"], ttl_s=0.001)
+    assert summary_row(tmp_path, "delete")["read_p99_after_expiry_ms"] == pytest.approx(7.0)
+    write_manifest(tmp_path, ["delete"])
+    assert math.isnan(summary_row(tmp_path, "delete")["read_p99_after_expiry_ms"])
 
 
 def test_staleness_columns(run_folder: Path) -> None:

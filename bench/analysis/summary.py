@@ -233,12 +233,13 @@ def summarise(
     Config values the rows do not carry come from the manifest. See `request_stats`,
     `read_stats` and `probe_stats` for the units of each figure; `origin` is
     `bench.analysis.timeline.origin_load`, per strategy (a run measures each once), and
-    so are the herds (`bench.analysis.herds`).
+    so are the herds (`bench.analysis.herds`), whose expiry windows take the TTL from a
+    `ttl_s` column of the rows when they carry one, else from the manifest.
     """
-    per_strategy = herd_stats(reads)
+    config = manifest.get("config", {})
+    per_strategy = herd_stats(reads, config.get("ttl_s"))
     if origin is not None:
         per_strategy = origin.join(per_strategy, how="outer")
-    config = manifest.get("config", {})
     reads_by = dict(_groups(reads, columns))
     probe_columns = [c for c in columns if c in probe.columns]
     probe_by = dict(_groups(probe, probe_columns))
