@@ -28,11 +28,13 @@ from bench.analysis.summary import (
     SUMMARY_COLUMNS,
     analyse,
     censored_quantile,
+    read_stats,
     write_analysis,
 )
+from bench.analysis.tables import HIT_CACHE_VALUES, MISS
 from bench.manifest import SCHEMA_VERSION, Manifest
 from bench.run_config import RunConfig
-from scenarios.request_rows import COLUMNS
+from scenarios.request_rows import CACHE_VALUES, COLUMNS
 
 T0_NS = 1_700_000_000_000_000_000
 MS = 1_000_000
@@ -86,14 +88,16 @@ def write_csv(path: Path, header: tuple[str, ...], rows: list[list]) -> None:
         writer.writerows(rows)
 
 
-def write_manifest(folder: Path, strategies: list[str], failed: tuple[str, ...] = ()) -> None:
+def write_manifest(
+    folder: Path, strategies: list[str], failed: tuple[str, ...] = (), ttl_s: float = 30.0
+) -> None:
     manifest = {
         "schema_version": SCHEMA_VERSION,
         "status": "complete",
         "config": {
             "strategies": strategies,
             "scenario": "read_mostly",
-            "ttl_s": 30.0,
+            "ttl_s": ttl_s,
             "replicas": 3,
             "duration_s": 1.0,
         },
@@ -155,9 +159,45 @@ def test_hit_ratios(run_folder: Path) -> None:
     delete = summary_row(run_folder, "delete")
     assert delete["hit_ratio"] == pytest.approx(3 / 5)  # 2 redis reads + 1 redis list
     assert delete["local_hit_ratio"] == 0.0
+    assert delete["stale_by_design_ratio"] == 0.0  # delete never answers `stale`
     pubsub = summary_row(run_folder, "pubsub")
     assert pubsub["hit_ratio"] == pytest.approx(3 / 4)
     assert pubsub["local_hit_ratio"] == pytest.approx(2 / 4)
+
+
+def test_a_stale_answer_is_a_hit_and_stale_by_design(tmp_path: Path) -> None:
+    """swr answers `stale` past its soft TTL: from Redis, so a hit, and counted apart from
+    the content-based stale reads (no write here, so none of those)."""
+    write_manifest(tmp_path, ["swr"])
+    write_csv(tmp_path / "requests" / "a.csv", COLUMNS, [
+        request("swr", "read", "1", 0, 1, 200, "1", "", "miss"),
+        request("swr", "read", "1", 2, 3, 200, "1", "", "redis"),
+        request("swr", "read", "1", 5, 6, 200, "1", "", "stale"),
+        request("swr", "list", "c1", 7, 8, 200, "", "1:1", "stale"),
+        request("swr", "read", "1", 10, 11, 200, "1", "", "redis"),
+    ])  # fmt: skip
+    swr = summary_row(tmp_path, "swr")
+    assert swr["hit_ratio"] == pytest.approx(4 / 5)
+    assert swr["stale_by_design_ratio"] == pytest.approx(2 / 5)
+    assert swr["stale_read_ratio"] == 0.0
+    assert math.isnan(read_stats(analyse(tmp_path).reads.iloc[:0])["stale_by_design_ratio"])
+
+
+def test_every_recorded_cache_value_is_a_hit_or_a_miss() -> None:
+    """A new X-Cache value must be classified here before analysis can count its hits."""
+    assert set(CACHE_VALUES) <= {*HIT_CACHE_VALUES, MISS}
+
+
+def test_the_expiry_windows_take_the_manifests_ttl(tmp_path: Path) -> None:
+    """The refill answered at 1 ms expires at 2 ms under a 1 ms TTL: the 7 ms read sent
+    then is in its window. The fixture's 30 s TTL would leave no read after it."""
+    rows = [request("delete", "read", "1", 0, 1, 200, "1", "", "miss"),
+            request("delete", "read", "1", 2, 9, 200, "1", "", "redis")]  # fmt: skip
+    write_csv(tmp_path / "requests" / "a.csv", COLUMNS, rows)
+    write_manifest(tmp_path, ["delete"], ttl_s=0.001)
+    assert summary_row(tmp_path, "delete")["read_p99_after_expiry_ms"] == pytest.approx(7.0)
+    write_manifest(tmp_path, ["delete"])
+    assert math.isnan(summary_row(tmp_path, "delete")["read_p99_after_expiry_ms"])
 
 
 def test_staleness_columns(run_folder: Path) -> None:

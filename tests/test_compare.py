@@ -5,6 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
+
 from bench.report.compare import compare, write_compare
 from tests.test_report import write_run_folder
 from tests.test_sweep_report import literal_sweep
@@ -45,6 +47,15 @@ def test_deltas_and_ratios(tmp_path: Path) -> None:
     # a figure that is zero in A has no ratio, and missing figures no delta
     assert cells(text, "delete", "errors") == ["0", "0", "0", "-"]
     assert cells(text, "delete", "local hit ratio") == ["0%", "0%", "0 pp", "-"]
+
+
+def test_stale_by_design_is_compared_and_missing_in_an_older_summary(tmp_path: Path) -> None:
+    a, b = two_runs(tmp_path)
+    summary = pd.read_csv(b / "summary.csv").assign(stale_by_design_ratio=[0.0, 0.05])
+    summary.to_csv(b / "summary.csv", index=False)
+    text = compare(a, b)  # A's summary.csv predates the column
+    assert cells(text, "delete", "stale by design") == ["-", "0%", "-", "-"]
+    assert cells(text, "pubsub", "stale by design") == ["absent", "5.0%", "-", "-"]
 
 
 def test_a_strategy_in_one_run_only_is_absent_on_the_other_side(tmp_path: Path) -> None:

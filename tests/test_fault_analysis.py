@@ -95,6 +95,17 @@ def test_the_timeline_counts_each_second_and_reads_restarts_as_restarts() -> Non
     assert table["origin_reads_per_s"].tolist()[1:] == [4 + 3, 6 + 2]
 
 
+def test_a_stale_answer_counts_as_a_hit_in_its_second() -> None:
+    """Stale-while-revalidate's `stale` answer came from Redis: a hit, as `redis` is."""
+    requests = pd.DataFrame([request("read", "1", 0, 1, cache="stale"),
+                             request("read", "1", 2, 3, cache="miss"),
+                             request("read", "1", 4, 5, cache="stale")],
+                            columns=list(COLUMNS)).astype({"version": "Int64"})  # fmt: skip
+    no_metrics = pd.DataFrame(columns=["t_ns", "replica", "sample", "value", "strategy"])
+    verdicts = check_staleness(requests.assign(items=""), ["strategy"])
+    assert timeline(requests, verdicts, no_metrics)["hit_ratio"].tolist() == [pytest.approx(2 / 3)]
+
+
 def test_origin_load_is_a_rate_so_drifting_scrapes_do_not_double_a_peak() -> None:
     """Scrapes every ~1 s drift against the clock's seconds: two that land in one second
     must average their rates there, not add their counts (a false doubled peak)."""

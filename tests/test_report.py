@@ -17,7 +17,7 @@ import pytest
 from bench.analysis.numbers import fmt_ms, fmt_pct
 from bench.report.plots import make_plots
 from bench.report.render import md_escape
-from bench.report.run import build_report
+from bench.report.run import build_report, stampede_notes
 
 STRATEGIES = ("ttl", "delete", "versioned", "pubsub")
 T_MS = (0.0, 10.0, 100.0, 1000.0, 10000.0)
@@ -216,6 +216,36 @@ def test_verdicts_quote_the_summary(report: tuple[Path, str, str]) -> None:
     assert "only its 30 s TTL ends a stale read; 3.7% of its reads were stale" in md
     assert "the oldest was 29,870 ms old, within the TTL" in md
     assert "hit ratio 90.2% against 94.1% for delete" in md
+
+
+def test_the_freshness_table_shows_stale_by_design_beside_stale_reads(
+    report: tuple[Path, str, str],
+) -> None:
+    md = report[1]
+    assert (
+        "| strategy | stale reads | stale read ratio | stale by design | stale age p50 ms |" in md
+    )
+    # a summary.csv written before the column existed still reports, with "-"
+    assert "| delete | 4 | 0.023% | - | 0.80 |" in md
+
+
+def test_the_stampede_note_says_who_served_stale_by_design() -> None:
+    herd = dict(scenario="stampede", herd_size_p50=1.0, herd_size_p99=2.0, herd_size_max=2.0,
+                origin_rps_mean=14.0, origin_rps_peak=20.0)  # fmt: skip
+    rows = {
+        "delete": {"strategy": "delete", **herd, "stale_by_design_ratio": 0.0},
+        "swr": {"strategy": "swr", **herd, "stale_by_design_ratio": 0.123},
+        "lease": {"strategy": "lease", **herd},  # a summary from before the column
+    }
+    herds, served = stampede_notes(rows)
+    assert herds.startswith("The thundering herd:") and "swr p50 1, p99 2, max 2" in herds
+    assert served.endswith(
+        "instead of a herd at expiry: swr served 12.3% of reads stale by design."
+    )
+    rows["swr"]["stale_by_design_ratio"] = 0.0
+    assert len(stampede_notes(rows)) == 1, "no strategy served stale: no note"
+    rows["swr"]["scenario"] = rows["delete"]["scenario"] = rows["lease"]["scenario"] = "lists"
+    assert stampede_notes(rows) == []
 
 
 def test_t_visibility_sentences(report: tuple[Path, str, str]) -> None:

@@ -24,7 +24,7 @@ import pandas as pd
 from bench.analysis.faults import fault_effects, load_faults
 from bench.analysis.herds import herd_stats
 from bench.analysis.staleness import check_staleness, successful, t_visibility
-from bench.analysis.tables import Unreadable, load_probe, load_requests
+from bench.analysis.tables import HIT_CACHE_VALUES, STALE, Unreadable, load_probe, load_requests
 from bench.analysis.timeline import load_metrics, origin_load, timeline
 from bench.layout import RunFolder
 from bench.manifest import read_manifest
@@ -38,8 +38,8 @@ SUMMARY_COLUMNS: tuple[str, ...] = (
     "write_p50_ms", "write_p99_ms",
     "hit_ratio", "local_hit_ratio", "origin_rps_mean", "origin_rps_peak",
     "herd_size_p50", "herd_size_p99", "herd_size_max", "read_p99_after_expiry_ms",
-    "stale_reads", "stale_read_ratio", "stale_age_p50_ms", "stale_age_p99_ms",
-    "stale_age_max_ms", "list_stale_ratio", "read_staleness_p99_ms",
+    "stale_reads", "stale_read_ratio", "stale_by_design_ratio", "stale_age_p50_ms",
+    "stale_age_p99_ms", "stale_age_max_ms", "list_stale_ratio", "read_staleness_p99_ms",
     "probe_cycles", "probe_convergence_p50_ms", "probe_convergence_p99_ms",
     "probe_convergence_max_ms", "probe_convergence_lo_p50_ms", "probe_resolution_p50_ms",
     "probe_poll_interval_ms", "probe_censored",
@@ -167,18 +167,26 @@ def read_stats(reads: pd.DataFrame) -> dict[str, float]:
     """Hit ratios and staleness over successful reads (op read and list).
 
     Ratios are 0..1 (NaN with no reads); `hit_ratio` counts answers from the local tier
-    or Redis, `local_hit_ratio` the local tier alone. Stale ages are ms, NaN when no read
-    was stale. `list_stale_ratio` is the stale share of list reads alone.
+    or Redis (`HIT_CACHE_VALUES`, a `stale` answer included), `local_hit_ratio` the local
+    tier alone. Stale ages are ms, NaN when no read was stale. `list_stale_ratio` is the
+    stale share of list reads alone.
+
+    Two kinds of stale: `stale_read_ratio` is content-based, the share whose value was
+    older than an acknowledged write (a missed invalidation, a race), whatever the cache
+    said; `stale_by_design_ratio` is the share the strategy itself marked `stale`, served
+    on purpose past its soft TTL (0.0 for strategies that never do). One can be high
+    without the other: a value past its soft TTL is often still the newest.
     """
     cache = reads["cache"].astype(str)
     stale = reads["stale"].astype(bool)
     ages = reads.loc[stale, "stale_age_ms"]
     is_list = reads["op"].astype(str) == "list"
     return {
-        "hit_ratio": float(cache.isin(["local", "redis"]).mean()) if len(reads) else math.nan,
+        "hit_ratio": float(cache.isin(HIT_CACHE_VALUES).mean()) if len(reads) else math.nan,
         "local_hit_ratio": float((cache == "local").mean()) if len(reads) else math.nan,
         "stale_reads": int(stale.sum()),
         "stale_read_ratio": float(stale.mean()) if len(reads) else math.nan,
+        "stale_by_design_ratio": float((cache == STALE).mean()) if len(reads) else math.nan,
         "stale_age_p50_ms": _quantile(ages, 0.5),
         "stale_age_p99_ms": _quantile(ages, 0.99),
         "stale_age_max_ms": _quantile(ages, 1.0),
@@ -225,12 +233,13 @@ def summarise(
     Config values the rows do not carry come from the manifest. See `request_stats`,
     `read_stats` and `probe_stats` for the units of each figure; `origin` is
     `bench.analysis.timeline.origin_load`, per strategy (a run measures each once), and
-    so are the herds (`bench.analysis.herds`).
+    so are the herds (`bench.analysis.herds`), whose expiry windows take the TTL from a
+    `ttl_s` column of the rows when they carry one, else from the manifest.
     """
-    per_strategy = herd_stats(reads)
+    config = manifest.get("config", {})
+    per_strategy = herd_stats(reads, config.get("ttl_s"))
     if origin is not None:
         per_strategy = origin.join(per_strategy, how="outer")
-    config = manifest.get("config", {})
     reads_by = dict(_groups(reads, columns))
     probe_columns = [c for c in columns if c in probe.columns]
     probe_by = dict(_groups(probe, probe_columns))

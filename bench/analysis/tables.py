@@ -18,6 +18,12 @@ from bench.probe import cycle
 from scenarios import request_rows
 
 Unreadable = dict[str, int]  # file (relative to the run folder) -> rows skipped
+# The `cache` column, a read's X-Cache: where its answer came from. `stale` is Redis's
+# old value served on purpose past a soft TTL (stale-while-revalidate) while one reader
+# refreshes it: the cache answered, so it is a hit, and no origin read was made.
+MISS = "miss"
+STALE = "stale"
+HIT_CACHE_VALUES: tuple[str, ...] = ("local", "redis", STALE)
 
 
 def read_csvs(folder: Path, dtypes: dict[str, str]) -> tuple[pd.DataFrame, Unreadable]:

@@ -21,7 +21,7 @@ from bench.report.run import header
 FIGURES = ("rps", "errors", "read_p50_ms", "read_p99_ms", "read_p999_ms", "write_p99_ms",
            "hit_ratio", "local_hit_ratio", "origin_rps_mean", "origin_rps_peak",
            "herd_size_p50", "herd_size_p99", "read_p99_after_expiry_ms",
-           "stale_read_ratio", "stale_age_p99_ms", "stale_age_max_ms",
+           "stale_read_ratio", "stale_by_design_ratio", "stale_age_p99_ms", "stale_age_max_ms",
            "probe_convergence_p50_ms", "probe_convergence_p99_ms")  # fmt: skip
 ABSENT = "absent"
 
