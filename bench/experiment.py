@@ -22,7 +22,7 @@ from bench.report.run import build_report
 from bench.run_config import RunConfig
 from bench.runtime.base import Deployment, RunFailure, Runtime
 from bench.runtime.signals import Interrupted, shielded
-from bench.verify import VerifyFailed
+from bench.verify import VerifyFailed, claim
 
 
 @dataclass(frozen=True)
@@ -144,7 +144,7 @@ def measure_deployed(
             manifest.save()
             console.print(f"[red]{strategy}: failed verification:[/] {exc}")
             return
-        record["status"] = "running"
+        record.update(status="running", claim=claim(strategy))
         manifest.save()
         load = deployment.run_load(config.faults)
     if load.faults:  # recorded before anything is analysed

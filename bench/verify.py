@@ -3,7 +3,9 @@
 On a probe-only product: every replica answers, a write through the first one
 bumps the version by exactly one, and, for a strategy that invalidates on
 write, every replica serves the new version within a short bounded wait. A
-strategy that fails is reported as failed, not measured.
+strategy that fails is reported as failed, not measured. One that serves stale by
+design (`swr`) is held to the same write promise: what it answers stale is old by
+its clock, never a value a write replaced (`claim` says so in the run's record).
 """
 
 import argparse
@@ -32,6 +34,19 @@ def _request(method: str, url: str, body: dict[str, Any] | None = None) -> dict[
     request.add_header("content-type", "application/json")
     with _opener.open(request, timeout=5) as response:
         return json.load(response)
+
+
+def claim(strategy: str) -> str:
+    """What `verify` holds the strategy to, in words, from its registry declaration: the
+    run records it beside the strategy, so a reader of the figures knows the promise."""
+    spec = STRATEGIES[strategy]
+    said = ("a write moves the version by one; every replica serves it within"
+            f" {PROPAGATION_TIMEOUT_S:g} s" if spec.invalidates_on_write
+            else "a write moves the version by one; other replicas may serve the old one until"
+            " the TTL")  # fmt: skip
+    if spec.stale_by_design:
+        said += "; past its TTL it may answer the old value at once, marked X-Cache: stale"
+    return said
 
 
 def verify(strategy: str, replicas: Sequence[Replica], product_id: int) -> None:

@@ -17,7 +17,8 @@ import pytest
 from bench.analysis.numbers import fmt_ms, fmt_pct
 from bench.report.plots import make_plots
 from bench.report.render import md_escape
-from bench.report.run import build_report, stampede_notes
+from bench.report.run import build_report, stampede_notes, verdict
+from bench.verify import claim
 
 STRATEGIES = ("ttl", "delete", "versioned", "pubsub")
 T_MS = (0.0, 10.0, 100.0, 1000.0, 10000.0)
@@ -345,3 +346,11 @@ def test_fmt_ms(value: float, text: str) -> None:
 
 def test_md_escape_keeps_tables_and_html_intact() -> None:
     assert md_escape("a|b_<c>") == "a\\|b\\_&lt;c&gt;"
+
+
+def test_a_verdict_counts_stale_by_design_answers_and_ends_with_the_verified_promise() -> None:
+    row = {**BASE, **FIGURES["delete"], "stale_by_design_ratio": 0.029}
+    said = verdict(row, {"status": "complete", "claim": claim("swr")})
+    assert "hit ratio 94.1% (2.9% answered stale by design)" in said
+    assert said.endswith(f"Verified first: {claim('swr')}.")
+    assert "stale by design" not in verdict({**row, "stale_by_design_ratio": 0.0}, {})

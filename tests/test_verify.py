@@ -11,7 +11,7 @@ from bench.runtime.processes import Supervisor
 from bench.runtime.redis_server import start_redis
 from bench.runtime.replicas import ReplicaConfig, StartedReplica, start_replicas
 from bench.runtime.seed import SeedPlan, seed
-from bench.verify import VerifyFailed, verify
+from bench.verify import VerifyFailed, claim, verify
 
 PLAN = SeedPlan(products=50, categories=5)
 
@@ -38,3 +38,9 @@ def test_replicas_that_keep_an_old_version_fail_a_strategy_that_promises_fresh_r
         verify("ttl", replicas, PLAN.probe_ids[-1])  # ttl promises no invalidation: passes
         with pytest.raises(VerifyFailed, match=r"ttl-1 to serve version 2 not ready after 2.0 s"):
             verify("delete", replicas, PLAN.probe_ids[-2])  # what delete promises, ttl breaks
+
+
+def test_the_claim_says_what_verify_holds_a_strategy_to() -> None:
+    assert "every replica serves it" in claim("delete") and "stale" not in claim("delete")
+    assert "until the TTL" in claim("ttl")
+    assert claim("swr").startswith(claim("delete")) and "X-Cache: stale" in claim("swr")

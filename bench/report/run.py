@@ -182,6 +182,8 @@ def verdict(row: Row | None, record: dict[str, Any]) -> str:
         parts.append(f"{fmt_pct(row['list_stale_ratio'])} of category lists stale")
     local = row["local_hit_ratio"]
     tier = f" ({fmt_pct(local)} from the local tier)" if positive(local) else ""
+    if positive(row.get("stale_by_design_ratio")):
+        tier += f" ({fmt_pct(row['stale_by_design_ratio'])} answered stale by design)"
     parts.append(f"hit ratio {fmt_pct(row['hit_ratio'])}{tier}")
     parts.append(f"reads {fmt_ms(row['read_p50_ms'])} ms p50, {fmt_ms(row['read_p99_ms'])} ms p99")
     if not missing(row["probe_convergence_p50_ms"]):
@@ -190,7 +192,8 @@ def verdict(row: Row | None, record: dict[str, Any]) -> str:
         parts.append(f"{fmt_int(row['errors'])} errors")
     status = record.get("status", "complete")
     partial = f" (strategy status {status}: partial figures)" if status != "complete" else ""
-    return "; ".join(parts) + partial + "."
+    promise = f" Verified first: {record['claim']}." if record.get("claim") else ""
+    return "; ".join(parts) + partial + "." + promise
 
 
 def probe_phrase(row: Row) -> str:
