@@ -28,10 +28,12 @@ from services.strategies.delete import DeleteStrategy
 LEASE_MS = 2000  # a holder that died frees the key after this
 HOT_MISS_WAIT_S = 0.005  # between re-reads of a key another reader is filling
 HOT_MISS_TRIES = 40  # then read the origin without filling: ~200 ms waited, at most
-# KEYS: the key, its lease. ARGV: the token, the value, the TTL in ms.
+# KEYS: the key, its lease, and optionally a mark to set beside the value (`swr`'s
+# freshness). ARGV: the token, the value, its TTL in ms, and the mark's TTL in ms.
 FILL_IF_LEASED = """
 if redis.call('GET', KEYS[2]) == ARGV[1] then
   redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+  if KEYS[3] then redis.call('SET', KEYS[3], '1', 'PX', ARGV[4]) end
   redis.call('DEL', KEYS[2])
   return 1
 end

@@ -45,17 +45,6 @@ if redis.call('EXISTS', KEYS[2]) == 1 then return {body, 0} end
 if redis.call('SET', KEYS[3], ARGV[1], 'NX', 'PX', ARGV[2]) then return {body, 2} end
 return {body, 1}
 """
-# KEYS: the key, its lease, its freshness mark. ARGV: the token, the value, the hard and
-# the soft TTL in ms.
-FILL_IF_LEASED = """
-if redis.call('GET', KEYS[2]) == ARGV[1] then
-  redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
-  redis.call('SET', KEYS[3], '1', 'PX', ARGV[4])
-  redis.call('DEL', KEYS[2])
-  return 1
-end
-return 0
-"""
 
 
 def fresh_key(key: str) -> str:
@@ -70,7 +59,6 @@ class SwrStrategy(LeaseStrategy):
         window = deps.settings.swr_window
         self.window_s = self.ttl_s if window is None else window
         self._lookup = self.cache.redis.register_script(LOOKUP)
-        self._fill_fresh = self.cache.redis.register_script(FILL_IF_LEASED)
         self._refreshes: set[asyncio.Task[None]] = set()
 
     async def stop(self) -> None:
@@ -119,7 +107,7 @@ class SwrStrategy(LeaseStrategy):
         soft_ms = int(self.ttl_s * 1000)
         hard_ms = soft_ms + int(self.window_s * 1000)
         keys = [key, lease_key(key), fresh_key(key)]
-        await self._fill_fresh(keys=keys, args=[token, body, hard_ms, soft_ms])
+        await self._fill(keys=keys, args=[token, body, hard_ms, soft_ms])  # lease's script
 
     def keys_to_drop(self, product_id: int, category: str) -> list[str]:
         """`lease`'s keys (values and leases), and the values' freshness marks."""
