@@ -34,6 +34,7 @@ from scenarios.request_rows import (
     format_row,
     list_items,
     product_version,
+    server_ms,
     worker_name,
 )
 
@@ -83,13 +84,15 @@ class RequestRecorder:
         t_start_ns = int((start_time or 0.0) * 1e9)
         t_end_ns = t_start_ns + int(response_time * 1e6)
         status = response.status_code if response is not None else 0
-        version = items = cache = replica = ""
+        version = items = cache = replica = server = ""
         headers = response.headers if response is not None else None
         if headers is not None:
             cache = headers.get("x-cache") or ""
             replica = headers.get("x-replica") or ""
+            timing = headers.get("server-timing") or ""
             if type(cache) is not str or type(replica) is not str:  # a repeated header
                 cache, replica = _joined(cache), _joined(replica)
+            server = server_ms(timing if type(timing) is str else _joined(timing))
         if 200 <= status < 300:
             if op == "list":
                 items = list_items(response.content)
@@ -109,6 +112,7 @@ class RequestRecorder:
                 cache,
                 replica,
                 self.worker,
+                server,
             )
         )
 

@@ -37,6 +37,7 @@ DTYPES: dict[str, str] = {
     "cache": "string",
     "replica": "string",
     "worker": "string",
+    "server_ms": "float64",  # the replica's own time (Server-Timing app;dur); NaN: none sent
 }
 COLUMNS: tuple[str, ...] = tuple(DTYPES)
 REQUESTS_FOLDER = "requests"  # under BENCH_RUN_DIR; bench.layout names the same folder
@@ -57,6 +58,8 @@ LIST_MEMO_SIZE = 256
 # if the order ever changes the counts disagree and `list_items` falls back to json.
 _VERSION = re.compile(rb'"version"\s*:\s*(\d+)')
 _ITEM_ID = re.compile(rb'\{"id"\s*:\s*(\d+)')
+# `app;dur=0.123` among a Server-Timing header's metrics; only digits reach the row.
+_APP_DUR = re.compile(r"(?:^|,)\s*app\s*;(?:[^,]*;)?\s*dur=(\d+(?:\.\d+)?)\s*(?:[,;]|$)")
 
 
 def worker_name() -> str:
@@ -91,6 +94,12 @@ def list_items(body: bytes | None) -> str:
     return b" ".join(map(b":".join, zip(ids, versions, strict=True))).decode()
 
 
+def server_ms(header: str) -> str:
+    """The `app` metric's `dur` of a Server-Timing header, as decimal text; "" if absent."""
+    match = _APP_DUR.search(header) if header else None
+    return match.group(1) if match else ""
+
+
 def csv_field(text: str) -> str:
     """`text` quoted as RFC 4180 wants when it holds a comma, quote or line break."""
     if "," in text or '"' in text or "\n" in text or "\r" in text:
@@ -111,6 +120,7 @@ def format_row(
     cache: str,
     replica: str,
     worker: str,
+    server: str = "",
 ) -> str:
     """One CSV line in `COLUMNS` order.
 
@@ -121,7 +131,7 @@ def format_row(
     return (
         f"{strategy},{op},{csv_field(key)},{t_start_ns},{t_end_ns},{latency_ms:.3f},"
         f"{status},{version},{csv_field(items)},{csv_field(cache)},{csv_field(replica)},"
-        f"{worker}\n"
+        f"{worker},{server}\n"
     )
 
 

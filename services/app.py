@@ -31,6 +31,7 @@ from services.openapi import (
     install_openapi,
 )
 from services.origin import open_origin
+from services.server_timing import ServerTiming
 from services.strategies import STRATEGIES
 from services.strategies.base import SOURCES, Deps, Served, Strategy
 
@@ -72,6 +73,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             StarletteHTTPException: with_replica_headers(http_exception_handler),
         },
     )
+    app.add_middleware(ServerTiming)
     _add_routes(app)
     _add_fault_control(app)
     install_openapi(app)

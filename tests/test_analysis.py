@@ -44,11 +44,12 @@ PROBE_COLUMNS = (
 )  # fmt: skip
 
 
-def request(strategy, op, key, start_ms, end_ms, status, version, items, cache) -> list:
+def request(strategy, op, key, start_ms, end_ms, status, version, items, cache, server="") -> list:
     """One request row as the recorder writes it (times in ms from T0 here)."""
     start, end = T0_NS + round(start_ms * MS), T0_NS + round(end_ms * MS)
     latency = f"{end_ms - start_ms:.3f}"
-    return [strategy, op, key, start, end, latency, status, version, items, cache, "r1", "w"]
+    return [strategy, op, key, start, end, latency, status, version, items, cache, "r1", "w",
+            server]  # fmt: skip
 
 
 # fmt: off
@@ -153,6 +154,33 @@ def test_latency_percentiles_at_full_precision(run_folder: Path) -> None:
     assert delete["write_p50_ms"] == pytest.approx(2.0)  # the failed write is left out
     assert delete["write_p99_ms"] == pytest.approx(2.0)
     assert math.isnan(summary_row(run_folder, "pubsub")["write_p50_ms"])
+
+
+def test_server_time_beside_client_time(tmp_path: Path) -> None:
+    """Read p50/p99 as the replica timed them (Server-Timing), over the same successful
+    product reads as the client's; a row without the header does not count."""
+    write_manifest(tmp_path, ["delete"])
+    write_csv(tmp_path / "requests" / "a.csv", COLUMNS, [
+        request("delete", "read", "1", 0, 4, 200, "1", "", "miss", "1.0"),
+        request("delete", "read", "1", 5, 7, 200, "1", "", "redis", "0.2"),
+        request("delete", "read", "1", 8, 10, 200, "1", "", "redis", ""),
+        request("delete", "read", "1", 11, 13, 200, "1", "", "redis", "0.4"),
+        request("delete", "write", "1", 14, 19, 200, "2", "", "miss", "3.0"),
+        request("delete", "read", "9", 20, 21, 404, "", "", "miss", "0.1"),
+    ])  # fmt: skip
+    delete = summary_row(tmp_path, "delete")
+    assert delete["read_server_p50_ms"] == pytest.approx(0.4)
+    assert delete["read_server_p99_ms"] == pytest.approx(0.4 + 0.98 * 0.6)
+    assert delete["read_p50_ms"] == pytest.approx(2.0)
+
+
+def test_rows_recorded_before_server_timing_still_analyse(tmp_path: Path) -> None:
+    write_manifest(tmp_path, ["delete"])
+    old = [row[:-1] for row in DELETE_FILE_A]
+    write_csv(tmp_path / "requests" / "a.csv", COLUMNS[:-1], old)
+    delete = summary_row(tmp_path, "delete")
+    assert delete["reads"] == 4 and math.isnan(delete["read_server_p50_ms"])
+    assert analyse(tmp_path).unreadable == {}
 
 
 def test_hit_ratios(run_folder: Path) -> None:

@@ -1,5 +1,8 @@
 """The HTTP contract that the probe, the scenarios and outside checks rely on."""
 
+import re
+import time
+
 import pytest
 
 from services.strategies import STRATEGY_NAMES
@@ -92,3 +95,34 @@ async def test_error_answers_carry_the_replica_headers(redis_url: str, database_
         assert [a.status_code for a in answers] == [404, 422, 404, 422, 413, 404]
         for answer in answers:
             assert (answer.headers["x-replica"], answer.headers["x-cache"]) == ("r9", "miss")
+
+
+SERVER_TIMING = re.compile(r"app;dur=(\d+\.\d{3})")
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "status"),
+    [
+        ("GET", "/products/3", None, 200),
+        ("GET", "/categories/c2/products", None, 200),
+        ("PATCH", "/products/3", {"price": 2.5}, 200),
+        ("GET", "/products/999999", None, 404),
+        ("GET", "/products/abc", None, 422),
+        ("GET", "/healthz", None, 200),
+        ("GET", "/metrics", None, 200),
+    ],
+)
+async def test_every_answer_says_how_long_the_replica_took(
+    method: str, path: str, body: dict | None, status: int, redis_url: str, database_url: str
+) -> None:
+    """`Server-Timing: app;dur=<ms>`, the replica's own time, within the client's."""
+    async with replica("delete", redis_url, database_url, origin_delay_ms=20) as client:
+        started = time.perf_counter()
+        response = await client.request(method, path, json=body)
+        client_ms = (time.perf_counter() - started) * 1000
+        assert response.status_code == status
+        timing = SERVER_TIMING.fullmatch(response.headers["server-timing"])
+        assert timing is not None, response.headers["server-timing"]
+        assert 0 < float(timing.group(1)) <= client_ms
+        if path == "/products/3" and method == "GET":  # a miss waited on the slow origin
+            assert float(timing.group(1)) >= 20

@@ -32,6 +32,7 @@ from scenarios.request_rows import (
     format_row,
     list_items,
     product_version,
+    server_ms,
 )
 
 REPO = Path(__file__).resolve().parent.parent
@@ -94,6 +95,7 @@ def test_format_row_is_csv_that_reads_back_field_for_field() -> None:
         "redis",
         'odd, "replica"',
         "host-1",
+        "0.125",
     )
     assert line.endswith("\n")
     [fields] = list(csv.reader(io.StringIO(line)))
@@ -110,8 +112,25 @@ def test_format_row_is_csv_that_reads_back_field_for_field() -> None:
         "redis",
         'odd, "replica"',
         "host-1",
+        "0.125",
     ]
     assert len(fields) == len(COLUMNS)
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        ("app;dur=0.125", "0.125"),
+        ('db;dur=3, app;desc="replica";dur=12', "12"),
+        ("cache;dur=1,app;dur=2.5", "2.5"),
+        ("total;dur=9", ""),  # no app metric
+        ("app;dur=1e3", ""),  # not a plain decimal: nothing, rather than a wrong number
+        ("app;dur=-1", ""),
+        ("", ""),
+    ],
+)
+def test_server_ms_is_the_app_metrics_duration_and_only_digits(header: str, expected: str) -> None:
+    assert server_ms(header) == expected
 
 
 def test_row_writer_writes_one_header_and_every_row_in_batches(tmp_path: Path) -> None:
@@ -289,6 +308,7 @@ def check_common_columns(rows: list[dict[str, str]], worker: str, started_ns: in
         t_start, t_end = int(row["t_start_ns"]), int(row["t_end_ns"])
         assert started_ns <= t_start <= t_end <= now_ns
         assert (t_end - t_start) / 1e6 == pytest.approx(float(row["latency_ms"]), abs=0.01)
+        assert 0 < float(row["server_ms"]) <= float(row["latency_ms"])
 
 
 def check_product_rows(rows: list[dict[str, str]]) -> None:

@@ -18,6 +18,7 @@ from bench.analysis.numbers import fmt_ms, fmt_pct
 from bench.report.plots import make_plots
 from bench.report.render import md_escape
 from bench.report.run import build_report, stampede_notes, verdict
+from bench.report.timing import timing_note, timing_table
 from bench.verify import claim
 
 STRATEGIES = ("ttl", "delete", "versioned", "pubsub")
@@ -354,3 +355,14 @@ def test_a_verdict_counts_stale_by_design_answers_and_ends_with_the_verified_pro
     assert "hit ratio 94.1% (2.9% answered stale by design)" in said
     assert said.endswith(f"Verified first: {claim('swr')}.")
     assert "stale by design" not in verdict({**row, "stale_by_design_ratio": 0.0}, {})
+
+
+def test_client_and_server_time_side_by_side_with_which_to_quote() -> None:
+    rows = [{"strategy": "delete", "read_p50_ms": 4.0, "read_server_p50_ms": 0.5,
+             "read_p99_ms": 12.0, "read_server_p99_ms": 2.25},
+            {"strategy": "ttl", "read_p50_ms": 3.0, "read_server_p50_ms": math.nan}]  # fmt: skip
+    [table] = timing_table(rows)
+    assert table["rows"] == [["delete", "4.0", "0.50", "12%", "12", "2.2"]]
+    [note] = timing_note(rows)
+    assert "delete 0.50 of 4.0 ms" in note and "quote the server figures" in note
+    assert timing_table(rows[1:]) == [] and timing_note(rows[1:]) == []

@@ -15,7 +15,7 @@ from bench.runtime.waiting import wait_until
 
 RUN = [sys.executable, "-m", "bench", "run"]
 COLUMNS = ["strategy", "op", "key", "t_start_ns", "t_end_ns", "latency_ms", "status", "version",
-           "items", "cache", "replica", "worker"]  # fmt: skip
+           "items", "cache", "replica", "worker", "server_ms"]  # fmt: skip
 
 
 def run_folders(results: Path) -> list[Path]:
@@ -64,6 +64,8 @@ def test_short_run_writes_folder_manifest_and_rows(tmp_path: Path) -> None:
         assert all(int(r["t_end_ns"]) >= int(r["t_start_ns"]) for r in ok)
         assert all(int(r["version"]) >= 1 for r in ok)
         assert {r["cache"] for r in ok} <= {"local", "redis", "miss"}
+        # every answer said how long the replica took, and that is within the client's wait
+        assert all(0 < float(r["server_ms"]) <= float(r["latency_ms"]) for r in ok)
     pubsub_sources = {r["cache"] for r in rows if r["strategy"] == "pubsub" and r["op"] == "read"}
     assert "local" in pubsub_sources
 

@@ -35,6 +35,7 @@ SUMMARY_COLUMNS: tuple[str, ...] = (
     "strategy", "scenario", "replicas", "ttl_s",
     "requests", "rps", "errors", "reads", "writes",
     "read_p50_ms", "read_p90_ms", "read_p99_ms", "read_p999_ms", "read_max_ms",
+    "read_server_p50_ms", "read_server_p99_ms",
     "write_p50_ms", "write_p99_ms",
     "hit_ratio", "local_hit_ratio", "origin_rps_mean", "origin_rps_peak",
     "herd_size_p50", "herd_size_p99", "herd_size_max", "read_p99_after_expiry_ms",
@@ -146,6 +147,7 @@ def request_stats(rows: pd.DataFrame) -> dict[str, float]:
     ok = successful(rows["status"])
     op = rows["op"].astype(str)
     read_ms = rows.loc[ok & (op == "read"), "latency_ms"]
+    server_ms = rows.loc[ok & (op == "read"), "server_ms"] if "server_ms" in rows else read_ms[:0]
     write_ms = rows.loc[ok & (op == "write"), "latency_ms"]
     return {
         "requests": len(rows),
@@ -158,6 +160,9 @@ def request_stats(rows: pd.DataFrame) -> dict[str, float]:
         "read_p99_ms": _quantile(read_ms, 0.99),
         "read_p999_ms": _quantile(read_ms, 0.999),
         "read_max_ms": _quantile(read_ms, 1.0),
+        # the same reads as the replica timed them (Server-Timing); NaN if it did not say
+        "read_server_p50_ms": _quantile(server_ms.dropna(), 0.5),
+        "read_server_p99_ms": _quantile(server_ms.dropna(), 0.99),
         "write_p50_ms": _quantile(write_ms, 0.5),
         "write_p99_ms": _quantile(write_ms, 0.99),
     }

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pv
@@ -96,6 +97,8 @@ def load_requests(folder: Path) -> tuple[pd.DataFrame, Unreadable]:
     requests, unreadable = read_csvs(RunFolder(folder).requests, request_rows.DTYPES)
     for column in ("items", "cache"):
         requests[column] = requests[column].fillna("")
+    if "server_ms" not in requests:  # recorded before replicas sent Server-Timing
+        requests["server_ms"] = np.nan
     return requests, unreadable
 
 

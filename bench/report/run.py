@@ -30,6 +30,7 @@ from bench.manifest import read_manifest
 from bench.report.faults import fault_section
 from bench.report.plots import make_plots
 from bench.report.render import write_reports
+from bench.report.timing import timing_note, timing_table
 
 PLOT_CAPTIONS = {
     "read_latency": "Read latency tail: share of reads slower than x (log-log)",
@@ -357,11 +358,13 @@ def report_context(folder: Path) -> dict[str, Any]:
         "warning": warning,
         "status": status + (f" ({reason})" if reason and not stopped else ""),
         "run_lines": describe_run(manifest),
-        "tables": summary_tables(ordered) if ordered else [],
+        "tables": [*summary_tables(ordered), *timing_table(ordered)] if ordered else [],
         "visibility": vis_table,
         "visibility_sentences": sentences,
         "verdicts": [(n, verdict(rows.get(n), records.get(n, {}))) for n in order],
-        "notes": guide_notes(rows, vis, manifest["config"]["ttl_s"]) if rows else [],
+        "notes": [*guide_notes(rows, vis, manifest["config"]["ttl_s"]), *timing_note(ordered)]
+        if rows
+        else [],
         "faults": fault_section(folder, manifest["config"]["ttl_s"]),
     }
 
