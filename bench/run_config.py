@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.faults.spec import Fault, FaultSpecError, check_faults
+from scenarios.workload_config import ARRIVALS
 from services.strategies import GUIDE_STRATEGIES, STRATEGY_NAMES
 
 SCENARIOS = ("read_mostly", "update_heavy", "read_latest", "lists", "race", "stampede")
@@ -51,6 +52,7 @@ class RunConfig:
     xfetch_beta: float = 1.0  # XFETCH_BETA and XFETCH_LOCK of xfetch's replicas
     xfetch_lock: bool = False
     swr_window_s: float | None = None  # SWR_WINDOW of swr's replicas; None: the TTL again
+    arrivals: str = "closed"  # or "open": Poisson arrivals at `rate` (BENCH_ARRIVALS)
 
     @property
     def swr_window(self) -> float:
@@ -67,6 +69,10 @@ class RunConfig:
             raise ConfigError("--strategies: a strategy is listed twice")
         if self.scenario not in SCENARIOS:
             raise ConfigError(f"--scenario {self.scenario!r}: choose from {', '.join(SCENARIOS)}")
+        if self.arrivals not in ARRIVALS:
+            raise ConfigError(f"--arrivals {self.arrivals!r}: choose from {', '.join(ARRIVALS)}")
+        if self.arrivals == "open" and self.rate is None:
+            raise ConfigError("--arrivals open needs a --rate to schedule at, not 'max'")
         if self.runtime not in RUNTIMES:
             raise ConfigError(f"--runtime {self.runtime!r}: choose from {', '.join(RUNTIMES)}")
         for name, number in [

@@ -81,6 +81,7 @@ class RequestRecorder:
         """Buffer one row. The hot path: dict lookups, one scan of the body, one f-string."""
         op = context.get("op", "") if context else ""
         key = context.get("key", "") if context else ""
+        intended = context.get("intended_ns", "") if context else ""
         t_start_ns = int((start_time or 0.0) * 1e9)
         t_end_ns = t_start_ns + int(response_time * 1e6)
         status = response.status_code if response is not None else 0
@@ -113,6 +114,7 @@ class RequestRecorder:
                 replica,
                 self.worker,
                 server,
+                str(intended),
             )
         )
 

@@ -38,6 +38,7 @@ DTYPES: dict[str, str] = {
     "replica": "string",
     "worker": "string",
     "server_ms": "float64",  # the replica's own time (Server-Timing app;dur); NaN: none sent
+    "t_intended_ns": "Int64",  # open loop: when the schedule meant to send it; closed: <NA>
 }
 COLUMNS: tuple[str, ...] = tuple(DTYPES)
 REQUESTS_FOLDER = "requests"  # under BENCH_RUN_DIR; bench.layout names the same folder
@@ -121,6 +122,7 @@ def format_row(
     replica: str,
     worker: str,
     server: str = "",
+    intended_ns: str = "",
 ) -> str:
     """One CSV line in `COLUMNS` order.
 
@@ -131,7 +133,7 @@ def format_row(
     return (
         f"{strategy},{op},{csv_field(key)},{t_start_ns},{t_end_ns},{latency_ms:.3f},"
         f"{status},{version},{csv_field(items)},{csv_field(cache)},{csv_field(replica)},"
-        f"{worker},{server}\n"
+        f"{worker},{server},{intended_ns}\n"
     )
 
 

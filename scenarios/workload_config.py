@@ -11,6 +11,10 @@ patching) so that tests and the harness can read and check it safely:
   a run's request sequence per user repeats (default 0).
 - BENCH_USER_RATE: requests per second per user (`constant_throughput`); unset, empty or
   `max` means no wait at all.
+- BENCH_ARRIVALS: `closed` (default): a user sends its next request once the last one
+  answered, paced by BENCH_USER_RATE. `open`: each user's requests arrive as a Poisson
+  process at BENCH_USER_RATE, sent on time whatever the earlier ones are doing, each
+  recorded with its intended start (needs a rate).
 """
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+
+ARRIVALS = ("closed", "open")
 
 
 @dataclass(frozen=True)
@@ -29,6 +35,7 @@ class WorkloadConfig:
     categories: int
     seed: int
     user_rate: float | None  # requests/s per user; None = as fast as possible
+    arrivals: str = "closed"  # or "open"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> WorkloadConfig:
@@ -48,9 +55,15 @@ class WorkloadConfig:
             categories=int(environ.get("BENCH_CATEGORIES", "10")),
             seed=int(environ.get("BENCH_SEED", "0")),
             user_rate=user_rate,
+            arrivals=environ.get("BENCH_ARRIVALS", "closed").strip().lower() or "closed",
         )
         if config.products < 1 or config.categories < 1:
             raise RuntimeError("BENCH_PRODUCTS and BENCH_CATEGORIES must be at least 1")
+        if config.arrivals not in ARRIVALS:
+            raise RuntimeError(f"BENCH_ARRIVALS must be one of {', '.join(ARRIVALS)},"
+                               f" got {config.arrivals!r}")  # fmt: skip
+        if config.arrivals == "open" and user_rate is None:
+            raise RuntimeError("BENCH_ARRIVALS=open needs a BENCH_USER_RATE to schedule at")
         return config
 
     def category_of(self, product_id: int) -> str:

@@ -49,7 +49,7 @@ def request(strategy, op, key, start_ms, end_ms, status, version, items, cache, 
     start, end = T0_NS + round(start_ms * MS), T0_NS + round(end_ms * MS)
     latency = f"{end_ms - start_ms:.3f}"
     return [strategy, op, key, start, end, latency, status, version, items, cache, "r1", "w",
-            server]  # fmt: skip
+            server, ""]  # fmt: skip
 
 
 # fmt: off
@@ -174,12 +174,13 @@ def test_server_time_beside_client_time(tmp_path: Path) -> None:
     assert delete["read_p50_ms"] == pytest.approx(2.0)
 
 
-def test_rows_recorded_before_server_timing_still_analyse(tmp_path: Path) -> None:
+def test_rows_recorded_before_server_timing_and_open_loop_still_analyse(tmp_path: Path) -> None:
     write_manifest(tmp_path, ["delete"])
-    old = [row[:-1] for row in DELETE_FILE_A]
-    write_csv(tmp_path / "requests" / "a.csv", COLUMNS[:-1], old)
+    old = [row[:-2] for row in DELETE_FILE_A]
+    write_csv(tmp_path / "requests" / "a.csv", COLUMNS[:-2], old)
     delete = summary_row(tmp_path, "delete")
     assert delete["reads"] == 4 and math.isnan(delete["read_server_p50_ms"])
+    assert math.isnan(delete["read_intended_p99_ms"]) and math.isnan(delete["arrivals_late"])
     assert analyse(tmp_path).unreadable == {}
 
 

@@ -96,6 +96,7 @@ def test_format_row_is_csv_that_reads_back_field_for_field() -> None:
         'odd, "replica"',
         "host-1",
         "0.125",
+        "1700000000000000000",
     )
     assert line.endswith("\n")
     [fields] = list(csv.reader(io.StringIO(line)))
@@ -113,6 +114,7 @@ def test_format_row_is_csv_that_reads_back_field_for_field() -> None:
         'odd, "replica"',
         "host-1",
         "0.125",
+        "1700000000000000000",
     ]
     assert len(fields) == len(COLUMNS)
 

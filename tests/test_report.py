@@ -365,4 +365,19 @@ def test_client_and_server_time_side_by_side_with_which_to_quote() -> None:
     assert table["rows"] == [["delete", "4.0", "0.50", "12%", "12", "2.2"]]
     [note] = timing_note(rows)
     assert "delete 0.50 of 4.0 ms" in note and "quote the server figures" in note
+    assert "--arrivals open" in note
     assert timing_table(rows[1:]) == [] and timing_note(rows[1:]) == []
+
+
+def test_an_open_loop_run_adds_the_intended_start_and_late_arrivals() -> None:
+    row = {"strategy": "delete", "read_p50_ms": 1.2, "read_server_p50_ms": 0.4,
+           "read_p99_ms": 9.0, "read_server_p99_ms": 3.0, "read_intended_p50_ms": 1.4,
+           "read_intended_p99_ms": 822.0, "arrivals_late": 119.0,
+           "arrival_lateness_p99_ms": 2.6}  # fmt: skip
+    [table] = timing_table([row])
+    assert table["columns"][-4:] == ["read p50 ms from intended start",
+                                     "read p99 ms from intended start", "late arrivals",
+                                     "arrival lateness p99 ms"]  # fmt: skip
+    assert table["rows"][0][-4:] == ["1.4", "822", "119", "2.6"]
+    [note] = timing_note([row])
+    assert "quote the read p99 from the intended start" in note

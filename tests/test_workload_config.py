@@ -34,11 +34,20 @@ def test_max_or_nothing_means_unpaced(text: str) -> None:
         ({"BENCH_PRODUCTS": "0"}, RuntimeError, "at least 1"),
         ({"BENCH_CATEGORIES": "0"}, RuntimeError, "at least 1"),
         ({"BENCH_SEED": "x"}, ValueError, "x"),
+        ({"BENCH_ARRIVALS": "poisson", "BENCH_USER_RATE": "5"}, RuntimeError, "BENCH_ARRIVALS"),
+        ({"BENCH_ARRIVALS": "open"}, RuntimeError, "needs a BENCH_USER_RATE"),
+        ({"BENCH_ARRIVALS": "open", "BENCH_USER_RATE": "max"}, RuntimeError, "BENCH_USER_RATE"),
     ],
 )
 def test_a_bad_value_fails_loudly(environ: dict[str, str], error: type, says: str) -> None:
     with pytest.raises(error, match=says):
         WorkloadConfig.from_env(environ)
+
+
+def test_arrivals_are_closed_unless_open_is_asked_for_with_a_rate() -> None:
+    assert WorkloadConfig.from_env({}).arrivals == "closed"
+    opened = WorkloadConfig.from_env({"BENCH_ARRIVALS": " Open ", "BENCH_USER_RATE": "10"})
+    assert (opened.arrivals, opened.user_rate) == ("open", 10.0)
 
 
 def test_categories_follow_the_seed() -> None:

@@ -30,12 +30,14 @@ from bench.layout import RunFolder
 from bench.manifest import read_manifest
 
 CONFIG_COLUMNS: tuple[str, ...] = ("scenario", "ttl_s", "replicas", "repeat")
+LATE_MS = 1.0  # an open-loop arrival sent later than this after its intended time is late
 OPS: tuple[str, ...] = ("read", "write", "list")
 SUMMARY_COLUMNS: tuple[str, ...] = (
     "strategy", "scenario", "replicas", "ttl_s",
     "requests", "rps", "errors", "reads", "writes",
     "read_p50_ms", "read_p90_ms", "read_p99_ms", "read_p999_ms", "read_max_ms",
     "read_server_p50_ms", "read_server_p99_ms",
+    "read_intended_p50_ms", "read_intended_p99_ms", "arrivals_late", "arrival_lateness_p99_ms",
     "write_p50_ms", "write_p99_ms",
     "hit_ratio", "local_hit_ratio", "origin_rps_mean", "origin_rps_peak",
     "herd_size_p50", "herd_size_p99", "herd_size_max", "read_p99_after_expiry_ms",
@@ -141,13 +143,23 @@ def request_stats(rows: pd.DataFrame) -> dict[str, float]:
 
     `errors` counts status 0 (no answer) and >= 400. `reads` counts op read and list,
     so reads + writes = requests. Latency percentiles are over successful requests only;
-    `read_*` covers op read only (list latency is in latency_cdf.csv, not here).
+    `read_*` covers op read only (list latency is in latency_cdf.csv, not here):
+    `read_server_*` as the replica timed it (Server-Timing), `read_intended_*` from the
+    open-loop schedule's intended start. `arrivals_late` counts requests (any op) sent
+    more than LATE_MS after their intended time; NaN, as the intended figures, in a
+    closed-loop run.
     """
     span_s = (rows["t_end_ns"].max() - rows["t_start_ns"].min()) / 1e9 if len(rows) else 0.0
     ok = successful(rows["status"])
     op = rows["op"].astype(str)
     read_ms = rows.loc[ok & (op == "read"), "latency_ms"]
     server_ms = rows.loc[ok & (op == "read"), "server_ms"] if "server_ms" in rows else read_ms[:0]
+    intended = rows["t_intended_ns"] if "t_intended_ns" in rows else pd.Series(pd.NA, rows.index)
+    scheduled = intended.notna()
+    # open loop: from the moment the schedule meant to send it, queueing in the generator
+    # included; closed loop has no schedule, so these stay NaN
+    from_intended = (rows["t_end_ns"] - intended)[ok & (op == "read") & scheduled] / 1e6
+    lateness = (rows["t_start_ns"] - intended)[scheduled] / 1e6
     write_ms = rows.loc[ok & (op == "write"), "latency_ms"]
     return {
         "requests": len(rows),
@@ -163,6 +175,10 @@ def request_stats(rows: pd.DataFrame) -> dict[str, float]:
         # the same reads as the replica timed them (Server-Timing); NaN if it did not say
         "read_server_p50_ms": _quantile(server_ms.dropna(), 0.5),
         "read_server_p99_ms": _quantile(server_ms.dropna(), 0.99),
+        "read_intended_p50_ms": _quantile(from_intended.astype(float), 0.5),
+        "read_intended_p99_ms": _quantile(from_intended.astype(float), 0.99),
+        "arrivals_late": int((lateness > LATE_MS).sum()) if scheduled.any() else math.nan,
+        "arrival_lateness_p99_ms": _quantile(lateness.astype(float), 0.99),
         "write_p50_ms": _quantile(write_ms, 0.5),
         "write_p99_ms": _quantile(write_ms, 0.99),
     }

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pv
@@ -97,8 +96,9 @@ def load_requests(folder: Path) -> tuple[pd.DataFrame, Unreadable]:
     requests, unreadable = read_csvs(RunFolder(folder).requests, request_rows.DTYPES)
     for column in ("items", "cache"):
         requests[column] = requests[column].fillna("")
-    if "server_ms" not in requests:  # recorded before replicas sent Server-Timing
-        requests["server_ms"] = np.nan
+    for column in ("server_ms", "t_intended_ns"):  # recorded before these existed
+        if column not in requests:
+            requests[column] = pd.Series(index=requests.index, dtype=request_rows.DTYPES[column])
     return requests, unreadable
 
 

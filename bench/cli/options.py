@@ -99,6 +99,12 @@ def add_load_options(parser: argparse.ArgumentParser) -> None:
         help=f"total requests/s, paced (default {DEFAULT_RATE:.0f}); 'max' = no pacing",
     )  # fmt: skip
     parser.add_argument(
+        "--arrivals", default=defaults.arrivals,
+        help="closed: a user sends once answered (Locust's way); open: Poisson arrivals at"
+             " --rate, sent on time whatever the answers do, latency also from the intended"
+             " start (default closed)",
+    )  # fmt: skip
+    parser.add_argument(
         "--origin-delay-ms", type=float, default=None,
         help="added to every origin query (default: 0, or 20 for race)",
     )  # fmt: skip

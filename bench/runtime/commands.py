@@ -26,6 +26,7 @@ def load_env(config: RunConfig, strategy: str, targets: list[str], run_dir: Path
         "BENCH_CATEGORIES": str(config.categories),
         "BENCH_SEED": str(config.seed),
         "BENCH_USER_RATE": "max" if config.user_rate is None else f"{config.user_rate:.6g}",
+        "BENCH_ARRIVALS": config.arrivals,
     }
 
 
