@@ -75,6 +75,19 @@ class RunFolder:
         return self.path / "t_visibility.csv"
 
     @property
+    def invalidations(self) -> Path:
+        """Each replica's white-box log (`services.invalidation_log`): <replica>.csv."""
+        return self.path / "invalidations"
+
+    @property
+    def whitebox(self) -> Path:
+        return self.path / "whitebox.csv"
+
+    @property
+    def write_visibility(self) -> Path:
+        return self.path / "write_visibility.csv"
+
+    @property
     def latency_cdf(self) -> Path:
         return self.path / "latency_cdf.csv"
 

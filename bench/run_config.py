@@ -5,6 +5,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench.faults.kinds import CONTROLLED
 from bench.faults.spec import Fault, FaultSpecError, check_faults
 from scenarios.workload_config import ARRIVALS
 from services.strategies import GUIDE_STRATEGIES, STRATEGY_NAMES
@@ -57,6 +58,11 @@ class RunConfig:
     @property
     def swr_window(self) -> float:
         return self.ttl_s if self.swr_window_s is None else self.swr_window_s
+
+    @property
+    def fault_control(self) -> bool:
+        """Whether the replicas need FAULT_CONTROL=1 for a scheduled fault."""
+        return any(f.kind in CONTROLLED for f in self.faults)
 
     def __post_init__(self) -> None:
         unknown = [s for s in self.strategies if s not in STRATEGY_NAMES]

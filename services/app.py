@@ -21,6 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from services import cache
 from services.config import Settings, load_settings
 from services.inputs import Category, ProductId, parse_product_id, read_changes, validation_error
+from services.invalidation_log import InvalidationLog
 from services.metrics import Metrics
 from services.openapi import (
     CHANGES_BODY,
@@ -47,7 +48,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         origin = await open_origin(config.database_url, config.origin_delay_ms)
         redis = cache.connect(config.redis_url)
         strategy_class: type[Strategy] = STRATEGIES[config.cache_strategy].load()
-        strategy = strategy_class(Deps(config, origin, cache.Cache(redis, metrics), metrics))
+        invalidations = InvalidationLog(config.invalidation_log)
+        shared = cache.Cache(redis, metrics, invalidations)
+        strategy = strategy_class(Deps(config, origin, shared, metrics))
         try:
             await origin.ping()
             await strategy.start()
@@ -64,6 +67,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await strategy.stop()
             await redis.aclose()
             await origin.close()
+            invalidations.close()
 
     app = FastAPI(
         title="cache-invalidation-bench service",
@@ -150,22 +154,34 @@ async def get_product(request: Request) -> Response:
     return _respond(request, served.body, served.source)
 
 
-class OriginDelay(BaseModel):
+class FaultDelay(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
     ms: float = Field(ge=0, le=60_000, allow_inf_nan=False)
 
 
 def _add_fault_control(app: FastAPI) -> None:
-    """The origin-slow fault's control: extra ms per origin query. Not found unless the
-    replica runs with FAULT_CONTROL=1; unpublished (it is the harness's, not the API's)."""
+    """The harness's fault controls: extra ms per origin query (origin-slow), and a local
+    tier's invalidations applied late (subscriber-delay). Not found unless the replica
+    runs with FAULT_CONTROL=1; unpublished (they are the harness's, not the API's)."""
 
     @app.put("/_faults/origin-delay", include_in_schema=False)
-    async def origin_delay(delay: OriginDelay, request: Request) -> dict[str, float]:
+    async def origin_delay(delay: FaultDelay, request: Request) -> dict[str, float]:
         if not request.app.state.settings.fault_control:
             raise HTTPException(404, "Not Found")
         request.app.state.origin.slow_down(delay.ms)
         return {"extra_ms": delay.ms}
+
+    @app.put("/_faults/subscriber-delay", include_in_schema=False)
+    async def subscriber_delay(delay: FaultDelay, request: Request) -> dict[str, float]:
+        if not request.app.state.settings.fault_control:
+            raise HTTPException(404, "Not Found")
+        strategy = strategy_of(request)
+        delay_invalidations = getattr(strategy, "delay_invalidations", None)  # LocalFirst's
+        if delay_invalidations is None:
+            raise HTTPException(409, f"{strategy.name} has no local tier to delay")
+        delay_invalidations(delay.ms)
+        return {"delay_ms": delay.ms}
 
 
 def _add_routes(app: FastAPI) -> None:

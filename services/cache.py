@@ -14,6 +14,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
+from services.invalidation_log import InvalidationLog
 from services.metrics import Metrics
 
 log = logging.getLogger("services.cache")
@@ -33,9 +34,12 @@ def connect(redis_url: str) -> Redis:
 
 
 class Cache:
-    def __init__(self, redis: Redis, metrics: Metrics) -> None:
+    def __init__(
+        self, redis: Redis, metrics: Metrics, invalidations: InvalidationLog | None = None
+    ) -> None:
         self.redis = redis
         self.metrics = metrics
+        self.invalidations = invalidations or InvalidationLog()
         self.down = False
 
     async def call(self, what: str, awaitable: Awaitable[T], fallback: T) -> T:
@@ -62,4 +66,6 @@ class Cache:
         await self.call("SET", self.redis.set(key, value, px=int(ttl_s * 1000)), None)
 
     async def delete(self, *keys: str) -> None:
-        await self.call("DEL", self.redis.delete(*keys), None)
+        self.invalidations.applied("del_sent", keys)
+        if await self.call("DEL", self.redis.delete(*keys), None) is not None:
+            self.invalidations.applied("del_done", keys)

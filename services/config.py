@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     # swr: how long past the TTL a value may still be served stale while one refresh
     # runs (RFC 5861's stale-while-revalidate); unset, as long as the TTL itself.
     swr_window: float | None = Field(None, gt=0, allow_inf_nan=False)
+    # where this replica writes when it applied each invalidation (white-box times for
+    # the probe's brackets); unset, nowhere
+    invalidation_log: str | None = None
     replica_name: str = Field(default_factory=socket.gethostname)
 
     @field_validator("cache_strategy")

@@ -253,7 +253,7 @@ def test_probe_columns_count_censored_cycles_as_beyond_every_bound(run_folder: P
     assert delete["probe_convergence_p99_ms"] == math.inf
     assert delete["probe_convergence_max_ms"] == math.inf
     assert delete["probe_convergence_lo_p50_ms"] == pytest.approx(1.5)  # 0.5 1 2 30000
-    assert delete["probe_resolution_p50_ms"] == pytest.approx(1.0)  # 0.5 1 1
+    assert delete["probe_bracket_p50_ms"] == pytest.approx(1.0)  # 0.5 1 1
     assert delete["probe_poll_interval_ms"] == pytest.approx(0.6)
     pubsub = summary_row(run_folder, "pubsub")
     assert (pubsub["probe_cycles"], pubsub["probe_censored"]) == (0, 0)

@@ -14,50 +14,46 @@ def rows_by_replica(cycle: Cycle) -> dict[str, dict[str, object]]:
     return {str(row[4]): dict(zip(COLUMNS, row, strict=True)) for row in rows}
 
 
-def test_the_bracket_is_last_stale_send_to_first_fresh_answer_after_the_ack() -> None:
-    ack = 1_000 * MS
-    cycle = Cycle(number=7, key=1003, writer=1, ack_ns=123, ack_perf=ack,
-                  round_starts=[ack, ack + 2 * MS, ack + 4 * MS])  # fmt: skip
+def test_the_bracket_is_last_stale_send_to_first_fresh_answer_around_the_ack() -> None:
+    sent, ack = 1_000 * MS, 1_003 * MS  # the write took 3 ms to come back
+    cycle = Cycle(number=7, key=1003, writer=1, ack_ns=123, ack_perf=ack, sent_perf=sent)
     cycle.watches = [
-        ReplicaWatch("http://a", first_fresh_answer=ack + MS // 2, polls=1),  # fresh at once
+        # fresh at its first poll, sent with the write: turned fresh in [send, answer]
+        ReplicaWatch("http://a", first_fresh_answer=sent + 2 * MS, polls=1, sends=[sent]),
         ReplicaWatch(
-            "http://b",
+            "http://b",  # stale until after the ack
             last_stale_send=ack + 2 * MS,
             first_fresh_answer=ack + 4 * MS + MS // 4,
-            polls=3,
+            polls=4,
+            sends=[sent, sent + 2 * MS, sent + 4 * MS, sent + 6 * MS],
         ),
         ReplicaWatch(
-            "http://c",
-            last_stale_send=ack - MS,  # stale only before the ack
-            first_fresh_answer=ack + MS,
+            "http://c",  # fresh before the writer's answer reached the probe
+            last_stale_send=sent + MS,
+            first_fresh_answer=sent + 2 * MS + MS // 2,
             polls=2,
+            sends=[sent, sent + MS],
         ),
     ]
     rows = rows_by_replica(cycle)
-    assert rows["a"]["convergence_ms"] == 0.5 and rows["a"]["convergence_lo_ms"] == 0.0
+    assert rows["a"]["convergence_ms"] == -1.0 and rows["a"]["convergence_lo_ms"] == -3.0
     assert rows["b"]["convergence_ms"] == 4.25 and rows["b"]["convergence_lo_ms"] == 2.0
-    assert rows["c"]["convergence_ms"] == 1.0
-    assert rows["c"]["convergence_lo_ms"] == 0.0  # clamped: nothing stale after the ack
+    assert rows["c"]["convergence_ms"] == -0.5 and rows["c"]["convergence_lo_ms"] == -2.0
     for row in rows.values():
         assert (row["strategy"], row["cycle"], row["key"], row["writer"], row["ack_ns"]) == (
             "pubsub", 7, 1003, "b", 123,
         )  # fmt: skip
-        assert row["poll_interval_ms"] == 2.0 and row["censored"] is False
-    assert [rows[name]["polls"] for name in "abc"] == [1, 3, 2]
+        assert row["censored"] is False
+    assert [rows[name]["poll_interval_ms"] for name in "abc"] == ["", 2.0, 1.0]
+    assert [rows[name]["polls"] for name in "abc"] == [1, 4, 2]
 
 
 def test_a_replica_never_fresh_is_censored_with_no_upper_bound() -> None:
-    cycle = Cycle(number=0, key=1001, writer=0, ack_perf=0, round_starts=[0, 3 * MS, 5 * MS])
-    cycle.watches = [ReplicaWatch("http://a", last_stale_send=5 * MS, polls=3)]
+    cycle = Cycle(number=0, key=1001, writer=0, ack_perf=0, sent_perf=-MS)
+    cycle.watches = [ReplicaWatch("http://a", last_stale_send=5 * MS, polls=3,
+                                  sends=[0, 3 * MS, 5 * MS])]  # fmt: skip
     [row] = cycle_rows("ttl", ["a"], cycle)
     record = dict(zip(COLUMNS, row, strict=True))
     assert record["convergence_ms"] == "" and record["censored"] is True
     assert record["convergence_lo_ms"] == 5.0
     assert record["poll_interval_ms"] == pytest.approx(2.5)  # mean of the 3 ms and 2 ms gaps
-
-
-def test_one_round_has_no_interval() -> None:
-    cycle = Cycle(number=0, key=1001, writer=0, ack_perf=0, round_starts=[0])
-    cycle.watches = [ReplicaWatch("http://a", first_fresh_answer=MS, polls=1)]
-    [row] = cycle_rows("delete", ["a"], cycle)
-    assert dict(zip(COLUMNS, row, strict=True))["poll_interval_ms"] == ""

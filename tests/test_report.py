@@ -17,7 +17,7 @@ import pytest
 from bench.analysis.numbers import fmt_ms, fmt_pct
 from bench.report.plots import make_plots
 from bench.report.render import md_escape
-from bench.report.run import build_report, stampede_notes, verdict
+from bench.report.run import build_report, probe_phrase, stampede_notes, verdict
 from bench.report.timing import timing_note, timing_table
 from bench.verify import claim
 
@@ -34,24 +34,24 @@ FIGURES: dict[str, dict[str, Any]] = {
                 stale_age_p50_ms=8_900.0, stale_age_p99_ms=29_100.0, stale_age_max_ms=29_870.0,
                 probe_cycles=20, probe_convergence_p50_ms=14_800.0,
                 probe_convergence_p99_ms=math.inf, probe_convergence_max_ms=math.inf,
-                probe_convergence_lo_p50_ms=14_798.0, probe_resolution_p50_ms=2.1,
+                probe_convergence_lo_p50_ms=14_798.0, probe_bracket_p50_ms=2.1,
                 probe_censored=3),
     "delete": dict(hit_ratio=0.941, stale_reads=4, stale_read_ratio=4 / 17_100,
                    stale_age_p50_ms=0.8, stale_age_p99_ms=19.0, stale_age_max_ms=31.0,
                    probe_cycles=20, probe_convergence_p50_ms=1.2, probe_convergence_p99_ms=4.1,
                    probe_convergence_max_ms=9.8, probe_convergence_lo_p50_ms=0.3,
-                   probe_resolution_p50_ms=0.9, probe_censored=0),
+                   probe_bracket_p50_ms=0.9, probe_censored=0),
     "versioned": dict(hit_ratio=0.902, stale_reads=0, stale_read_ratio=0.0,
                       stale_age_p50_ms=math.nan, stale_age_p99_ms=math.nan,
                       stale_age_max_ms=math.nan, probe_cycles=20, probe_convergence_p50_ms=1.1,
                       probe_convergence_p99_ms=3.9, probe_convergence_max_ms=8.7,
-                      probe_convergence_lo_p50_ms=0.2, probe_resolution_p50_ms=0.9,
+                      probe_convergence_lo_p50_ms=0.2, probe_bracket_p50_ms=0.9,
                       probe_censored=0),
     "pubsub": dict(hit_ratio=0.975, local_hit_ratio=0.81, stale_reads=2,
                    stale_read_ratio=2 / 17_100, stale_age_p50_ms=0.4, stale_age_p99_ms=2.1,
                    stale_age_max_ms=3.0, probe_cycles=20, probe_convergence_p50_ms=0.9,
                    probe_convergence_p99_ms=4.8, probe_convergence_max_ms=6.0,
-                   probe_convergence_lo_p50_ms=0.0, probe_resolution_p50_ms=0.8,
+                   probe_convergence_lo_p50_ms=0.0, probe_bracket_p50_ms=0.8,
                    probe_censored=0),
 }  # fmt: skip
 # fresh share at each t of T_MS: ttl slowly, the others at once
@@ -209,7 +209,7 @@ def test_verdicts_quote_the_summary(report: tuple[Path, str, str]) -> None:
     delete = next(line for line in md.splitlines() if line.startswith("- **delete**"))
     assert "0.023% of reads stale (4 of 17,100)" in delete
     assert "oldest 31 ms" in delete and "hit ratio 94.1%" in delete
-    assert "within 1.2 ms (p50; p99 4.1 ms)" in delete
+    assert "within 1.2 ms of its acknowledgement (p50; p99 4.1 ms)" in delete
     ttl = next(line for line in md.splitlines() if line.startswith("- **ttl**"))
     assert "p99 beyond the probe's cap" in ttl and "3 probe readings censored" in ttl
     assert "no stale reads among 17,100" in md
@@ -381,3 +381,11 @@ def test_an_open_loop_run_adds_the_intended_start_and_late_arrivals() -> None:
     assert table["rows"][0][-4:] == ["1.4", "822", "119", "2.6"]
     [note] = timing_note([row])
     assert "quote the read p99 from the intended start" in note
+
+
+def test_a_replica_fresh_before_the_ack_is_said_so() -> None:
+    row = {"probe_convergence_p50_ms": -0.4, "probe_convergence_p99_ms": 1.5,
+           "probe_censored": 0}  # fmt: skip
+    said = probe_phrase(row)
+    assert said == ("replicas served a probe write 0.40 ms before its acknowledgement"
+                    " reached the probe (p50; p99 1.5 ms)")  # fmt: skip

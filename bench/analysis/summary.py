@@ -26,6 +26,8 @@ from bench.analysis.herds import herd_stats
 from bench.analysis.staleness import check_staleness, successful, t_visibility
 from bench.analysis.tables import HIT_CACHE_VALUES, STALE, Unreadable, load_probe, load_requests
 from bench.analysis.timeline import load_metrics, origin_load, timeline
+from bench.analysis.whitebox import load_invalidations, whitebox, whitebox_stats
+from bench.analysis.write_visibility import write_visibility
 from bench.layout import RunFolder
 from bench.manifest import read_manifest
 
@@ -44,8 +46,9 @@ SUMMARY_COLUMNS: tuple[str, ...] = (
     "stale_reads", "stale_read_ratio", "stale_by_design_ratio", "stale_age_p50_ms",
     "stale_age_p99_ms", "stale_age_max_ms", "list_stale_ratio", "read_staleness_p99_ms",
     "probe_cycles", "probe_convergence_p50_ms", "probe_convergence_p99_ms",
-    "probe_convergence_max_ms", "probe_convergence_lo_p50_ms", "probe_resolution_p50_ms",
+    "probe_convergence_max_ms", "probe_convergence_lo_p50_ms", "probe_bracket_p50_ms",
     "probe_poll_interval_ms", "probe_censored",
+    "whitebox_p50_ms", "whitebox_p99_ms", "whitebox_rows", "whitebox_outside",
 )  # fmt: skip
 # Dense in the tail, where strategies differ; 1.0 is the maximum.
 CDF_QUANTILES: tuple[float, ...] = (
@@ -84,6 +87,8 @@ class Analysis:
     fault_effects: pd.DataFrame
     summary_without_faults: pd.DataFrame | None
     t_visibility_without_faults: pd.DataFrame | None
+    write_visibility: pd.DataFrame  # `bench.analysis.write_visibility.COLUMNS`
+    whitebox: pd.DataFrame  # probe rows with white-box times (`bench.analysis.whitebox`)
 
 
 def group_columns(requests: pd.DataFrame) -> list[str]:
@@ -223,19 +228,20 @@ def probe_stats(probe: pd.DataFrame) -> dict[str, float]:
     """Probe convergence (ms after the write's ack) over every (cycle, replica) row.
 
     `convergence` is the upper bound (first fresh answer), with censored rows as +inf
-    (see `censored_quantile`); `convergence_lo` the lower bound (last stale send);
-    resolution = upper - lower on uncensored rows; poll interval is the achieved median.
+    (see `censored_quantile`); `convergence_lo` the lower bound (last stale send); both
+    may be negative (fresh before the ack reached the probe). The bracket is upper -
+    lower on uncensored rows; poll interval is the achieved median.
     """
     censored = probe["censored"].astype(bool)
     observed = probe.loc[~censored, "convergence_ms"].dropna().to_numpy(dtype=float)
-    resolution = probe.loc[~censored, "convergence_ms"] - probe.loc[~censored, "convergence_lo_ms"]
+    bracket = probe.loc[~censored, "convergence_ms"] - probe.loc[~censored, "convergence_lo_ms"]
     return {
         "probe_cycles": int(probe["cycle"].nunique()),
         "probe_convergence_p50_ms": censored_quantile(observed, int(censored.sum()), 0.5),
         "probe_convergence_p99_ms": censored_quantile(observed, int(censored.sum()), 0.99),
         "probe_convergence_max_ms": censored_quantile(observed, int(censored.sum()), 1.0),
         "probe_convergence_lo_p50_ms": _quantile(probe["convergence_lo_ms"].dropna(), 0.5),
-        "probe_resolution_p50_ms": _quantile(resolution.dropna(), 0.5),
+        "probe_bracket_p50_ms": _quantile(bracket.dropna(), 0.5),
         "probe_poll_interval_ms": _quantile(probe["poll_interval_ms"].dropna(), 0.5),
         "probe_censored": int(censored.sum()),
     }
@@ -248,6 +254,7 @@ def summarise(
     manifest: dict[str, Any],
     columns: Sequence[str],
     origin: pd.DataFrame | None = None,
+    whitebox: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """One row per group (`columns`), `SUMMARY_COLUMNS` in order (+ `repeat` in a sweep).
 
@@ -255,12 +262,14 @@ def summarise(
     `read_stats` and `probe_stats` for the units of each figure; `origin` is
     `bench.analysis.timeline.origin_load`, per strategy (a run measures each once), and
     so are the herds (`bench.analysis.herds`), whose expiry windows take the TTL from a
-    `ttl_s` column of the rows when they carry one, else from the manifest.
+    `ttl_s` column of the rows when they carry one, else from the manifest, and the
+    white-box times (`bench.analysis.whitebox.whitebox_stats`).
     """
     config = manifest.get("config", {})
     per_strategy = herd_stats(reads, config.get("ttl_s"))
-    if origin is not None:
-        per_strategy = origin.join(per_strategy, how="outer")
+    for extra in (origin, whitebox):
+        if extra is not None:
+            per_strategy = extra.join(per_strategy, how="outer")
     reads_by = dict(_groups(reads, columns))
     probe_columns = [c for c in columns if c in probe.columns]
     probe_by = dict(_groups(probe, probe_columns))
@@ -305,10 +314,12 @@ def analyse(folder: Path) -> Analysis:
     effects, owner = fault_effects(requests, reads, faults)
     seconds = timeline(requests, reads, load_metrics(folder))
     origin = origin_load(seconds)
+    matched = whitebox(probe, load_invalidations(folder))
 
     def figures(reads: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
         visibility = t_visibility(reads, columns)
-        return (summarise(requests, reads, probe, manifest, columns, origin),
+        return (summarise(requests, reads, probe, manifest, columns, origin,
+                          whitebox_stats(matched)),
                 _in_run_order(visibility, order, [*columns, "t_ms"]))  # fmt: skip
 
     summary, visibility = figures(reads)
@@ -324,6 +335,8 @@ def analyse(folder: Path) -> Analysis:
         fault_effects=effects,
         summary_without_faults=own[0],
         t_visibility_without_faults=own[1],
+        write_visibility=_in_run_order(write_visibility(probe), order, ["strategy", "t_ms"]),
+        whitebox=matched,
     )
 
 
@@ -341,6 +354,8 @@ def write_analysis(folder: Path) -> Analysis:
     analysis.latency_cdf.to_csv(run.latency_cdf, index=False)
     analysis.timeline.to_csv(run.timeline, index=False)
     derived_when = {
+        run.write_visibility: analysis.write_visibility,
+        run.whitebox: analysis.whitebox,
         run.unreadable_rows: pd.DataFrame(list(analysis.unreadable.items()),
                                           columns=["file", "rows"]),
         run.fault_effects: analysis.fault_effects,

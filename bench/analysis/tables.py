@@ -64,7 +64,7 @@ def read_tolerantly(path: Path, dtypes: dict[str, str]) -> tuple[pd.DataFrame, i
             column_types={c: pa.string() for c in dtypes}, strings_can_be_null=False
         ),
     )
-    text = table.to_pandas().reindex(columns=list(dtypes)).fillna("")
+    text = table.to_pandas().reindex(columns=list(dtypes), fill_value="").fillna("")
     good = pd.Series(True, index=text.index)
     for column, dtype in dtypes.items():
         values = text[column]
@@ -107,6 +107,8 @@ def load_probe(folder: Path) -> tuple[pd.DataFrame, Unreadable]:
     the unreadable rows skipped per file."""
     probe, unreadable = read_csvs(RunFolder(folder).probe, cycle.DTYPES)
     probe["censored"] = probe["censored"].fillna("").str.lower().isin(["true", "1"])
+    if "sent_ms" not in probe:  # written before the probe polled through the write
+        probe["sent_ms"] = pd.Series(index=probe.index, dtype="float64")
     return probe, unreadable
 
 

@@ -30,6 +30,7 @@ class FaultTarget(Protocol):
     def pause_replica(self, replica: int) -> None: ...
     def resume_replica(self, replica: int) -> None: ...
     def slow_origin(self, extra_ms: float) -> None: ...
+    def delay_subscribers(self, ms: float) -> None: ...
 
 
 Action = Callable[[FaultTarget, float], None]  # the target, and the fault's number argument
@@ -46,6 +47,8 @@ class Kind:
     what: str = ""
 
 
+# applied through the replicas' own control routes, which exist only with FAULT_CONTROL=1
+CONTROLLED = frozenset({"origin-slow", "subscriber-delay"})
 KINDS: dict[str, Kind] = {
     kind.name: kind
     for kind in (
@@ -71,5 +74,10 @@ KINDS: dict[str, Kind] = {
         Kind("origin-slow", True, "ms",
              lambda t, ms: t.slow_origin(ms), lambda t, _: t.slow_origin(0.0),
              what="add MS to every origin query for FOR, on every replica"),
+        Kind("subscriber-delay", True, "ms",
+             lambda t, ms: t.delay_subscribers(ms), lambda t, _: t.delay_subscribers(0.0),
+             applies=lambda strategy: strategy.local_tier,
+             what="every replica's local tier applies each invalidation MS late, for FOR:"
+                  " a slow consumer, and the probe's calibration"),
     )
 }  # fmt: skip

@@ -24,6 +24,7 @@ DTYPES: dict[str, str] = {
     "polls": "float64",
     "poll_interval_ms": "float64",
     "censored": "string",
+    "sent_ms": "float64",  # the write's send, ms from its ack (negative): polling began then
 }
 COLUMNS: tuple[str, ...] = tuple(DTYPES)
 
@@ -36,6 +37,7 @@ class ReplicaWatch:
     last_stale_send: int | None = None
     first_fresh_answer: int | None = None
     polls: int = 0
+    sends: list[int] = field(default_factory=list)
 
 
 @dataclass
@@ -45,22 +47,21 @@ class Cycle:
     writer: int
     ack_ns: int = 0  # wall clock, to line up with the request rows
     ack_perf: int = 0
+    sent_perf: int = 0  # when the write was sent: polling starts then
     watches: list[ReplicaWatch] = field(default_factory=list)
-    round_starts: list[int] = field(default_factory=list)
     censored: bool = False
 
 
 def cycle_rows(strategy: str, names: list[str], cycle: Cycle) -> list[list[object]]:
     """One row per replica, `COLUMNS` in order; times in ms after the write's ack.
 
+    Polling starts when the write is sent, so a replica may turn fresh before the ack
+    reaches the probe: both bounds can be negative.
     convergence_ms: first fresh answer - ack, empty when none came before the cap.
-    convergence_lo_ms: last stale send - ack, clamped at 0 (0 when no poll after the
-        ack saw stale data: the replica was fresh before the ack reached the probe).
-    poll_interval_ms: the mean gap between poll rounds, empty with fewer than two.
+    convergence_lo_ms: last stale send - ack; with no stale answer at all, the write's
+        send - ack (the replica was fresh at the first poll, sent with the write).
+    poll_interval_ms: the mean gap between this replica's polls, empty with fewer than two.
     """
-    starts = cycle.round_starts
-    gaps = [(b - a) / 1e6 for a, b in itertools.pairwise(starts)]
-    interval = statistics.fmean(gaps) if gaps else ""
     rows = []
     for index, watch in enumerate(cycle.watches):
         upper = (
@@ -68,14 +69,13 @@ def cycle_rows(strategy: str, names: list[str], cycle: Cycle) -> list[list[objec
             if watch.first_fresh_answer is None
             else (watch.first_fresh_answer - cycle.ack_perf) / 1e6
         )
-        lower = (
-            0.0
-            if watch.last_stale_send is None
-            else max(0.0, (watch.last_stale_send - cycle.ack_perf) / 1e6)
-        )
+        stale_until = cycle.sent_perf if watch.last_stale_send is None else watch.last_stale_send
+        gaps = [(b - a) / 1e6 for a, b in itertools.pairwise(watch.sends)]
         fresh = watch.first_fresh_answer is not None
         rows.append(
             [strategy, cycle.number, cycle.key, names[cycle.writer], names[index], cycle.ack_ns,
-             upper, lower, watch.polls, interval, not fresh]
+             upper, (stale_until - cycle.ack_perf) / 1e6, watch.polls,
+             statistics.fmean(gaps) if gaps else "", not fresh,
+             (cycle.sent_perf - cycle.ack_perf) / 1e6]
         )  # fmt: skip
     return rows

@@ -31,6 +31,7 @@ from bench.report.faults import fault_section
 from bench.report.plots import make_plots
 from bench.report.render import write_reports
 from bench.report.timing import timing_note, timing_table
+from bench.report.write_visibility import whitebox_note, write_visibility_table
 
 PLOT_CAPTIONS = {
     "read_latency": "Read latency tail: share of reads slower than x (log-log)",
@@ -52,7 +53,8 @@ SPEED_COLUMNS = ("requests", "rps", "errors", "read_p50_ms", "read_p99_ms", "rea
 FRESH_COLUMNS = ("stale_reads", "stale_read_ratio", "stale_by_design_ratio", "stale_age_p50_ms",
                  "stale_age_p99_ms", "stale_age_max_ms", "list_stale_ratio",
                  "probe_convergence_p50_ms", "probe_convergence_p99_ms",
-                 "probe_convergence_max_ms", "probe_resolution_p50_ms", "probe_cycles",
+                 "probe_convergence_max_ms", "probe_bracket_p50_ms", "whitebox_p50_ms",
+                 "probe_cycles",
                  "probe_censored")  # fmt: skip
 HEADERS = {
     "rps": "req/s",
@@ -204,7 +206,9 @@ def probe_phrase(row: Row) -> str:
     if math.isinf(p50):
         return f"most probe readings ({fmt_int(censored)} censored) never saw the write in time"
     tail = f"p99 {fmt_ms(p99)} ms" if not math.isinf(p99) else "p99 beyond the probe's cap"
-    text = f"replicas served a probe write within {fmt_ms(p50)} ms (p50; {tail})"
+    when = (f"within {fmt_ms(p50)} ms of its acknowledgement" if p50 >= 0
+            else f"{fmt_ms(-p50)} ms before its acknowledgement reached the probe")  # fmt: skip
+    text = f"replicas served a probe write {when} (p50; {tail})"
     return text + (f", {fmt_int(censored)} probe readings censored" if positive(censored) else "")
 
 
@@ -360,9 +364,14 @@ def report_context(folder: Path) -> dict[str, Any]:
         "run_lines": describe_run(manifest),
         "tables": [*summary_tables(ordered), *timing_table(ordered)] if ordered else [],
         "visibility": vis_table,
+        "write_visibility": write_visibility_table(folder, order),
         "visibility_sentences": sentences,
         "verdicts": [(n, verdict(rows.get(n), records.get(n, {}))) for n in order],
-        "notes": [*guide_notes(rows, vis, manifest["config"]["ttl_s"]), *timing_note(ordered)]
+        "notes": [
+            *guide_notes(rows, vis, manifest["config"]["ttl_s"]),
+            *timing_note(ordered),
+            *whitebox_note(ordered),
+        ]
         if rows
         else [],
         "faults": fault_section(folder, manifest["config"]["ttl_s"]),

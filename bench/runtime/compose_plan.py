@@ -118,7 +118,7 @@ def strategy_plan(config: RunConfig, strategy: str, run_dir: Path) -> StrategyPl
     urls = [r.url for r in replicas]
     probe_ids = SeedPlan(config.products, config.categories).probe_ids
     env = {"CACHE_TTL": config.ttl_s, "ORIGIN_DELAY_MS": config.effective_origin_delay_ms,
-           **({"FAULT_CONTROL": 1} if any(f.kind == "origin-slow" for f in config.faults)
+           **({"FAULT_CONTROL": 1} if config.fault_control
               else {}),
            **({"XFETCH_BETA": config.xfetch_beta, "XFETCH_LOCK": int(config.xfetch_lock)}
               if strategy == "xfetch" else {}),
@@ -186,7 +186,7 @@ def fault_commands(fault: Fault, strategy: str) -> tuple[str, str | None]:
     network = f"{PROJECT}_default"
     put = (
         "import json, urllib.request as u; u.urlopen(u.Request('http://127.0.0.1:8000/"
-        "_faults/origin-delay', data=json.dumps({'ms': %s}).encode(), method='PUT',"
+        "_faults/%s', data=json.dumps({'ms': %s}).encode(), method='PUT',"
         " headers={'content-type': 'application/json'}), timeout=2).read()"
     )
     # every container of the service, listed when the fault starts
@@ -203,7 +203,9 @@ def fault_commands(fault: Fault, strategy: str) -> tuple[str, str | None]:
                             None),
         "replica-kill": (f"docker kill -s SIGKILL {container}", f"docker start {container}"),
         "replica-pause": (f"docker pause {container}", f"docker unpause {container}"),
-        "origin-slow": (every % (fault.arg or 0), every % 0),
+        "origin-slow": (every % ("origin-delay", fault.arg or 0), every % ("origin-delay", 0)),
+        "subscriber-delay": (every % ("subscriber-delay", fault.arg or 0),
+                             every % ("subscriber-delay", 0)),
     }[fault.kind]  # fmt: skip
 
 

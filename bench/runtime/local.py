@@ -125,10 +125,11 @@ class LocalRuntime:
                        for r, p in proxies.items()}  # fmt: skip
             replica_config = ReplicaConfig(
                 strategy, redis.url, database_url, config.ttl_s, config.effective_origin_delay_ms,
-                fault_control=any(f.kind == "origin-slow" for f in config.faults),
+                fault_control=config.fault_control,
                 xfetch_beta=config.xfetch_beta, xfetch_lock=config.xfetch_lock,
-                swr_window=config.swr_window,
+                swr_window=config.swr_window, invalidation_logs=run.invalidations,
             )  # fmt: skip
+            run.invalidations.mkdir(parents=True, exist_ok=True)
             replicas = start_replicas(supervisor, replica_config, config.replicas, logs, through)
             target = LocalFaults(supervisor, redis, list(replicas), proxies)
             yield LocalDeployment(

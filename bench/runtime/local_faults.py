@@ -103,10 +103,17 @@ class LocalFaults:
         self.supervisor.send(self.child_of(replica), signal.SIGCONT)
 
     def slow_origin(self, extra_ms: float) -> None:
+        self._control("origin-delay", extra_ms)
+
+    def delay_subscribers(self, ms: float) -> None:
+        self._control("subscriber-delay", ms)
+
+    def _control(self, fault: str, ms: float) -> None:
+        """PUT /_faults/<fault> {"ms": ms} on every replica (FAULT_CONTROL=1)."""
         for replica in self.replicas:
             request = urllib.request.Request(
-                f"{replica.url}/_faults/origin-delay", method="PUT",
-                data=json.dumps({"ms": extra_ms}).encode(),
+                f"{replica.url}/_faults/{fault}", method="PUT",
+                data=json.dumps({"ms": ms}).encode(),
                 headers={"content-type": "application/json"},
             )  # fmt: skip
             with _opener.open(request, timeout=2) as response:

@@ -29,10 +29,11 @@ class ReplicaConfig:
     origin_delay_ms: float = 0.0
     workers: int = 1
     app: str = "services.app:app"
-    fault_control: bool = False  # the origin-slow fault's control endpoint
+    fault_control: bool = False  # the control routes of origin-slow and subscriber-delay
     xfetch_beta: float = 1.0
     xfetch_lock: bool = False
     swr_window: float | None = None
+    invalidation_logs: Path | None = None  # INVALIDATION_LOG of each: <this>/<name>.csv
 
     def env(self, name: str) -> dict[str, str]:
         return {
@@ -47,7 +48,9 @@ class ReplicaConfig:
             "XFETCH_BETA": repr(self.xfetch_beta),
             "XFETCH_LOCK": "1" if self.xfetch_lock else "0",
             **({} if self.swr_window is None else {"SWR_WINDOW": repr(self.swr_window)}),
-        }
+            **({} if self.invalidation_logs is None
+               else {"INVALIDATION_LOG": str(self.invalidation_logs / f"{name}.csv")}),
+        }  # fmt: skip
 
 
 @dataclass(frozen=True)

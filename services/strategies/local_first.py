@@ -33,6 +33,7 @@ class LocalFirst(CacheAside):
         self._task: asyncio.Task[None] | None = None
         self._outage = False
         self._log = logging.getLogger(f"services.{self.name}")
+        self._apply_after_s = 0.0  # the subscriber-delay fault: a slow consumer
 
     def feed(self) -> AsyncIterator[FeedEvent]:
         """Open the strategy's invalidation feed and yield SUBSCRIBED once it is up, then
@@ -73,8 +74,17 @@ class LocalFirst(CacheAside):
         elif event == FLUSH:
             self.local.clear()
         else:
-            self.local.invalidate(*event)
             self.metrics.invalidations_received.inc()
+            if self._apply_after_s:
+                asyncio.get_running_loop().call_later(self._apply_after_s, self._forget, event)
+            else:
+                self._forget(event)
+
+    def delay_invalidations(self, ms: float) -> None:
+        """Apply each invalidation heard from now on `ms` late, each on its own clock (a
+        slow consumer, not a backlog); 0 restores. The harness's calibration: the probe
+        must see the delay and the checker no stale read older than it."""
+        self._apply_after_s = ms / 1000
 
     def _lose(self, problem: str) -> None:
         self.subscribed.clear()
@@ -105,5 +115,10 @@ class LocalFirst(CacheAside):
         the others."""
         keys = [product_key(product_id), list_key(category)]
         await self.cache.delete(*keys)
-        self.local.invalidate(*keys)
+        self._forget(keys)
         return keys
+
+    def _forget(self, keys: list[str]) -> None:
+        """Drop `keys` from the local tier, and say when (`InvalidationLog`)."""
+        self.local.invalidate(*keys)
+        self.cache.invalidations.applied("local", keys)
