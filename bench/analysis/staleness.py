@@ -285,4 +285,4 @@ def nines(share: float) -> float:
         return math.nan
     if share >= 1.0:
         return math.inf
-    return -math.log10(1.0 - share)
+    return -math.log10(1.0 - share) + 0.0  # + 0.0: a share of 0 is 0 nines, not -0

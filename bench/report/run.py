@@ -52,9 +52,9 @@ SPEED_COLUMNS = ("requests", "rps", "errors", "read_p50_ms", "read_p99_ms", "rea
                  "origin_rps_mean", "origin_rps_peak")  # fmt: skip
 FRESH_COLUMNS = ("stale_reads", "stale_read_ratio", "stale_by_design_ratio", "stale_age_p50_ms",
                  "stale_age_p99_ms", "stale_age_max_ms", "list_stale_ratio",
-                 "probe_convergence_p50_ms", "probe_convergence_p99_ms",
-                 "probe_convergence_max_ms", "probe_bracket_p50_ms", "whitebox_p50_ms",
-                 "probe_cycles",
+                 "probe_convergence_lo_p50_ms", "probe_convergence_p50_ms",
+                 "probe_convergence_p99_ms", "probe_convergence_max_ms", "probe_bracket_p50_ms",
+                 "whitebox_p50_ms", "whitebox_outside", "probe_cycles",
                  "probe_censored")  # fmt: skip
 HEADERS = {
     "rps": "req/s",
@@ -63,6 +63,11 @@ HEADERS = {
     "origin_rps_mean": "origin reads/s",
     "origin_rps_peak": "origin reads/s peak",
     "stale_by_design_ratio": "stale by design",
+    "probe_convergence_lo_p50_ms": "probe lower bound p50 ms",
+    "probe_convergence_p50_ms": "probe upper bound p50 ms",
+    "probe_bracket_p50_ms": "probe bracket p50 ms",
+    "whitebox_p50_ms": "white-box p50 ms",
+    "whitebox_outside": "white-box outside bracket",
 }
 
 
