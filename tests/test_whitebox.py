@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from bench.analysis.whitebox import load_invalidations, whitebox, whitebox_stats
+from bench.report.write_visibility import whitebox_note
 from tests.conftest import replica
 
 ACK = 1_700_000_000_000_000_000
@@ -72,3 +73,16 @@ async def test_a_replica_logs_when_it_applied_each_invalidation(
     assert mine["event"].tolist()[:3] == ["del_sent", "del_done", "local"]
     assert set(logged["replica"]) == {"pubsub-1"}
     assert mine["t_ns"].is_monotonic_increasing
+
+
+def test_the_report_says_when_and_whether_the_instrument_agrees() -> None:
+    rows = [{"strategy": "pubsub", "whitebox_rows": 40, "whitebox_outside": 0,
+             "whitebox_p50_ms": -0.83, "whitebox_p99_ms": 0.71},
+            {"strategy": "delete", "whitebox_rows": 40, "whitebox_outside": 2,
+             "whitebox_p50_ms": -0.5, "whitebox_p99_ms": -0.2},
+            {"strategy": "versioned", "whitebox_rows": float("nan")}]  # fmt: skip
+    [note] = whitebox_note(rows)
+    assert "pubsub 0.83 ms before the ack (p50; p99 0.71 ms after the ack)" in note
+    assert "all 40 inside the probe's bracket" in note
+    assert "2 of 40 OUTSIDE the probe's bracket: an instrument fault" in note
+    assert "versioned" not in note

@@ -35,6 +35,12 @@ def write_visibility_table(folder: Path, order: list[str]) -> dict[str, Any] | N
             "rows": rows}  # fmt: skip
 
 
+def from_ack(ms: float) -> str:
+    """`0.40 ms after the ack`, or before it: the writer's replica and its subscribers
+    often apply an invalidation before the answer reaches the probe."""
+    return f"{fmt_ms(abs(ms))} ms {'after' if ms >= 0 else 'before'} the ack"
+
+
 def whitebox_note(rows: list[dict[str, Any]]) -> list[str]:
     """The replicas' own account of when they applied the probe's invalidations, and
     whether it agrees with the probe's bracket."""
@@ -47,8 +53,8 @@ def whitebox_note(rows: list[dict[str, Any]]) -> list[str]:
         agreement = (f"all {fmt_int(count)} inside the probe's bracket" if outside == 0 else
                      f"{fmt_int(outside)} of {fmt_int(count)} OUTSIDE the probe's bracket:"
                      " an instrument fault (whitebox.csv lists them)")  # fmt: skip
-        said.append(f"{r['strategy']} {fmt_ms(r['whitebox_p50_ms'])} ms after the ack (p50;"
-                    f" p99 {fmt_ms(r['whitebox_p99_ms'])} ms), {agreement}")  # fmt: skip
+        said.append(f"{r['strategy']} {from_ack(r['whitebox_p50_ms'])} (p50; p99"
+                    f" {from_ack(r['whitebox_p99_ms'])}), {agreement}")  # fmt: skip
     if not said:
         return []
     return [
