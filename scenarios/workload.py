@@ -35,6 +35,7 @@ CATEGORY_NAME = "/categories/{category}/products"
 _in_flight = Group()
 ARRIVALS_STOP_S = 2.0
 TIMER_SLACK_NS = 1_200_000  # how early a timer is set, then made up by yielding
+MAX_PHASE_S = 1.0  # a closed-loop user's random start, at most
 
 
 @functools.cache
@@ -138,9 +139,12 @@ class BenchUser(FastHttpUser):
         }
 
     def on_start(self) -> None:
-        """A closed-loop user paced at a rate starts at a random phase of its period."""
+        """A closed-loop user paced at a rate starts at a random phase of its period (of
+        its first MAX_PHASE_S at most: a user paced at one request a minute need not
+        wait a minute for its first)."""
         if not self.open_loop and self.config.user_rate:
-            gevent.sleep(self.arrivals_rng.uniform(0.0, 1.0 / self.config.user_rate))
+            period = 1.0 / self.config.user_rate
+            gevent.sleep(self.arrivals_rng.uniform(0.0, min(period, MAX_PHASE_S)))
         self.next_slot_s = time.time()
 
     def wait_time(self) -> float:
