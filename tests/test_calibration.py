@@ -20,9 +20,9 @@ from bench.analysis.tables import load_probe
 
 DELAY_MS = 50.0
 SLACK_MS = 5.0  # the hop, and the write's answer: the publish precedes the ack by that much
-FAULT = f"subscriber-delay@2+11:{DELAY_MS:g}"
+FAULT = f"subscriber-delay@2+7:{DELAY_MS:g}"
 RUN = [sys.executable, "-m", "bench", "run", "--strategies", "pubsub", "--replicas", "2",
-       "--duration", "15", "--rate", "200", "--fault", FAULT]  # fmt: skip
+       "--duration", "10", "--rate", "200", "--fault", FAULT]  # fmt: skip
 
 
 @pytest.fixture(scope="module")
