@@ -193,13 +193,17 @@ def test_children_die_with_a_harness_killed_by_sigkill(tmp_path: Path) -> None:
     their workers), Locust and the probe down with the harness."""
     results = tmp_path / "results"
     harness = start_run(results, tmp_path / "tmp")
+    every = "redis-server, two replicas and their workers, Locust, probe"
     try:
         wait_until(load_running(results), 60, what=LOAD)
+        # the manifest says `running` a moment before the probe has started beside Locust
+        # (the snapshot once caught 5): wait for all of them, then kill the harness
+        wait_until(lambda: len(descendants(harness.pid)) >= 6, 30, what=every)
         children = descendants(harness.pid)
     finally:
         harness.kill()
         harness.wait(timeout=10)
-    assert len(children) >= 6, "redis-server, two replicas and their workers, Locust, probe"
+    assert len(children) >= 6, every
     wait_until(lambda: not any(alive(p) for p in children), 20, what="every child to die")
 
 
