@@ -9,8 +9,8 @@ patching) so that tests and the harness can read and check it safely:
 - BENCH_CATEGORIES: C, categories `c0..c{C-1}`, product i is in `c{(i-1) % C}` (default 10).
 - BENCH_SEED: each user's generator is seeded from it, the worker and the user index, so
   a run's request sequence per user repeats (default 0).
-- BENCH_USER_RATE: requests per second per user (`constant_throughput`); unset, empty or
-  `max` means no wait at all.
+- BENCH_USER_RATE: requests per second per user (closed loop: one period each, on a fixed
+  grid from a random phase); unset, empty or `max` means no wait at all.
 - BENCH_ARRIVALS: `closed` (default): a user sends its next request once the last one
   answered, paced by BENCH_USER_RATE. `open`: each user's requests arrive as a Poisson
   process at BENCH_USER_RATE, sent on time whatever the earlier ones are doing, each

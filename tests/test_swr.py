@@ -2,6 +2,7 @@
 real origin. Removing the freshness mark stands in for waiting out the TTL."""
 
 import asyncio
+from collections.abc import AsyncIterator
 
 import pytest
 import redis.asyncio as aioredis
@@ -18,27 +19,32 @@ LIST = "category:c1:products"
 TTL_S, WINDOW_S = 30.0, 10.0
 
 
+@pytest.fixture
+async def r(redis_url: str) -> AsyncIterator[aioredis.Redis]:
+    """A client of the test's Redis, to look at and set the keys `swr` keeps."""
+    client = aioredis.Redis.from_url(redis_url)
+    yield client
+    await client.aclose()
+
+
 def origin_reads(client) -> float:
     registry = client.app.state.strategy.metrics.registry
     return registry.get_sample_value("origin_reads_total")
 
 
 async def test_a_fill_is_fresh_for_the_ttl_and_kept_for_the_window(
-    redis_url: str, database_url: str
+    r: aioredis.Redis, redis_url: str, database_url: str
 ) -> None:
-    r = aioredis.Redis.from_url(redis_url)
     async with replica("swr", redis_url, database_url, cache_ttl=TTL_S, swr_window=WINDOW_S) as c:
         assert (await c.get(f"/products/{PRODUCT}")).headers["x-cache"] == "miss"
         assert 25_000 < await r.pttl(fresh_key(KEY)) <= TTL_S * 1000
         assert TTL_S * 1000 < await r.pttl(KEY) <= (TTL_S + WINDOW_S) * 1000
         assert (await c.get(f"/products/{PRODUCT}")).headers["x-cache"] == "redis"
-    await r.aclose()
 
 
 async def test_past_the_ttl_readers_get_the_old_value_and_one_refresh_runs(
-    redis_url: str, database_url: str
+    r: aioredis.Redis, redis_url: str, database_url: str
 ) -> None:
-    r = aioredis.Redis.from_url(redis_url)
     async with replica("swr", redis_url, database_url, origin_delay_ms=100) as c:
         filled = await c.get(f"/products/{PRODUCT}")
         assert await r.delete(fresh_key(KEY)) == 1  # the TTL ran out
@@ -54,13 +60,11 @@ async def test_past_the_ttl_readers_get_the_old_value_and_one_refresh_runs(
         assert origin_reads(c) == 2, "the fill, then one refresh for eight stale readers"
         assert await r.exists(lease_key(KEY)) == 0, "the refresh gave its lease back"
         assert (await c.get(f"/products/{PRODUCT}")).headers["x-cache"] == "redis"
-    await r.aclose()
 
 
 async def test_a_stale_reader_leaves_a_leased_key_to_its_holder(
-    redis_url: str, database_url: str
+    r: aioredis.Redis, redis_url: str, database_url: str
 ) -> None:
-    r = aioredis.Redis.from_url(redis_url)
     async with replica("swr", redis_url, database_url) as c:
         await c.get(f"/products/{PRODUCT}")
         await r.delete(fresh_key(KEY))
@@ -68,13 +72,11 @@ async def test_a_stale_reader_leaves_a_leased_key_to_its_holder(
         assert (await c.get(f"/products/{PRODUCT}")).headers["x-cache"] == "stale"
         assert c.app.state.strategy.health()["refreshing"] == 0
         assert origin_reads(c) == 1
-    await r.aclose()
 
 
 async def test_a_write_drops_values_marks_and_leases_and_refuses_an_older_refill(
-    redis_url: str, database_url: str
+    r: aioredis.Redis, redis_url: str, database_url: str
 ) -> None:
-    r = aioredis.Redis.from_url(redis_url)
     async with replica("swr", redis_url, database_url) as c:
         old = await c.get(f"/products/{PRODUCT}")
         await c.get("/categories/c1/products")
@@ -88,7 +90,6 @@ async def test_a_write_drops_values_marks_and_leases_and_refuses_an_older_refill
         assert await r.exists(KEY) == 0, "the write took the lease: the old row stays out"
         fresh = await c.get(f"/products/{PRODUCT}")
         assert fresh.headers["x-cache"] == "miss" and fresh.json()["price"] == 6.5
-    await r.aclose()
 
 
 @pytest.mark.parametrize("window", ["0", "-1", "nan"])

@@ -158,8 +158,8 @@ def request_stats(rows: pd.DataFrame) -> dict[str, float]:
     ok = successful(rows["status"])
     op = rows["op"].astype(str)
     read_ms = rows.loc[ok & (op == "read"), "latency_ms"]
-    server_ms = rows.loc[ok & (op == "read"), "server_ms"] if "server_ms" in rows else read_ms[:0]
-    intended = rows["t_intended_ns"] if "t_intended_ns" in rows else pd.Series(pd.NA, rows.index)
+    server_ms = rows.loc[ok & (op == "read"), "server_ms"]  # columns `load_requests` ensures
+    intended = rows["t_intended_ns"]
     scheduled = intended.notna()
     # open loop: from the moment the schedule meant to send it, queueing in the generator
     # included; closed loop has no schedule, so these stay NaN

@@ -39,17 +39,16 @@ async def warm(session: aiohttp.ClientSession, targets: list[str], key: int) -> 
     showed as the strategy's origin load."""
     deadline = time.monotonic() + WARM_TIMEOUT_S
     pending = list(targets)
-    newest: int | None = None
+    seen: list[int] = []
     while pending and time.monotonic() < deadline:
         results = await asyncio.gather(
             *(get_version(session, f"{t}/products/{key}") for t in pending)
         )
-        seen = [v for v, _ in results if v is not None]
-        newest = max([*seen, *([] if newest is None else [newest])], default=None)
+        seen += [version for version, _ in results if version is not None]
         pending = [t for t, (_, cache) in zip(pending, results, strict=True) if cache == "miss"]
         if pending:
             await asyncio.sleep(WARM_PAUSE_S)
-    return newest
+    return max(seen, default=None)
 
 
 async def poll_once(
