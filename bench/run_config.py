@@ -1,6 +1,7 @@
 """What one `bench run` measures: the experiment's parameters, checked before anything starts."""
 
 import math
+import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,9 @@ from scenarios.workload_config import ARRIVALS
 from services.strategies import GUIDE_STRATEGIES, STRATEGY_NAMES
 
 SCENARIOS = ("read_mostly", "update_heavy", "read_latest", "lists", "race", "stampede")
-RUNTIMES = ("local", "compose")  # bench.runtime.runtime_for makes them
+RUNTIMES = ("local", "compose", "external")  # bench.runtime.runtime_for makes them
+# An external service's label stands where a strategy name stands, also in file names.
+LABEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,39}")
 # A paced load this 2-core machine sustains with room to spare for 3 replicas, Locust and
 # Redis: staleness measured on a saturated server measures queueing, not invalidation.
 DEFAULT_RATE = 300.0
@@ -54,6 +57,14 @@ class RunConfig:
     xfetch_lock: bool = False
     swr_window_s: float | None = None  # SWR_WINDOW of swr's replicas; None: the TTL again
     arrivals: str = "closed"  # or "open": Poisson arrivals at `rate` (BENCH_ARRIVALS)
+    # --runtime external: the user's replicas, and the probe-only ids no load touches
+    # (the last is the first write's, the others the probe's); the label is `strategies`.
+    targets: tuple[str, ...] = ()
+    probe_ids: tuple[int, ...] = ()
+
+    @property
+    def external(self) -> bool:
+        return self.runtime == "external"
 
     @property
     def swr_window(self) -> float:
@@ -65,8 +76,12 @@ class RunConfig:
         return any(f.kind in CONTROLLED for f in self.faults)
 
     def __post_init__(self) -> None:
+        if self.external:
+            self._check_external()
+        elif self.targets or self.probe_ids:
+            raise ConfigError("--targets and --probe-ids are for --runtime external")
         unknown = [s for s in self.strategies if s not in STRATEGY_NAMES]
-        if unknown or not self.strategies:
+        if not self.external and (unknown or not self.strategies):
             raise ConfigError(
                 f"--strategies: unknown {','.join(unknown) or '(none given)'};"
                 f" choose from {','.join(STRATEGY_NAMES)}"
@@ -120,6 +135,29 @@ class RunConfig:
         except FaultSpecError as exc:
             raise ConfigError(str(exc)) from None
 
+    def _check_external(self) -> None:
+        """The user's service: the suite starts, seeds and breaks nothing of it."""
+        if len(self.strategies) != 1 or not LABEL.fullmatch(self.strategies[0]):
+            raise ConfigError("--label: a name for the service, 1-40 letters, digits, '_', '.'"
+                              " or '-', starting with a letter or digit")  # fmt: skip
+        if self.strategies[0] in STRATEGY_NAMES:
+            raise ConfigError(f"--label {self.strategies[0]}: that names one of the suite's"
+                              " strategies; choose a name for your service")  # fmt: skip
+        if not self.targets:
+            raise ConfigError("--runtime external needs --targets URL[,URL...]")
+        if len(self.targets) != self.replicas:
+            raise ConfigError("--replicas is the number of --targets with --runtime external")
+        if self.faults:
+            raise ConfigError("--fault: the suite injects no fault into a service it did not"
+                              " start (--runtime external)")  # fmt: skip
+        if len(self.probe_ids) < 2:
+            raise ConfigError("--probe-ids FIRST-LAST: at least two ids, the probe's and one"
+                              " for the first write")  # fmt: skip
+        inside = [i for i in self.probe_ids if 1 <= i <= self.products]
+        if inside:
+            raise ConfigError(f"--probe-ids: {inside[0]} is a load product (1..{self.products});"
+                              " probe ids must be ones no load touches")  # fmt: skip
+
     @property
     def effective_origin_delay_ms(self) -> float:
         if self.origin_delay_ms is not None:
@@ -137,4 +175,8 @@ class RunConfig:
         data["strategies"] = list(self.strategies)
         data["origin_delay_ms"] = self.effective_origin_delay_ms
         data["faults"] = [fault.spec for fault in self.faults]
+        del data["targets"], data["probe_ids"]
+        if self.external:  # the origin and its delay are the service's own, unknown here
+            data.update(targets=list(self.targets), probe_ids=list(self.probe_ids),
+                        origin_delay_ms=None)  # fmt: skip
         return data

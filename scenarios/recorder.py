@@ -7,7 +7,8 @@ master sends no request and so writes no file.
 
 The task tells the listener what it did through the request's `context`:
 `{"op": "read" | "write" | "list", "key": "<id or category>"}`. The listener adds what
-only the response knows: status, version(s), X-Cache, X-Replica.
+only the response knows: status, version(s), X-Cache, X-Replica (or, without it, the
+target URL the request went to, from the context).
 
 Environment:
 - BENCH_RUN_DIR: the run folder (required to record; without it a warning is logged).
@@ -94,6 +95,8 @@ class RequestRecorder:
             if type(cache) is not str or type(replica) is not str:  # a repeated header
                 cache, replica = _joined(cache), _joined(replica)
             server = server_ms(timing if type(timing) is str else _joined(timing))
+        if not replica and context:  # a service without X-Replica: its URL names it
+            replica = context.get("target", "")
         if 200 <= status < 300:
             if op == "list":
                 items = list_items(response.content)

@@ -196,11 +196,11 @@ class BenchUser(FastHttpUser):
 
     def read_product(self, intended_ns: int | None) -> None:
         """GET /products/{id}."""
-        key = self.read_chooser.next_key()
+        key, target = self.read_chooser.next_key(), self.target()
         with self.client.get(
-            f"{self.target()}/products/{key}",
+            f"{target}/products/{key}",
             name=PRODUCT_NAME,
-            context=request_context("read", str(key), intended_ns),
+            context=request_context("read", str(key), intended_ns, target),
             catch_response=True,
         ) as response:
             _fail_unless_2xx(response)
@@ -212,12 +212,13 @@ class BenchUser(FastHttpUser):
             body: dict[str, Any] = {"price": round(self.rng.uniform(1.0, 1000.0), 2)}
         else:
             body = {"name": f"product {key} rev {self.rng.getrandbits(32):08x}"}
+        target = self.target()
         with self.client.request(
             "PATCH",
-            f"{self.target()}/products/{key}",
+            f"{target}/products/{key}",
             name=PRODUCT_NAME,
             json=body,
-            context=request_context("write", str(key), intended_ns),
+            context=request_context("write", str(key), intended_ns, target),
             catch_response=True,
         ) as response:
             if _fail_unless_2xx(response):
@@ -225,11 +226,11 @@ class BenchUser(FastHttpUser):
 
     def read_category(self, intended_ns: int | None) -> None:
         """GET /categories/{c}/products for the category of a product drawn as for reads."""
-        category = self.config.category_of(self.read_chooser.next_key())
+        category, target = self.config.category_of(self.read_chooser.next_key()), self.target()
         with self.client.get(
-            f"{self.target()}/categories/{category}/products",
+            f"{target}/categories/{category}/products",
             name=CATEGORY_NAME,
-            context=request_context("list", category, intended_ns),
+            context=request_context("list", category, intended_ns, target),
             catch_response=True,
         ) as response:
             _fail_unless_2xx(response)
@@ -247,11 +248,12 @@ def wait_until_ns(when_ns: int) -> None:
         gevent.sleep(0)
 
 
-def request_context(op: str, key: str, intended_ns: int | None) -> dict[str, Any]:
-    """What the recorder reads besides the response: op, key, and the intended start."""
+def request_context(op: str, key: str, intended_ns: int | None, target: str) -> dict[str, Any]:
+    """What the recorder reads besides the response: op, key, the intended start, and the
+    target, which names the replica when the answer has no X-Replica."""
     if intended_ns is None:
-        return {"op": op, "key": key}
-    return {"op": op, "key": key, "intended_ns": intended_ns}
+        return {"op": op, "key": key, "target": target}
+    return {"op": op, "key": key, "intended_ns": intended_ns, "target": target}
 
 
 def _fail_unless_2xx(response: Any) -> bool:

@@ -24,7 +24,7 @@ import pandas as pd
 from bench.analysis.faults import fault_effects, load_faults
 from bench.analysis.herds import herd_stats
 from bench.analysis.staleness import check_staleness, successful, t_visibility
-from bench.analysis.tables import HIT_CACHE_VALUES, STALE, Unreadable, load_probe, load_requests
+from bench.analysis.tables import STALE, Unreadable, hits, load_probe, load_requests
 from bench.analysis.timeline import load_metrics, origin_load, timeline
 from bench.analysis.whitebox import load_invalidations, whitebox, whitebox_stats
 from bench.analysis.write_visibility import write_visibility
@@ -193,7 +193,8 @@ def read_stats(reads: pd.DataFrame) -> dict[str, float]:
     """Hit ratios and staleness over successful reads (op read and list).
 
     Ratios are 0..1 (NaN with no reads); `hit_ratio` counts answers from the local tier
-    or Redis (`HIT_CACHE_VALUES`, a `stale` answer included), `local_hit_ratio` the local
+    or Redis (`HIT_CACHE_VALUES`, a `stale` answer included) among the reads that carried
+    X-Cache (NaN when none did: a service that does not say), `local_hit_ratio` the local
     tier alone. Stale ages are ms, NaN when no read was stale. `list_stale_ratio` is the
     stale share of list reads alone.
 
@@ -208,11 +209,11 @@ def read_stats(reads: pd.DataFrame) -> dict[str, float]:
     ages = reads.loc[stale, "stale_age_ms"]
     is_list = reads["op"].astype(str) == "list"
     return {
-        "hit_ratio": float(cache.isin(HIT_CACHE_VALUES).mean()) if len(reads) else math.nan,
-        "local_hit_ratio": float((cache == "local").mean()) if len(reads) else math.nan,
+        "hit_ratio": float(hits(cache).mean()) if len(reads) else math.nan,
+        "local_hit_ratio": said_share(cache, "local"),
         "stale_reads": int(stale.sum()),
         "stale_read_ratio": float(stale.mean()) if len(reads) else math.nan,
-        "stale_by_design_ratio": float((cache == STALE).mean()) if len(reads) else math.nan,
+        "stale_by_design_ratio": said_share(cache, STALE),
         "stale_age_p50_ms": _quantile(ages, 0.5),
         "stale_age_p99_ms": _quantile(ages, 0.99),
         "stale_age_max_ms": _quantile(ages, 1.0),
@@ -222,6 +223,11 @@ def read_stats(reads: pd.DataFrame) -> dict[str, float]:
         # cannot swing it, which is what a staleness budget needs.
         "read_staleness_p99_ms": _quantile(reads["stale_age_ms"].where(stale, 0.0), 0.99),
     }
+
+
+def said_share(cache: pd.Series, value: str) -> float:
+    """The share of reads whose X-Cache was `value`, among those that sent one (else NaN)."""
+    return float((cache == value).astype("float64").where(cache != "").mean())
 
 
 def probe_stats(probe: pd.DataFrame) -> dict[str, float]:

@@ -21,9 +21,17 @@ Unreadable = dict[str, int]  # file (relative to the run folder) -> rows skipped
 # The `cache` column, a read's X-Cache: where its answer came from. `stale` is Redis's
 # old value served on purpose past a soft TTL (stale-while-revalidate) while one reader
 # refreshes it: the cache answered, so it is a hit, and no origin read was made.
+# `hit` is a service's own cache that does not name its tier (docs/contract.md); a read
+# without X-Cache is neither hit nor miss, and with none at all the hit ratio is unknown.
 MISS = "miss"
 STALE = "stale"
-HIT_CACHE_VALUES: tuple[str, ...] = ("local", "redis", STALE)
+HIT_CACHE_VALUES: tuple[str, ...] = ("local", "redis", STALE, "hit")
+
+
+def hits(cache: pd.Series) -> pd.Series:
+    """Per read 1.0 for a hit, 0.0 for a miss, NaN without X-Cache: its mean is the hit
+    ratio over the reads that said, NaN when none did."""
+    return cache.isin(HIT_CACHE_VALUES).astype("float64").where(cache != "")
 
 
 def read_csvs(folder: Path, dtypes: dict[str, str]) -> tuple[pd.DataFrame, Unreadable]:
@@ -96,6 +104,7 @@ def load_requests(folder: Path) -> tuple[pd.DataFrame, Unreadable]:
     requests, unreadable = read_csvs(RunFolder(folder).requests, request_rows.DTYPES)
     for column in ("items", "cache"):
         requests[column] = requests[column].fillna("")
+    requests["cache"] = requests["cache"].str.lower()  # the contract lets a service say HIT
     for column in ("server_ms", "t_intended_ns"):  # recorded before these existed
         if column not in requests:
             requests[column] = pd.Series(index=requests.index, dtype=request_rows.DTYPES[column])

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from bench.analysis.staleness import successful
-from bench.analysis.tables import HIT_CACHE_VALUES
+from bench.analysis.tables import hits
 from bench.layout import RunFolder
 
 COLUMNS: tuple[str, ...] = ("strategy", "second", "requests", "errors", "reads", "stale_reads",
@@ -78,7 +78,7 @@ def timeline(requests: pd.DataFrame, reads: pd.DataFrame, metrics: pd.DataFrame)
     by = ["strategy", "second"]
     sent = requests.assign(second=second(requests), error=~successful(requests["status"]))
     counts = sent.groupby(by, sort=False).agg(requests=("op", "size"), errors=("error", "sum"))
-    judged = reads.assign(second=second(reads), hit=reads["cache"].isin(HIT_CACHE_VALUES))
+    judged = reads.assign(second=second(reads), hit=hits(reads["cache"]))
     verdicts = judged.groupby(by, sort=False).agg(
         reads=("op", "size"), stale_reads=("stale", "sum"), hit_ratio=("hit", "mean")
     )

@@ -11,6 +11,7 @@ import sys
 import threading
 from collections.abc import Callable, Sequence
 
+from bench.cli.contract import add_contract_command
 from bench.cli.options import Parser, UsageError
 from bench.cli.run import add_run_commands
 from bench.cli.sweep import add_sweep_commands
@@ -22,6 +23,7 @@ def build_parser() -> Parser:
     commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
     add_run_commands(commands)
     add_sweep_commands(commands)
+    add_contract_command(commands)
     return parser
 
 

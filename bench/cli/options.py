@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import urllib.parse
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -74,20 +75,62 @@ def fault(text: str) -> Fault:
         raise argparse.ArgumentTypeError(str(exc).removeprefix(f"--fault {text}: ")) from None
 
 
+def target_list(text: str) -> tuple[str, ...]:
+    """`http://host:port[,...]`: each one replica's base URL, as a load balancer sees it."""
+    targets = tuple(url.strip().rstrip("/") for url in text.split(",") if url.strip())
+    for url in targets:
+        parts = urllib.parse.urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.query:
+            raise argparse.ArgumentTypeError(f"{url!r} is not an http(s)://host[:port] URL")
+    if not targets:
+        raise argparse.ArgumentTypeError("at least one URL")
+    if len(set(targets)) != len(targets):
+        raise argparse.ArgumentTypeError("a URL is listed twice")
+    return targets
+
+
+def id_range(text: str) -> tuple[int, ...]:
+    """An argparse type for `FIRST-LAST`."""
+    from bench.contract import parse_id_range
+
+    try:
+        return parse_id_range(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def add_target_options(parser: argparse.ArgumentParser) -> None:
+    """Where a service the suite did not start is, and which of its ids are the probe's."""
+    parser.add_argument(
+        "--targets", type=target_list, default=(), metavar="URL[,URL...]",
+        help="with --runtime external: the service's replicas, one base URL each",
+    )  # fmt: skip
+    parser.add_argument(
+        "--probe-ids", type=id_range, default=(), metavar="FIRST-LAST",
+        help="with --runtime external: product ids outside 1..--products that no load touches;"
+             " the last takes the contract check's write, the others the probe's",
+    )  # fmt: skip
+
+
 def require_summary(folder: Path) -> None:
     """Commands that read analysis output refuse a folder that has none, saying how to make it."""
     if not RunFolder(folder).summary.is_file():
         raise UsageError(f"{folder} has no summary.csv; run `python -m bench report {folder}`")
 
 
-def add_load_options(parser: argparse.ArgumentParser) -> None:
-    """What `run` and `sweep` share: strategies, scenario, load shape, catalogue, probe, output."""
+def add_load_options(
+    parser: argparse.ArgumentParser, strategies_default: tuple[str, ...] | None = None
+) -> None:
+    """What `run` and `sweep` share: strategies, scenario, load shape, catalogue, probe, output.
+
+    `strategies_default` None leaves `--strategies` None when not given (`run` tells
+    apart an external run given strategies); otherwise the guide's four."""
     from bench.run_config import DEFAULT_RATE, SCENARIOS, RunConfig
     from services.strategies import GUIDE_STRATEGIES
 
     defaults = RunConfig()
     parser.add_argument(
-        "--strategies", type=strategy_list, default=GUIDE_STRATEGIES,
+        "--strategies", type=strategy_list, default=strategies_default,
         help=f"comma-separated, or all (default: the guide's {','.join(GUIDE_STRATEGIES)})",
     )  # fmt: skip
     parser.add_argument(

@@ -11,6 +11,7 @@ from bench.cli.options import (
     UsageError,
     add_load_options,
     add_runtime_options,
+    add_target_options,
     checked_runtime,
     positive_int,
     require_summary,
@@ -37,11 +38,20 @@ def cmd_run(args: argparse.Namespace) -> int:
     from bench.manifest import run_folder_now
     from bench.run_config import ConfigError, RunConfig, scenario_ttl_s
     from bench.runtime import runtime_for
+    from services.strategies import GUIDE_STRATEGIES
 
     ttl_s = scenario_ttl_s(args.scenario) if args.ttl is None else args.ttl
+    strategies, replicas = args.strategies, args.replicas
+    if args.runtime == "external":  # the label stands where a strategy name stands
+        if strategies is not None:
+            raise UsageError("--strategies: with --runtime external the service is --label NAME")
+        strategies, replicas = (args.label or "",), replicas or len(args.targets)
+    elif args.label is not None:
+        raise UsageError("--label names a service measured with --runtime external")
     try:
         config = RunConfig(
-            strategies=args.strategies, replicas=args.replicas, scenario=args.scenario,
+            strategies=strategies or GUIDE_STRATEGIES, replicas=replicas or RunConfig.replicas,
+            scenario=args.scenario,
             duration_s=args.duration, ttl_s=ttl_s, users=args.users, rate=args.rate,
             arrivals=args.arrivals,
             origin_delay_ms=args.origin_delay_ms, products=args.products,
@@ -49,7 +59,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             poll_ms=args.poll_ms,
             runtime=args.runtime, results=args.results, faults=tuple(args.fault),
             xfetch_beta=args.xfetch_beta, xfetch_lock=args.xfetch_lock,
-            swr_window_s=args.swr_window,
+            swr_window_s=args.swr_window, targets=args.targets, probe_ids=args.probe_ids,
         )  # fmt: skip
         if args.dry_run:  # nothing is checked, started or created: the commands only
             folder = RunFolder(run_folder_now(config.results, config.scenario))
@@ -135,7 +145,10 @@ def add_run_commands(commands: Any) -> None:
 
     defaults = RunConfig()
     run = commands.add_parser("run", help="measure strategies under one scenario")
-    run.add_argument("--replicas", type=int, default=defaults.replicas, help="per strategy")
+    run.add_argument(
+        "--replicas", type=int, default=None,
+        help=f"per strategy (default {defaults.replicas}; external: one per --targets URL)",
+    )  # fmt: skip
     run.add_argument(
         "--duration", type=float, default=defaults.duration_s, help="seconds of load per strategy"
     )
@@ -155,8 +168,13 @@ def add_run_commands(commands: Any) -> None:
         help="SWR_WINDOW of swr's replicas: seconds past the TTL a value is served stale"
         " while it refreshes (default: the TTL)",
     )  # fmt: skip
-    add_load_options(run)
+    add_load_options(run, strategies_default=None)
     add_runtime_options(run)
+    add_target_options(run)
+    run.add_argument(
+        "--label", default=None, metavar="NAME",
+        help="with --runtime external: the service's name, where a strategy's name would stand",
+    )  # fmt: skip
     run.set_defaults(handler=cmd_run)
 
     report = commands.add_parser(

@@ -20,6 +20,7 @@ from bench.cli.options import (
     usable_results,
 )
 from bench.run_config import ConfigError, RunConfig
+from services.strategies import GUIDE_STRATEGIES
 
 if TYPE_CHECKING:  # at run time imported where used: `--help` need not load pandas
     from bench.analysis.tune import Budget
@@ -49,6 +50,11 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     from bench.runtime import runtime_for
     from bench.sweep import run_sweep, sweep_plan
 
+    if args.runtime == "external":
+        raise UsageError(
+            "a sweep sets TTLs and replica counts, which a service the suite did not start"
+            " keeps to itself; use bench run --runtime external"
+        )
     try:
         base = RunConfig(
             strategies=args.strategies, scenario=args.scenario, duration_s=args.duration,
@@ -130,7 +136,7 @@ def add_sweep_commands(commands: Any) -> None:
         default=DEFAULT_CELL_S,
         help=f"seconds of load per cell (default: {DEFAULT_CELL_S:g})",
     )
-    add_load_options(sweep)
+    add_load_options(sweep, GUIDE_STRATEGIES)
     add_runtime_options(sweep)
     add_budget_options(sweep, required=False)
     sweep.set_defaults(handler=cmd_sweep)

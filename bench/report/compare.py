@@ -3,7 +3,9 @@
 Like the report it reads only summary.csv and run.json, so any two stored runs can be
 compared. A strategy measured in one run only is shown as absent on the other side,
 never filled in, and the header lists every config value that differs between the runs,
-so a reader sees at once whether the two are comparable.
+so a reader sees at once whether the two are comparable. Two runs of one strategy each,
+under different names (the suite's `delete` and a service measured with `--runtime
+external`), are compared with each other.
 """
 
 import math
@@ -71,6 +73,16 @@ def config_differences(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
     return [f"{k}: {show(a.get(k, ABSENT))} → {show(b.get(k, ABSENT))}" for k in keys]
 
 
+def paired(order: list[str], rows_a: dict[str, Any], rows_b: dict[str, Any]) -> list[tuple]:
+    """(name, row of A, row of B) per strategy. Two runs of one strategy each under
+    different names (our `delete` against the user's service) are one pair, "a vs b":
+    the review's table, not two halves marked absent."""
+    if len(rows_a) == len(rows_b) == 1 and not set(rows_a) & set(rows_b):
+        (name_a, row_a), (name_b, row_b) = *rows_a.items(), *rows_b.items()
+        return [(f"{name_a} vs {name_b}", row_a, row_b)]
+    return [(name, rows_a.get(name), rows_b.get(name)) for name in order]
+
+
 def compare(a: Path, b: Path) -> str:
     """Markdown: a header naming both runs, then per strategy A, B, B - A and B / A."""
     manifests = read_manifest(a), read_manifest(b)
@@ -91,8 +103,7 @@ def compare(a: Path, b: Path) -> str:
     lines += [f"Config differences: {md_escape('; '.join(differences))}." if differences
               else "Same config in both runs.", ""]  # fmt: skip
     lines += ["| strategy | figure | A | B | B - A | B / A |", "|---|---|---:|---:|---:|---:|"]
-    for name in order:
-        row_a, row_b = rows_a.get(name), rows_b.get(name)
+    for name, row_a, row_b in paired(order, rows_a, rows_b):
         if row_a is None and row_b is None:  # e.g. failed verification in both runs
             lines.append(f"| {md_escape(name)} | not measured | {ABSENT} | {ABSENT} | - | - |")
             continue

@@ -30,6 +30,7 @@ from bench.manifest import read_manifest
 from bench.report.faults import fault_section
 from bench.report.plots import make_plots
 from bench.report.render import write_reports
+from bench.report.setup import describe_run, unfresh_warnings
 from bench.report.timing import timing_note, timing_table
 from bench.report.write_visibility import whitebox_note, write_visibility_table
 
@@ -69,36 +70,6 @@ HEADERS = {
     "whitebox_p50_ms": "white-box p50 ms",
     "whitebox_outside": "white-box outside bracket",
 }
-
-
-def describe_run(manifest: dict[str, Any]) -> list[str]:
-    """The manifest in words: what ran, for how long, where, from which code."""
-    c, host, git = manifest["config"], manifest["host"], manifest["git"]
-    rate = "unpaced (as fast as they go)" if c["rate"] is None else f"paced at {c['rate']:g} req/s"
-    commit = (git.get("commit") or "unknown")[:12] + (" (uncommitted changes)" * bool(git["dirty"]))
-    workers = (
-        f"{c['locust_workers']} Locust workers" if c["locust_workers"] else "one Locust process"
-    )
-    packages = ", ".join(f"{k} {v or 'absent'}" for k, v in manifest.get("packages", {}).items())
-    strategies = [
-        f"{name}: {rec.get('status', '?')}"
-        + (f", {fmt_int(rec['rows_recorded'])} requests recorded" if "rows_recorded" in rec else "")
-        + (f" ({rec['reason']})" if rec.get("reason") else "")
-        for name, rec in manifest.get("strategies", {}).items()
-    ]
-    return [
-        f"Scenario {c['scenario']}, strategies {', '.join(c['strategies'])}, one after another,"
-        f" each on {c['replicas']} replicas.",
-        f"Each ran {c['duration_s']:g} s under {c['users']} Locust users, {rate},"
-        f" {workers}, runtime {c['runtime']}.",
-        f"Redis TTL {c['ttl_s']:g} s; origin delay {c['origin_delay_ms']:g} ms per query;"
-        f" {c['products']:,} products in {c['categories']} categories; seed {c['seed']}.",
-        f"Host: {host['cpus']} CPUs, {host['memory_bytes'] / 2**30:.1f} GiB memory,"
-        f" {host['platform']}, Python {host['python']}; {manifest.get('redis_server') or '?'}.",
-        f"Commit {commit}; started {manifest['started_at']}, ended {manifest['ended_at'] or '?'}.",
-        *([f"Packages: {packages}."] if packages else []),
-        *([f"Strategies: {'; '.join(strategies)}."] if strategies else []),
-    ]
 
 
 def header(column: str) -> str:
@@ -192,7 +163,10 @@ def verdict(row: Row | None, record: dict[str, Any]) -> str:
     tier = f" ({fmt_pct(local)} from the local tier)" if positive(local) else ""
     if positive(row.get("stale_by_design_ratio")):
         tier += f" ({fmt_pct(row['stale_by_design_ratio'])} answered stale by design)"
-    parts.append(f"hit ratio {fmt_pct(row['hit_ratio'])}{tier}")
+    if missing(row["hit_ratio"]):
+        parts.append("hit ratio unknown (no X-Cache header)")
+    else:
+        parts.append(f"hit ratio {fmt_pct(row['hit_ratio'])}{tier}")
     parts.append(f"reads {fmt_ms(row['read_p50_ms'])} ms p50, {fmt_ms(row['read_p99_ms'])} ms p99")
     if not missing(row["probe_convergence_p50_ms"]):
         parts.append(probe_phrase(row))
@@ -200,6 +174,8 @@ def verdict(row: Row | None, record: dict[str, Any]) -> str:
         parts.append(f"{fmt_int(row['errors'])} errors")
     status = record.get("status", "complete")
     partial = f" (strategy status {status}: partial figures)" if status != "complete" else ""
+    if status == "failed_verify":  # a service the suite did not start: measured all the same
+        partial = " (measured although it failed verification; see the top of the report)"
     promise = f" Verified first: {record['claim']}." if record.get("claim") else ""
     return "; ".join(parts) + partial + "." + promise
 
@@ -360,7 +336,8 @@ def report_context(folder: Path) -> dict[str, Any]:
     skipped = [f"{fmt_int(r.rows)} unreadable rows skipped in {r.file} (a line cut short or"
                " garbled, as a killed writer leaves); the figures leave them out."
                for r in read_table(run.unreadable_rows).itertuples()]  # fmt: skip
-    warning = " ".join(w for w in [stopped, *skipped] if w) or None
+    unfresh = unfresh_warnings(manifest, set(rows))
+    warning = " ".join(w for w in [*unfresh, stopped, *skipped] if w) or None
     vis_table, sentences = visibility(vis, order) if not vis.empty else (None, [])
     return {
         "title": f"Cache invalidation: {manifest['config']['scenario']} ({folder.name})",

@@ -7,6 +7,7 @@ skeleton (`bench.experiment`):
 - `local`: processes on this machine (`processes`, `ports`, `redis_server`, `replicas`,
   `seed`, `load`)
 - `compose`: the same on Docker Compose (`compose_plan` is its commands as data)
+- `external`: a service the user runs; nothing started but Locust and the probe
 - `commands`: the Locust, probe and verify command lines every runtime shares
 """
 
@@ -26,6 +27,10 @@ def runtime_for(name: str) -> Runtime:
         from bench.runtime.compose import ComposeRuntime
 
         return ComposeRuntime()
+    if name == "external":
+        from bench.runtime.external import ExternalRuntime
+
+        return ExternalRuntime()
     if name == "local":
         from bench.runtime.local import LocalRuntime
 

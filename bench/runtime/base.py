@@ -56,6 +56,9 @@ class Deployment(Protocol):
     """One strategy's parts, started and ready."""
 
     replicas: Sequence[Replica]
+    # False: a strategy that fails verification is not measured. True (a service the
+    # suite did not start): its failure is a finding, recorded, and the load still runs.
+    measured_despite_verify: bool
 
     def verify(self) -> None:
         """Raise `bench.verify.VerifyFailed` when the strategy breaks its promise."""

@@ -47,6 +47,7 @@ class LocalDeployment:
     replicas: list[Replica]
     probe_ids: range  # the last is verify's, the others the probe's
     target: LocalFaults
+    measured_despite_verify = False
 
     def verify(self) -> None:
         verify(self.strategy, self.replicas, self.probe_ids[-1])

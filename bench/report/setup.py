@@ -1,0 +1,77 @@
+"""What was run, in words: the manifest as the report's opening lines.
+
+A run of the suite's own replicas says what it set (TTL, origin delay, seed); a run of
+a service the suite did not start (`--runtime external`) says what it could not know,
+and a service that failed the freshness check has that said first, in bold.
+"""
+
+from typing import Any
+
+from bench.analysis.numbers import fmt_int
+
+
+def describe_run(manifest: dict[str, Any]) -> list[str]:
+    """The manifest in words: what ran, for how long, where, from which code."""
+    c, host, git = manifest["config"], manifest["host"], manifest["git"]
+    rate = "unpaced (as fast as they go)" if c["rate"] is None else f"paced at {c['rate']:g} req/s"
+    commit = (git.get("commit") or "unknown")[:12] + (" (uncommitted changes)" * bool(git["dirty"]))
+    workers = (
+        f"{c['locust_workers']} Locust workers" if c["locust_workers"] else "one Locust process"
+    )
+    packages = ", ".join(f"{k} {v or 'absent'}" for k, v in manifest.get("packages", {}).items())
+    strategies = [
+        f"{name}: {rec.get('status', '?')}"
+        + (f", {fmt_int(rec['rows_recorded'])} requests recorded" if "rows_recorded" in rec else "")
+        + (f" ({rec['reason']})" if rec.get("reason") else "")
+        for name, rec in manifest.get("strategies", {}).items()
+    ]
+    external = c.get("runtime") == "external"
+    shape = (
+        f"service {c['strategies'][0]} on {c['replicas']} replicas"
+        if external
+        else f"strategies {', '.join(c['strategies'])}, one after another, each on"
+        f" {c['replicas']} replicas"
+    )
+    return [
+        f"Scenario {c['scenario']}, {shape}.",
+        f"Each ran {c['duration_s']:g} s under {c['users']} Locust users, {rate},"
+        f" {workers}, runtime {c['runtime']}.",
+        service_line(c)
+        if external
+        else (
+            f"Redis TTL {c['ttl_s']:g} s; origin delay {c['origin_delay_ms']:g} ms per query;"
+            f" {c['products']:,} products in {c['categories']} categories; seed {c['seed']}."
+        ),
+        f"Host: {host['cpus']} CPUs, {host['memory_bytes'] / 2**30:.1f} GiB memory,"
+        f" {host['platform']}, Python {host['python']}"
+        + ("." if external else f"; {manifest.get('redis_server') or '?'}."),
+        f"Commit {commit}; started {manifest['started_at']}, ended {manifest['ended_at'] or '?'}.",
+        *([f"Packages: {packages}."] if packages else []),
+        *([f"Strategies: {'; '.join(strategies)}."] if strategies else []),
+    ]
+
+
+def service_line(c: dict[str, Any]) -> str:
+    """An external run: where the service was, and that its settings are its own."""
+    ids = c.get("probe_ids") or []
+    probe = f"; probe-only ids {ids[0]}-{ids[-1]}" if ids else ""
+    return (
+        f"Measured as it runs at {', '.join(c.get('targets', []))}: the suite started, seeded"
+        f" and configured none of it, so its TTL, origin and invalidation are its own (the"
+        f" probe waited up to {c['ttl_s']:g} s + 2 s per write); {c['products']:,} products in"
+        f" {c['categories']} categories{probe}; seed {c['seed']}."
+    )
+
+
+def unfresh_warnings(manifest: dict[str, Any], measured: set[str]) -> list[str]:
+    """A strategy or service that failed verification, said before anything else."""
+    return [
+        f"{name} FAILED verification ({rec.get('reason', 'no reason recorded')})"
+        + (
+            "; it was measured anyway, and the figures below are its own."
+            if name in measured
+            else "; it was not measured."
+        )
+        for name, rec in manifest.get("strategies", {}).items()
+        if rec.get("status") == "failed_verify"
+    ]
