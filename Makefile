@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install test lint format bench bench-all bench-compose tune perf-service clean
+.PHONY: install test lint format bench bench-all bench-compose tune perf-service openapi clean
 
 install: $(STAMP)
 
@@ -47,6 +47,10 @@ tune: install
 
 perf-service: install
 	$(PY) -m bench perf-service
+
+# The published contract, generated from our own app (a test keeps it in step).
+openapi: install
+	$(PY) -m services.openapi > docs/openapi.json
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

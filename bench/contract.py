@@ -27,8 +27,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bench.runtime.base import Replica
+from services.openapi import CONTRACT_VERSION
 
-CONTRACT_VERSION = 1  # docs/contract.md, "Version"
 FRESH_WITHIN_S = 2.0
 REQUEST_TIMEOUT_S = 5.0
 ABSENT_ID = 2**31 - 1  # the largest 32-bit id: a catalogue the suite measures never holds it

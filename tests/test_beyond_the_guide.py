@@ -17,6 +17,7 @@ import pytest
 
 from bench.analysis.summary import analyse
 
+# 20 s of load; 15 s where the known answer is a share, not a count that needs the time
 RUN = [sys.executable, "-m", "bench", "run", "--replicas", "2", "--duration", "20"]
 
 
@@ -35,7 +36,7 @@ def summary_of(results: Path, *args: str) -> pd.DataFrame:
 @pytest.fixture(scope="module")
 def lists(tmp_path_factory: pytest.TempPathFactory) -> pd.DataFrame:
     return summary_of(tmp_path_factory.mktemp("lists"), "--strategies", "partial,delete",
-                      "--scenario", "lists", "--ttl", "10")  # fmt: skip
+                      "--scenario", "lists", "--ttl", "10", "--duration", "15")  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +44,7 @@ def tracked(tmp_path_factory: pytest.TempPathFactory) -> Path:
     results = tmp_path_factory.mktemp("tracked")
     summary_of(results, "--strategies", "pubsub,tracking", "--scenario", "update_heavy",
                "--rate", "200", "--users", "10", "--ttl", "30",
-               "--fault", "subscriber-drop@8")  # fmt: skip
+               "--fault", "subscriber-drop@8", "--duration", "15")  # fmt: skip
     [folder] = results.iterdir()
     return folder
 
@@ -51,7 +52,7 @@ def tracked(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def race(tmp_path_factory: pytest.TempPathFactory) -> pd.DataFrame:
     return summary_of(tmp_path_factory.mktemp("race"), "--strategies", "lease,delete",
-                      "--scenario", "race")  # fmt: skip
+                      "--scenario", "race", "--duration", "15")  # fmt: skip
 
 
 @pytest.fixture(scope="module")

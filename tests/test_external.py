@@ -1,0 +1,171 @@
+"""`bench run --runtime external` on real replicas of the example shop, which the test
+starts itself (its own redis-server, SQLite file and uvicorn processes), as a user would.
+
+The suite then checks the contract, loads and probes the targets, and analyses the rows
+as for its own replicas. A second deployment puts each replica on a Redis of its own, a
+misconfiguration whose invalidations never reach the other replica: the freshness check
+fails, and the service is measured all the same, `failed_verify` on record and first in
+the report.
+"""
+
+import json
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from bench.run_config import ConfigError, RunConfig
+from bench.runtime.ports import free_port
+from bench.runtime.processes import Supervisor
+from bench.runtime.redis_server import start_redis
+from bench.runtime.waiting import wait_http_ok
+
+ROOT = Path(__file__).resolve().parents[1]
+SHOP = ROOT / "examples" / "shop"
+CATALOGUE = ["--products", "200", "--categories", "5", "--probe-ids", "201-208"]
+
+
+def start_shop(tmp: Path, redis_urls: list[str]) -> Iterator[list[str]]:
+    """One shop replica per Redis URL, named shop-a, shop-b...; yields their URLs."""
+    db = tmp / "shop.db"
+    subprocess.run([sys.executable, str(SHOP / "seed.py"), str(db), *CATALOGUE],
+                   check=True, capture_output=True)  # fmt: skip
+    with Supervisor() as supervisor:
+        urls = []
+        for i, redis_url in enumerate(redis_urls):
+            name, port = f"shop-{'ab'[i]}", free_port()
+            env = {"SHOP_DB": str(db), "SHOP_REDIS_URL": redis_url, "SHOP_REPLICA": name}
+            argv = [sys.executable, "-m", "uvicorn", "--app-dir", str(SHOP), "app:app",
+                    "--port", str(port), "--log-level", "warning"]  # fmt: skip
+            child = supervisor.start(name, argv, tmp / f"{name}.log", extra_env=env)
+            urls.append(f"http://127.0.0.1:{port}")
+            wait_http_ok(f"{urls[-1]}/products/1", 30, child=child)
+        yield urls
+
+
+@pytest.fixture(scope="module")
+def shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[str]]:
+    tmp = tmp_path_factory.mktemp("shop")
+    with Supervisor() as supervisor:
+        redis = start_redis(supervisor, tmp, log_path=tmp / "redis.log")
+        yield from start_shop(tmp, [redis.url, redis.url])
+
+
+@pytest.fixture(scope="module")
+def split_shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[str]]:
+    """Two replicas, each on its own Redis: a write invalidates only its own replica's."""
+    tmp = tmp_path_factory.mktemp("split")
+    with Supervisor() as supervisor:
+        caches = [start_redis(supervisor, tmp / n, log_path=tmp / f"{n}.log") for n in "ab"]
+        yield from start_shop(tmp, [redis.url for redis in caches])
+
+
+def run_external(results: Path, targets: list[str], *args: str) -> Path:
+    argv = [sys.executable, "-m", "bench", "run", "--runtime", "external", "--targets",
+            ",".join(targets), *CATALOGUE, "--results", str(results), *args]  # fmt: skip
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    [folder] = [p for p in results.iterdir() if p.is_dir()]
+    return folder
+
+
+@pytest.fixture(scope="module")
+def shop_run(shop: list[str], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    results = tmp_path_factory.mktemp("shop-run")
+    return run_external(results, shop, "--label", "shop", "--duration", "8")
+
+
+def test_an_external_run_is_a_complete_run_folder(shop_run: Path, shop: list[str]) -> None:
+    manifest = json.loads((shop_run / "run.json").read_text())
+    assert manifest["status"] == "complete" and manifest["config"]["targets"] == shop
+    record = manifest["strategies"]["shop"]
+    assert record["status"] == "complete" and record["rows_recorded"] > 1000
+    assert [r["name"] for r in record["replicas"]] == ["shop-a", "shop-b"]
+    contract = (shop_run / "logs" / "shop" / "contract.txt").read_text().splitlines()
+    assert contract[-1].endswith("the contract holds")
+    assert (shop_run / "probe" / "shop.csv").stat().st_size > 0
+    report = (shop_run / "report.md").read_text()
+    assert "service shop on 2 replicas" in report and "FAILED" not in report
+
+
+def test_its_staleness_and_hits_are_analysed_like_our_own(shop_run: Path) -> None:
+    """The shop says HIT and MISS, which count as ours do; its cache-aside invalidates in
+    the write path, so stale reads are at most the read/write race's few."""
+    summary = pd.read_csv(shop_run / "summary.csv").set_index("strategy")
+    shop = summary.loc["shop"]
+    assert shop["reads"] > 1000 and shop["stale_read_ratio"] < 0.01
+    assert 0.3 < shop["hit_ratio"] < 1, "a read-mostly load on a 200-product catalogue hits"
+    assert shop["probe_cycles"] > 0 and shop["probe_convergence_p50_ms"] < 100
+    rows = pd.concat(pd.read_csv(f) for f in (shop_run / "requests").glob("*.csv"))
+    assert set(rows["replica"]) == {"shop-a", "shop-b"}
+    assert set(rows["cache"].dropna()) == {"HIT", "MISS"}
+
+
+def test_an_unfresh_service_is_measured_and_the_report_says_so_first(
+    split_shop: list[str], tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    results = tmp_path_factory.mktemp("split-run")
+    folder = run_external(results, split_shop, "--label", "split", "--duration", "5",
+                          "--scenario", "update_heavy")  # fmt: skip
+    manifest = json.loads((folder / "run.json").read_text())
+    record = manifest["strategies"]["split"]
+    assert record["status"] == "failed_verify" and "fresh-everywhere" in record["reason"]
+    assert record["rows_recorded"] > 0
+    report = (folder / "report.md").read_text()
+    warning = next(line for line in report.splitlines() if line.startswith("> **"))
+    assert "split FAILED verification" in warning and "measured anyway" in warning
+    summary = pd.read_csv(folder / "summary.csv").set_index("strategy")
+    assert summary.loc["split", "stale_reads"] > 0, "the other replica's cache kept old values"
+
+
+@pytest.mark.parametrize(
+    ("fields", "said"),
+    [
+        ({"targets": ()}, "needs --targets"),
+        ({"strategies": ("delete",)}, "names one of the suite's strategies"),
+        ({"strategies": ("no/slash",)}, "--label"),
+        ({"probe_ids": (150, 151)}, "150 is a load product"),
+        ({"probe_ids": (201,)}, "at least two ids"),
+        ({"replicas": 3}, "the number of --targets"),
+    ],
+)
+def test_an_external_config_is_checked_before_anything_starts(
+    fields: dict[str, Any], said: str
+) -> None:
+    good = {"runtime": "external", "strategies": ("x",), "replicas": 1, "products": 200,
+            "targets": ("http://127.0.0.1:9",), "probe_ids": (201, 202)}  # fmt: skip
+    RunConfig(**good)
+    with pytest.raises(ConfigError, match=re.escape(said)):
+        RunConfig(**{**good, **fields})
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (["--fault", "redis-kill@1+1"], "injects no fault"),
+        (["--strategies", "delete"], "--strategies"),
+        (["--targets", "ftp://127.0.0.1:9"], "not an http(s)://host[:port] URL"),
+    ],
+)
+def test_bad_external_input_is_one_line_and_exit_2(
+    args: list[str], said: str, tmp_path: Path
+) -> None:
+    """Refused before a run folder exists, and before any request reaches a target."""
+    argv = [sys.executable, "-m", "bench", "run", "--runtime", "external", "--products", "200",
+            "--targets", "http://127.0.0.1:9", "--label", "x", "--probe-ids", "201-208",
+            "--results", str(tmp_path), *args]  # fmt: skip
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and said in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1 and not list(tmp_path.iterdir())
+
+
+def test_a_label_is_only_for_an_external_run_and_a_sweep_refuses_one(tmp_path: Path) -> None:
+    for argv in (["run", "--label", "x"], ["sweep", "--runtime", "external"]):
+        done = subprocess.run([sys.executable, "-m", "bench", *argv, "--results", str(tmp_path)],
+                              capture_output=True, text=True, timeout=60)  # fmt: skip
+        assert done.returncode == 2 and "external" in done.stderr, done.stderr
