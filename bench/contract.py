@@ -130,6 +130,15 @@ def call(method: str, url: str, body: Any = None) -> Answer:
     return Answer(status, {k.lower(): v for k, v in headers.items()}, parsed)
 
 
+def field_of(body: Any, name: str) -> Any:
+    """A field of a JSON body, None when the body is no object (a list, a string, nothing)."""
+    return body.get(name) if isinstance(body, dict) else None
+
+
+def is_version(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def product_problem(body: Any, product_id: int) -> str:
     """What is wrong with a product body, or "" when it has the contract's fields."""
     if not isinstance(body, dict):
@@ -229,7 +238,7 @@ class Checker:
         last = min(self.catalogue.categories, self.catalogue.products)
         sample = list(dict.fromkeys([*range(1, last + 1), self.catalogue.products]))
         for product_id in sample:
-            got = (self.get(self.targets[0], f"/products/{product_id}").body or {}).get("category")
+            got = field_of(self.get(self.targets[0], f"/products/{product_id}").body, "category")
             want = self.catalogue.category_of(product_id)
             if got != want:
                 self.note(
@@ -246,7 +255,7 @@ class Checker:
         )
         load = {f"c{c}" for c in range(self.catalogue.categories)}
         for product_id in self.catalogue.probe_ids:
-            got = (self.get(self.targets[0], f"/products/{product_id}").body or {}).get("category")
+            got = field_of(self.get(self.targets[0], f"/products/{product_id}").body, "category")
             if got in load:
                 self.note(
                     "probe-ids",
@@ -309,16 +318,16 @@ class Checker:
         )
         self.findings.replicas = [Replica(n, t) for n, t in zip(named, self.targets, strict=True)]
 
-    def versions(self, product_id: int) -> list[int | None]:
+    def versions(self, product_id: int) -> list[Any]:
         answers = [self.get(t, f"/products/{product_id}") for t in self.targets]
-        return [a.body.get("version") if isinstance(a.body, dict) else None for a in answers]
+        return [field_of(a.body, "version") for a in answers]
 
     def agreement(self) -> None:
         """Before the write every target reads the product: each cache holds its old value."""
         before = self.versions(self.catalogue.probe_ids[-1])
         self.note(
             "replicas-agree",
-            len(set(before)) == 1,
+            all(is_version(v) and v == before[0] for v in before),
             f"product {self.catalogue.probe_ids[-1]} at versions {before} before a write",
         )
         self.before = before[0]
@@ -329,18 +338,18 @@ class Checker:
         path = f"/products/{product_id}"
         answer = call("PATCH", first + path, {"name": f"contract check {time.time_ns()}"})
         acked = time.monotonic()
-        written = answer.body.get("version") if isinstance(answer.body, dict) else None
+        written = field_of(answer.body, "version")
         self.note(
             "write",
-            answer.status == 200 and written == self.before + 1,
+            answer.status == 200 and is_version(written) and written == self.before + 1,
             f"PATCH {path}: HTTP {answer.status}, version {self.before} -> {written}"
             ", the contract says + 1",
         )
-        next_read = self.get(first, path).body or {}
+        served = field_of(self.get(first, path).body, "version")
         self.note(
             "fresh-next-read",
-            next_read.get("version") == written,
-            f"the next read on {first} served version {next_read.get('version')}"
+            served == written,
+            f"the next read on {first} served version {served}"
             f" after the write acknowledged {written}",
             finding=True,
         )
