@@ -50,7 +50,7 @@ perf-service: install
 
 # The published contract, generated from our own app (a test keeps it in step).
 openapi: install
-	$(PY) -m services.openapi > docs/openapi.json
+	$(PY) -m services.contract > docs/openapi.json
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -87,24 +87,3 @@ def install_openapi(app: FastAPI) -> None:
 
 
 CONTRACT_VERSION = 1  # docs/contract.md; raised when a service would have to change
-CONTRACT_PATHS = ("/products/{product_id}", "/categories/{category}/products")
-
-
-def contract_schema(app: FastAPI) -> dict[str, Any]:
-    """The published contract (docs/openapi.json): the app's schema, its operations only.
-
-    Health and metrics are ours, not something a service measured by the suite must have.
-    """
-    schema = dict(app.openapi())
-    schema["paths"] = {path: schema["paths"][path] for path in CONTRACT_PATHS}
-    schema["info"] = {"title": "cache-invalidation-bench service contract",
-                      "version": str(CONTRACT_VERSION)}  # fmt: skip
-    return schema
-
-
-if __name__ == "__main__":  # `python -m services.openapi > docs/openapi.json` (make openapi)
-    import json
-
-    from services.app import create_app
-
-    print(json.dumps(contract_schema(create_app()), indent=2, sort_keys=True))

@@ -67,7 +67,7 @@ def test_the_published_contract_is_the_apps_own() -> None:
     """docs/openapi.json is generated from this app (`make openapi`); when a route or a
     model changes, this fails until the file is regenerated, so the two cannot drift."""
     from services.app import create_app
-    from services.openapi import contract_schema
+    from services.contract import contract_schema
 
     published = json.loads((Path(__file__).parents[1] / "docs" / "openapi.json").read_text())
     assert published == json.loads(json.dumps(contract_schema(create_app())))

@@ -54,7 +54,7 @@ class ExternalDeployment:
 
     @property
     def replicas(self) -> list[Replica]:
-        return self.findings.replicas
+        return [Replica(target.name, target.url) for target in self.findings.replicas]
 
     def verify(self) -> None:
         """The contract check's write was the first; its freshness findings are the verdict."""

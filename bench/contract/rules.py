@@ -1,156 +1,29 @@
-"""The contract a service must meet to be measured (docs/contract.md), checked live.
-
-The suite measures staleness from versions alone, so it needs a service to keep a few
-promises: products 1..N in categories `c{(i-1) % C}`, a `version` that a write raises by
-exactly one, lists that embed their products' versions, probe-only ids that no load
-touches, and plain refusals (404, 422) of what it cannot serve. `check_contract` sees
-whether a running service keeps them, before anyone measures it: `bench contract` alone,
-and `bench run --runtime external` first.
-
-Freshness is a finding, not a rule. The check's write is the first the suite sends, so
-it is made the guide's experiment: every target reads the product first (each cache then
-holds the old value), the write goes through the first target, the next read there must
-show it ("a write is visible on the next read"), then every target is read until it
-serves the write or `FRESH_WITHIN_S` pass. A service that fails is still measured, and
-its report says so first; a bug that bites once (the first invalidation after a fresh
-deployment lost) shows only here, which is why no write of the suite may come earlier.
-"""
+"""The contract's rules, checked in order against live targets (see `bench.contract`)."""
 
 from __future__ import annotations
 
 import json
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
-from bench.runtime.base import Replica
-from services.openapi import CONTRACT_VERSION
+from bench.contract.answers import (
+    PRODUCT_FIELDS,
+    Answer,
+    call,
+    field_of,
+    is_version,
+    product_problem,
+)
+from bench.contract.findings import Catalogue, Check, Findings, Target
 
 FRESH_WITHIN_S = 2.0
-REQUEST_TIMEOUT_S = 5.0
 ABSENT_ID = 2**31 - 1  # the largest 32-bit id: a catalogue the suite measures never holds it
 CACHE_VALUES = ("local", "redis", "stale", "hit", "miss")  # X-Cache, any case
-PRODUCT_FIELDS: dict[str, tuple[type, ...]] = {
-    "id": (int,),
-    "name": (str,),
-    "price": (int, float),
-    "category": (str,),
-    "version": (int,),
-}
-_opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-
-
-@dataclass(frozen=True)
-class Check:
-    """One line of the verdict: a rule kept or broken, or a finding (never a breach)."""
-
-    rule: str
-    ok: bool
-    detail: str
-    finding: bool = False
-
-    def line(self) -> str:
-        mark = ("fresh" if self.ok else "STALE") if self.finding else ("ok" if self.ok else "FAIL")
-        return f"{mark:<5} {self.rule}: {self.detail}"
-
-
-@dataclass(frozen=True)
-class Catalogue:
-    """The layout the load assumes: products 1..N, product i in `c{(i-1) % C}`."""
-
-    products: int
-    categories: int
-    probe_ids: tuple[int, ...]  # the last is the write's, the others the probe's
-
-    def category_of(self, product_id: int) -> str:
-        return f"c{(product_id - 1) % self.categories}"
-
-
-@dataclass
-class Findings:
-    checks: list[Check] = field(default_factory=list)
-    replicas: list[Replica] = field(default_factory=list)  # named by X-Replica, else URL
-
-    @property
-    def holds(self) -> bool:
-        return all(c.ok for c in self.checks if not c.finding)
-
-    @property
-    def broken(self) -> list[Check]:
-        return [c for c in self.checks if not c.ok and not c.finding]
-
-    @property
-    def stale(self) -> list[Check]:
-        """The freshness findings that failed: a reason the run records `failed_verify`."""
-        return [c for c in self.checks if not c.ok and c.finding]
-
-    def lines(self) -> list[str]:
-        verdict = (
-            "the contract holds"
-            if self.holds
-            else f"the contract does not hold: {', '.join(c.rule for c in self.broken)}"
-        )
-        return [*(c.line() for c in self.checks), f"contract v{CONTRACT_VERSION}: {verdict}"]
 
 
 class Broken(Exception):
     """A rule is broken and the checks after it would only repeat it."""
-
-
-@dataclass(frozen=True)
-class Answer:
-    status: int  # 0: no answer at all
-    headers: dict[str, str]  # lower-case names
-    body: Any  # parsed JSON, or None
-    error: str = ""
-
-    def header(self, name: str) -> str:
-        return self.headers.get(name, "")
-
-
-def call(method: str, url: str, body: Any = None) -> Answer:
-    """One request, never raising: a refusal is an Answer with its status, no answer is 0."""
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(url, data=data, method=method)
-    request.add_header("content-type", "application/json")
-    try:
-        with _opener.open(request, timeout=REQUEST_TIMEOUT_S) as response:
-            status, headers, raw = response.status, response.headers, response.read()
-    except urllib.error.HTTPError as exc:
-        status, headers, raw = exc.code, exc.headers, exc.read()
-    except (OSError, ValueError) as exc:  # refused, reset, timed out, a malformed URL
-        return Answer(0, {}, None, str(getattr(exc, "reason", exc)))
-    try:
-        parsed = json.loads(raw) if raw else None
-    except ValueError:
-        parsed = None
-    return Answer(status, {k.lower(): v for k, v in headers.items()}, parsed)
-
-
-def field_of(body: Any, name: str) -> Any:
-    """A field of a JSON body, None when the body is no object (a list, a string, nothing)."""
-    return body.get(name) if isinstance(body, dict) else None
-
-
-def is_version(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def product_problem(body: Any, product_id: int) -> str:
-    """What is wrong with a product body, or "" when it has the contract's fields."""
-    if not isinstance(body, dict):
-        return "the body is not a JSON object"
-    for name, types in PRODUCT_FIELDS.items():
-        value = body.get(name)
-        if isinstance(value, bool) or not isinstance(value, types):
-            kind = " or ".join(t.__name__ for t in types)
-            return f"field {name!r} is {json.dumps(value)}, not {kind}"
-    if body["id"] != product_id:
-        return f"asked for product {product_id}, got id {body['id']}"
-    return ""
 
 
 class Checker:
@@ -204,7 +77,7 @@ class Checker:
         except Broken:
             pass
         if not self.findings.replicas:
-            self.findings.replicas = [Replica(url, url) for url in self.targets]
+            self.findings.replicas = [Target(url, url) for url in self.targets]
         return self.findings
 
     def reachable(self) -> None:
@@ -316,7 +189,7 @@ class Checker:
                 else ""
             ),
         )
-        self.findings.replicas = [Replica(n, t) for n, t in zip(named, self.targets, strict=True)]
+        self.findings.replicas = [Target(n, t) for n, t in zip(named, self.targets, strict=True)]
 
     def versions(self, product_id: int) -> list[Any]:
         answers = [self.get(t, f"/products/{product_id}") for t in self.targets]
@@ -414,17 +287,3 @@ def freshness(seconds: float | None) -> str:
 def check_contract(targets: Sequence[str], catalogue: Catalogue) -> Findings:
     """Every rule in order, stopping at the first broken one; see the module docstring."""
     return Checker(targets, catalogue).run()
-
-
-def parse_id_range(text: str) -> tuple[int, ...]:
-    """`1001-1016` (or one id) as the ids it spans; ValueError with a readable message."""
-    first, _, last = text.partition("-")
-    try:
-        low, high = int(first), int(last or first)
-    except ValueError:
-        raise ValueError(f"FIRST-LAST, two ids, got {text!r}") from None
-    if not 1 <= low <= high:
-        raise ValueError(f"FIRST-LAST with 1 <= FIRST <= LAST, got {text!r}")
-    if high - low >= 10_000:
-        raise ValueError(f"at most 10000 ids, got {high - low + 1}")
-    return tuple(range(low, high + 1))
