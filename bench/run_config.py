@@ -177,6 +177,6 @@ class RunConfig:
         data["faults"] = [fault.spec for fault in self.faults]
         del data["targets"], data["probe_ids"]
         if self.external:  # the origin and its delay are the service's own, unknown here
-            data.update(targets=list(self.targets), probe_ids=list(self.probe_ids),
-                        origin_delay_ms=None)  # fmt: skip
+            data.update(targets=list(self.targets), origin_delay_ms=None,
+                        probe_ids=f"{self.probe_ids[0]}-{self.probe_ids[-1]}")  # fmt: skip
         return data

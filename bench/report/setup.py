@@ -53,8 +53,7 @@ def describe_run(manifest: dict[str, Any]) -> list[str]:
 
 def service_line(c: dict[str, Any]) -> str:
     """An external run: where the service was, and that its settings are its own."""
-    ids = c.get("probe_ids") or []
-    probe = f"; probe-only ids {ids[0]}-{ids[-1]}" if ids else ""
+    probe = f"; probe-only ids {c['probe_ids']}" if c.get("probe_ids") else ""
     return (
         f"Measured as it runs at {', '.join(c.get('targets', []))}: the suite started, seeded"
         f" and configured none of it, so its TTL, origin and invalidation are its own (the"
