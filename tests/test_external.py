@@ -10,6 +10,7 @@ the report.
 
 import json
 import re
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -169,3 +170,21 @@ def test_a_label_is_only_for_an_external_run_and_a_sweep_refuses_one(tmp_path: P
         done = subprocess.run([sys.executable, "-m", "bench", *argv, "--results", str(tmp_path)],
                               capture_output=True, text=True, timeout=60)  # fmt: skip
         assert done.returncode == 2 and "external" in done.stderr, done.stderr
+
+
+def test_a_broken_contract_stops_the_run_with_its_findings(tmp_path: Path) -> None:
+    """Nothing answers the target: the run ends `failed` at once, nothing measured, and
+    the check's lines are kept in the run folder for whoever reads it next."""
+    with socket.socket() as closed:  # bound, never listening: refused, and ours alone
+        closed.bind(("127.0.0.1", 0))
+        target = f"http://127.0.0.1:{closed.getsockname()[1]}"
+        argv = [sys.executable, "-m", "bench", "run", "--runtime", "external", "--targets",
+                target, "--label", "gone", *CATALOGUE, "--results", str(tmp_path)]  # fmt: skip
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1, done.stderr[-2000:]
+    [folder] = tmp_path.iterdir()
+    manifest = json.loads((folder / "run.json").read_text())
+    assert manifest["status"] == "failed" and "reachable" in manifest["reason"]
+    contract = (folder / "logs" / "gone" / "contract.txt").read_text()
+    assert contract.startswith("FAIL  reachable") and "does not hold" in contract
+    assert not (folder / "requests").exists()
