@@ -45,12 +45,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.runtime == "external":  # the label stands where a strategy name stands
         if strategies is not None:
             raise UsageError("--strategies: with --runtime external the service is --label NAME")
-        strategies, replicas = (args.label or "",), replicas or len(args.targets)
+        strategies = (args.label or "",)
+        replicas = len(args.targets) if replicas is None else replicas
     elif args.label is not None:
         raise UsageError("--label names a service measured with --runtime external")
     try:
         config = RunConfig(
-            strategies=strategies or GUIDE_STRATEGIES, replicas=replicas or RunConfig.replicas,
+            strategies=strategies or GUIDE_STRATEGIES,
+            replicas=RunConfig.replicas if replicas is None else replicas,
             scenario=args.scenario,
             duration_s=args.duration, ttl_s=ttl_s, users=args.users, rate=args.rate,
             arrivals=args.arrivals,
