@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install test lint format bench bench-all bench-compose tune perf-service openapi clean
+.PHONY: install test test-compose lint format bench bench-all bench-compose tune perf-service openapi clean
 
 install: $(STAMP)
 
@@ -17,6 +17,14 @@ $(STAMP): pyproject.toml
 
 test: install
 	$(VENV)/bin/pytest -q
+
+# --runtime compose end to end on podman, with no registry: prepares podman and builds the
+# base images locally (cached on the machine), then runs tests/compose (README: On Docker
+# Compose). Needs root or sudo for apt-get and /etc/containers.
+test-compose: install
+	bash tests/compose/prepare.sh
+	PATH="$(CURDIR)/tests/compose/bin:$$PATH" BENCH_COMPOSE_ENGINE=podman \
+		$(VENV)/bin/pytest -q tests/compose
 
 lint: install
 	$(VENV)/bin/ruff check .

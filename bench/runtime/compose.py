@@ -2,10 +2,10 @@
 
 `bench.runtime.compose_plan` says what to run; this module checks that an engine is
 there and runs the plan's steps the way a shell runs its printed lines, strategy by
-strategy, through the skeleton every runtime shares. CI has a docker client but no
-engine: the tests check compose.yaml, the plan and the no-engine error, and run the
-steps against a stand-in `docker` that records its calls. Nothing here has run against
-a real engine yet.
+strategy, through the skeleton every runtime shares. CI has no Docker engine: the unit
+tests check compose.yaml, the plan and the no-engine error against a stand-in `docker`
+that records its calls, and `make test-compose` runs it all for real on podman through a
+`docker` shim (tests/compose/); Docker Engine itself has not run it in CI.
 """
 
 from __future__ import annotations

@@ -1,0 +1,89 @@
+"""`bench run --runtime compose` end to end, on podman: `make test-compose` only.
+
+The unmodified compose.yaml and services/Dockerfile, built and run by podman 4.3 through
+podman-compose and the `docker` shim beside this file (tests/compose/bin), on base images
+built locally (tests/compose/prepare.sh). What the local runtime's tests ask of a run
+folder is asked here too, and that nothing of the project is left: no container, volume
+or network. The fault kinds that map to Compose run once, so the compose fault plan is
+real as well. Skipped unless BENCH_COMPOSE_ENGINE=podman (`make test-compose` sets it).
+"""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from bench.runtime.compose_plan import PROJECT
+
+pytestmark = pytest.mark.skipif(
+    os.environ.get("BENCH_COMPOSE_ENGINE") != "podman",
+    reason="make test-compose runs it, on podman prepared by tests/compose/prepare.sh",
+)
+RUN = [sys.executable, "-m", "bench", "run", "--runtime", "compose", "--replicas", "2",
+       "--duration", "15"]  # fmt: skip
+FAULTS = ["redis-pause@2+2", "replica-pause@5+2:1", "redis-kill@8+2", "replica-kill@11+2:2"]
+
+
+def run_compose(results: Path, *args: str) -> Path:
+    done = subprocess.run([*RUN, "--results", str(results), *args], capture_output=True,
+                          text=True, timeout=900)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-4000:]
+    [folder] = [p for p in results.iterdir() if p.is_dir()]
+    return folder
+
+
+def left_of_the_project() -> dict[str, list[str]]:
+    """Containers, volumes and networks that carry the project's label."""
+    label = f"label=com.docker.compose.project={PROJECT}"
+    listed = {}
+    for kind, argv in [("containers", ["ps", "-a", "--format", "{{.Names}}"]),
+                       ("volumes", ["volume", "ls", "--format", "{{.Name}}"]),
+                       ("networks", ["network", "ls", "--format", "{{.Name}}"])]:  # fmt: skip
+        done = subprocess.run(["podman", *argv, "--filter", label], capture_output=True,
+                              text=True, check=True, timeout=60)  # fmt: skip
+        listed[kind] = done.stdout.split()
+    return listed
+
+
+@pytest.fixture(scope="module")
+def two(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return run_compose(tmp_path_factory.mktemp("two"), "--strategies", "delete,pubsub")
+
+
+@pytest.fixture(scope="module")
+def faulted(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    faults = [arg for fault in FAULTS for arg in ("--fault", fault)]
+    return run_compose(tmp_path_factory.mktemp("faults"), "--strategies", "delete", *faults)
+
+
+def test_two_strategies_run_to_a_complete_folder(two: Path) -> None:
+    manifest = json.loads((two / "run.json").read_text())
+    assert manifest["status"] == "complete" and manifest["config"]["runtime"] == "compose"
+    for strategy in ("delete", "pubsub"):
+        record = manifest["strategies"][strategy]
+        assert record["status"] == "complete" and record["rows_recorded"] > 1000, record
+        assert (two / "probe" / f"{strategy}.csv").stat().st_size > 0
+        assert (two / "logs" / strategy / "replicas.log").stat().st_size > 0
+    summary = pd.read_csv(two / "summary.csv").set_index("strategy")
+    assert list(summary.index) == ["delete", "pubsub"]
+    assert (summary["errors"] == 0).all() and (summary["probe_cycles"] > 0).all()
+    assert summary.loc["pubsub", "local_hit_ratio"] > 0, "the local tier served reads"
+    assert "## Verdicts" in (two / "report.md").read_text()
+    assert (two / "report.html").stat().st_size > 0
+
+
+def test_the_faults_that_map_to_compose_are_applied(faulted: Path) -> None:
+    faults = pd.read_csv(faulted / "faults.csv")
+    assert list(faults["kind"]) == [f.split("@")[0] for f in FAULTS]
+    assert (faults["status"] == "applied").all(), faults
+    effects = pd.read_csv(faulted / "fault_effects.csv")
+    assert len(effects) == len(FAULTS)
+    assert "## Faults" in (faulted / "report.md").read_text()
+
+
+def test_nothing_of_the_project_is_left(two: Path, faulted: Path) -> None:
+    assert left_of_the_project() == {"containers": [], "volumes": [], "networks": []}
