@@ -14,7 +14,7 @@ from typing import Any
 from fastapi import FastAPI, HTTPException, Request, Response
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import PlainTextResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -26,12 +26,13 @@ from services.metrics import Metrics
 from services.openapi import (
     CHANGES_BODY,
     NOT_FOUND,
+    UNAVAILABLE,
     HTTPError,
     Product,
     ProductList,
     install_openapi,
 )
-from services.origin import open_origin
+from services.origin import UNREACHABLE, open_origin
 from services.server_timing import ServerTiming
 from services.strategies import STRATEGIES
 from services.strategies.base import SOURCES, Deps, Served, Strategy
@@ -75,6 +76,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         exception_handlers={
             RequestValidationError: with_replica_headers(validation_error),
             StarletteHTTPException: with_replica_headers(http_exception_handler),
+            **{error: with_replica_headers(origin_unreachable) for error in UNREACHABLE},
         },
     )
     app.add_middleware(ServerTiming)
@@ -122,6 +124,13 @@ def with_replica_headers(
         return response
 
     return handle
+
+
+async def origin_unreachable(request: Request, exc: Exception) -> Response:
+    """The origin did not answer this request (Redis failed open to it, or it was a
+    miss): 503, which a caller may retry, never a 500 with a traceback."""
+    log.warning("origin unreachable (%s: %s): answered 503", type(exc).__name__, exc)
+    return JSONResponse({"detail": "origin unavailable"}, status_code=503)
 
 
 def raw_headers(replica_name: str) -> dict[str, list[tuple[bytes, bytes]]]:
@@ -190,7 +199,7 @@ def _add_routes(app: FastAPI) -> None:
     @app.patch(
         "/products/{product_id}",
         response_model=Product,
-        responses={**NOT_FOUND, 413: {"model": HTTPError}},
+        responses={**NOT_FOUND, **UNAVAILABLE, 413: {"model": HTTPError}},
         openapi_extra=CHANGES_BODY,
     )
     async def update_product(product_id: ProductId, request: Request) -> Response:
@@ -201,7 +210,7 @@ def _add_routes(app: FastAPI) -> None:
             raise HTTPException(404, f"product {product_id} not found")
         return _respond(request, body, "miss")
 
-    @app.get("/categories/{category}/products", response_model=ProductList)
+    @app.get("/categories/{category}/products", response_model=ProductList, responses=UNAVAILABLE)
     async def list_category(category: Category, request: Request) -> Response:
         served: Served = await strategy_of(request).list_category(category)
         return _respond(request, served.body, served.source)

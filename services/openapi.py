@@ -38,6 +38,9 @@ class HTTPError(BaseModel):
 
 
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": HTTPError}}
+UNAVAILABLE: dict[int | str, dict[str, Any]] = {
+    503: {"model": HTTPError, "description": "The origin did not answer; retry later"}
+}
 CHANGES_BODY = {
     "requestBody": {
         "required": True,
@@ -60,7 +63,7 @@ def _described(route: BaseRoute) -> BaseRoute:
         get_product,
         methods=["GET"],
         response_model=Product,
-        responses=NOT_FOUND,
+        responses={**NOT_FOUND, **UNAVAILABLE},
         summary="Get Product",
     )
 

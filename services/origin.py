@@ -27,6 +27,12 @@ class OriginUnavailable(Exception):
     """The origin cannot be opened; the message says which URL and why."""
 
 
+# What a request meets when the origin stops answering mid-run: a connection refused or
+# timed out, or one the server or the network dropped. The app answers 503 (retry
+# later), not a 500 with a traceback; podman's young networks showed both on a run.
+UNREACHABLE: tuple[type[Exception], ...] = (OSError, asyncpg.exceptions.PostgresConnectionError)
+
+
 class Origin(Protocol):
     async def get_product(self, product_id: int) -> Product | None: ...
     async def update_product(self, product_id: int, changes: dict[str, Any]) -> Product | None: ...

@@ -1,14 +1,18 @@
-"""Redis going away costs hit ratio, never answers: reads and writes still succeed."""
+"""Redis going away costs hit ratio, never answers: reads and writes still succeed. The
+origin going away is a 503, never a 500."""
 
+import asyncio
 import logging
 import os
 import signal
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
+from bench.faults.proxy import Link
 from services.strategies import STRATEGIES, STRATEGY_NAMES
 from tests.conftest import RedisProcess, replica
 from tests.waiting import async_wait_until
@@ -153,3 +157,31 @@ async def test_the_origin_slow_control_exists_only_when_asked_for(
         assert origin._delay_s == 0.05
         await client.put("/_faults/origin-delay", json={"ms": 0})
         assert origin._delay_s == 0.0
+
+
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+async def test_an_origin_that_stops_answering_is_a_503_not_a_500(
+    redis_url: str, database_url: str
+) -> None:
+    """The replica's PostgreSQL connections go through the fault runs' own TCP proxy; the
+    cut drops them and refuses new ones, as a young container network once did mid-run.
+    A miss then has no origin to read: 503 with the replica's headers, never a 500."""
+    upstream = urlsplit(database_url)
+    link = Link((upstream.hostname or "127.0.0.1", upstream.port or 5432))
+    server = await asyncio.start_server(link.serve, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    through = urlunsplit(upstream._replace(netloc=f"{upstream.username}@127.0.0.1:{port}"))
+    try:
+        async with replica("delete", redis_url, through) as client:
+            assert (await client.get("/products/3")).status_code == 200
+            link.command("cut")
+            answer = await client.get("/products/4")  # a miss: only the origin has it
+            assert answer.status_code == 503, answer.text
+            assert answer.json() == {"detail": "origin unavailable"}
+            assert answer.headers["x-replica"] == "r1"
+            link.command("open")
+            assert (await client.get("/products/4")).status_code == 200, "it serves again"
+    finally:
+        link.command("cut")
+        server.close()
+        await server.wait_closed()

@@ -28,7 +28,7 @@ def json_schema_of(schema: dict[str, Any], response: dict[str, Any]) -> dict[str
 async def test_fast_product_read_is_published(redis_url: str, database_url: str) -> None:
     schema = await published(redis_url, database_url)
     operation = schema["paths"]["/products/{product_id}"]["get"]
-    assert set(operation["responses"]) == {"200", "404", "422"}
+    assert set(operation["responses"]) == {"200", "404", "422", "503"}
     product = json_schema_of(schema, operation["responses"]["200"])
     assert set(product["required"]) == {"id", "name", "price", "category", "version", "updated_at"}
     (parameter,) = operation["parameters"]
@@ -41,7 +41,7 @@ async def test_write_publishes_its_answers_and_a_strict_body(
 ) -> None:
     schema = await published(redis_url, database_url)
     operation = schema["paths"]["/products/{product_id}"]["patch"]
-    assert set(operation["responses"]) == {"200", "404", "413", "422"}
+    assert set(operation["responses"]) == {"200", "404", "413", "422", "503"}
     assert json_schema_of(schema, operation["responses"]["200"])["title"] == "Product"
     body = operation["requestBody"]
     assert body["required"] is True
@@ -55,7 +55,7 @@ async def test_write_publishes_its_answers_and_a_strict_body(
 async def test_list_and_ops_routes_are_described(redis_url: str, database_url: str) -> None:
     schema = await published(redis_url, database_url)
     listing = schema["paths"]["/categories/{category}/products"]["get"]
-    assert set(listing["responses"]) == {"200", "422"}
+    assert set(listing["responses"]) == {"200", "422", "503"}
     items = json_schema_of(schema, listing["responses"]["200"])["properties"]["items"]
     assert resolve(schema, items["items"])["title"] == "Product"
     metrics = schema["paths"]["/metrics"]["get"]["responses"]["200"]["content"]
