@@ -237,10 +237,11 @@ class DoubleHandler(BaseHTTPRequestHandler):
         self.wfile.write(raw)
 
     def product_id(self) -> int | None:
-        """The id of /products/{id}, None after a refusal was sent; -1 for another path."""
+        """The id of /products/{id}; None once a refusal was sent (404 for another path)."""
         match = re.fullmatch(r"/products/([^/]+)", self.path)
         if match is None:
-            return -1
+            self.answer(404, {"detail": "no such route"})
+            return None
         if not match[1].isdigit():
             broken = self.server.shop.broken
             status = {"http-422/404": 404, "http-422/500": 500}.get(broken or "", 422)
@@ -259,9 +260,6 @@ class DoubleHandler(BaseHTTPRequestHandler):
             return
         product_id = self.product_id()
         if product_id is None:
-            return
-        if product_id < 0:
-            self.answer(404, {"detail": "no such route"})
             return
         row, hit = shop.read(self.server.index, product_id)
         if row is None:
@@ -293,9 +291,6 @@ class DoubleHandler(BaseHTTPRequestHandler):
         shop = self.server.shop
         product_id = self.product_id()
         if product_id is None:
-            return
-        if product_id < 0:
-            self.answer(404, {"detail": "no such route"})
             return
         raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         try:
