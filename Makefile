@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install test test-compose lint format bench bench-all bench-compose tune perf-service openapi clean
+.PHONY: install test test-compose lint format bench bench-all bench-compose tune perf-service perf-analysis openapi clean
 
 install: $(STAMP)
 
@@ -55,6 +55,10 @@ tune: install
 
 perf-service: install
 	$(PY) -m bench perf-service
+
+# How analysis scales: synthetic runs of 1, 3 and 10 million request rows (README).
+perf-analysis: install
+	$(PY) -m bench perf-analysis --rows 1000000,3000000,10000000
 
 # The published contract, generated from our own app (a test keeps it in step).
 openapi: install

@@ -13,6 +13,7 @@ from bench.cli.options import (
     add_runtime_options,
     add_target_options,
     checked_runtime,
+    number_list,
     positive_int,
     require_summary,
     usable_results,
@@ -129,6 +130,18 @@ def cmd_perf_service(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_perf_analysis(args: argparse.Namespace) -> int:
+    from bench.perf.analysis import PerfError, measure
+
+    for rows in args.rows:
+        try:
+            print(measure(rows, args.max_rss_gib).line(), flush=True)
+        except PerfError as exc:
+            print(f"rows {rows:>12,}  {exc}", flush=True)
+            return 1
+    return 0
+
+
 def add_run_commands(commands: Any) -> None:
     """Add `seed`, `run`, `report`, `compare` and `perf-service` to `python -m bench`."""
     from bench.run_config import RunConfig
@@ -200,3 +213,16 @@ def add_run_commands(commands: Any) -> None:
     perf.add_argument("--connections", type=positive_int, default=32)
     perf.add_argument("--rounds", type=positive_int, default=3, help="interleaved rounds")
     perf.set_defaults(handler=cmd_perf_service)
+
+    scale = commands.add_parser(
+        "perf-analysis", help="analysis wall time, rows/s and peak memory of a synthetic run"
+    )
+    scale.add_argument(
+        "--rows", type=number_list(positive_int), required=True, metavar="N[,N...]",
+        help="request rows of each synthetic run, e.g. 1000000,3000000",
+    )  # fmt: skip
+    scale.add_argument(
+        "--max-rss-gib", type=float, default=20.0,
+        help="stop an analysis whose memory passes this (default 20 GiB)",
+    )  # fmt: skip
+    scale.set_defaults(handler=cmd_perf_analysis)
