@@ -33,6 +33,7 @@ import pyarrow.compute as pc
 
 NO_ACK_NS = np.iinfo(np.int64).max  # "no such write": later than any read
 T_VISIBILITY_MS: tuple[float, ...] = (0.0, 10.0, 100.0, 1000.0, 10000.0)
+OPS = ("read", "write", "list")
 _PRODUCT_BITS = 32
 _ITEM = r"^(?P<id>\d+):(?P<version>\d+)$"
 
@@ -187,8 +188,11 @@ def _product_pairs(
     Judged rows are the `candidates` (successful product reads and writes) whose key is
     a product id and whose answer carries a version; other rows get pair key of id 0.
     """
-    numeric = pd.to_numeric(requests["key"].where(candidates), errors="coerce")
-    judged = candidates & numeric.notna().to_numpy() & requests["version"].notna().to_numpy()
+    # keys repeat (a catalogue's ids): parse each distinct key once, not every row's
+    code, keys = pd.factorize(requests["key"])
+    parsed = pd.to_numeric(pd.Series(keys, dtype=object), errors="coerce").to_numpy()
+    numeric = np.where(code >= 0, parsed[code], np.nan)
+    judged = candidates & ~np.isnan(numeric) & requests["version"].notna().to_numpy()
     product = np.zeros(len(requests), dtype=np.int64)
     product[judged] = numeric[judged].astype(np.int64)
     return pair_keys(group_index, product), judged
@@ -198,7 +202,7 @@ def check_staleness(requests: pd.DataFrame, group_columns: Sequence[str]) -> pd.
     """Every successful read (op read and list), with the checker's verdict.
 
     `requests` has the request-file columns (`scenarios.request_rows.COLUMNS`). Returns
-    its read rows plus:
+    its read rows, every column but the list bodies (`items`, read only here), plus:
     - `stale` (bool) and `stale_age_ms` (float ms, NaN when fresh), lists item by item;
     - for product reads only: `since_write_ms`, the read's start minus the newest ack of
       a write to its product before it (float ms, NaN when none), and `write_in_flight`
@@ -210,32 +214,40 @@ def check_staleness(requests: pd.DataFrame, group_columns: Sequence[str]) -> pd.
         .ngroup()
         .to_numpy()
     )
-    op = requests["op"].astype(str).to_numpy()
+    op = requests["op"]
+    is_read, is_write, is_list = ((op == name).to_numpy(dtype=bool) for name in OPS)
     ok = successful(requests["status"]).to_numpy()
-    pair, judged = _product_pairs(requests, group_index, ok & np.isin(op, ("read", "write")))
-    frame = requests.assign(pair=pair)
+    pair, judged = _product_pairs(requests, group_index, ok & (is_read | is_write))
+    t_start = requests["t_start_ns"].to_numpy(dtype=np.int64)
+    version = requests["version"].to_numpy(dtype=np.int64, na_value=0)
 
-    writes = frame[judged & (op == "write")]
+    wrote = judged & is_write
+    t_end = requests["t_end_ns"].to_numpy(dtype=np.int64)
+    writes = pd.DataFrame(
+        {"pair": pair[wrote], "t_start_ns": t_start[wrote], "t_end_ns": t_end[wrote]}
+    )
     index = WriteIndex.build(
-        writes["pair"].to_numpy(),
-        writes["version"].to_numpy(dtype=np.int64),
-        writes["t_end_ns"].to_numpy(dtype=np.int64),
+        writes["pair"].to_numpy(), version[wrote], writes["t_end_ns"].to_numpy()
     )
-    reads_mask = ok & np.isin(op, ("read", "list"))
-    reads = frame[reads_mask].copy()
-    reads["stale_age_ms"] = np.nan
-    product_read = judged[reads_mask] & (op[reads_mask] == "read")
+    # Verdicts for every row first, then one copy of the read rows: filtering a frame of
+    # text columns is the dear part at ten million rows, so it happens once, and without
+    # the list bodies, which nothing after the checker reads.
+    age = np.full(len(requests), np.nan)
+    single = judged & is_read
+    age[single] = stale_age_ms(
+        t_start[single], index.earliest_newer_ack_ns(pair[single], version[single])
+    )
+    listed = ok & is_list
+    age[listed] = list_stale_ages_ms(
+        requests.loc[listed, ["items", "t_start_ns"]], group_index[listed], index
+    )
+    reads_mask = ok & (is_read | is_list)
+    columns = [c for c in requests.columns if c != "items"]
+    reads = requests.loc[reads_mask, columns].assign(
+        stale_age_ms=age[reads_mask], pair=pair[reads_mask]
+    )
+    product_read = single[reads_mask]
     singles = reads[product_read]
-    newer_ack = index.earliest_newer_ack_ns(
-        singles["pair"].to_numpy(), singles["version"].to_numpy(dtype=np.int64)
-    )
-    reads.loc[product_read, "stale_age_ms"] = stale_age_ms(
-        singles["t_start_ns"].to_numpy(dtype=np.int64), newer_ack
-    )
-    is_list = op[reads_mask] == "list"
-    reads.loc[is_list, "stale_age_ms"] = list_stale_ages_ms(
-        reads[is_list], group_index[reads_mask][is_list], index
-    )
     reads["stale"] = reads["stale_age_ms"].notna()
     reads["since_write_ms"] = np.nan
     reads["write_in_flight"] = False

@@ -316,6 +316,7 @@ def analyse(folder: Path) -> Analysis:
     columns = group_columns(requests)
     order = strategy_order(manifest)
     reads = check_staleness(requests, columns)
+    requests = requests.drop(columns="items")  # the list bodies, by far the largest column
     faults = load_faults(folder)
     effects, owner = fault_effects(requests, reads, faults)
     seconds = timeline(requests, reads, load_metrics(folder))

@@ -28,6 +28,10 @@ STALE = "stale"
 HIT_CACHE_VALUES: tuple[str, ...] = ("local", "redis", STALE, "hit")
 
 
+# Request columns with a handful of distinct values, held as categoricals once loaded.
+FEW_VALUES: tuple[str, ...] = ("strategy", "op", "cache", "replica", "worker")
+
+
 def hits(cache: pd.Series) -> pd.Series:
     """Per read 1.0 for a hit, 0.0 for a miss, NaN without X-Cache: its mean is the hit
     ratio over the reads that said, NaN when none did."""
@@ -104,7 +108,10 @@ def load_requests(folder: Path) -> tuple[pd.DataFrame, Unreadable]:
     requests, unreadable = read_csvs(RunFolder(folder).requests, request_rows.DTYPES)
     for column in ("items", "cache"):
         requests[column] = requests[column].fillna("")
-    requests["cache"] = requests["cache"].str.lower()  # the contract lets a service say HIT
+    if (requests["cache"] != requests["cache"].str.lower()).any():  # a service said HIT
+        requests["cache"] = requests["cache"].str.lower()
+    for column in FEW_VALUES:  # ten million rows, a dozen values: codes, not strings
+        requests[column] = requests[column].astype("category")
     for column in ("server_ms", "t_intended_ns"):  # recorded before these existed
         if column not in requests:
             requests[column] = pd.Series(index=requests.index, dtype=request_rows.DTYPES[column])

@@ -73,7 +73,7 @@ def timeline(requests: pd.DataFrame, reads: pd.DataFrame, metrics: pd.DataFrame)
     t0 = starts_ns(requests)
 
     def second(frame: pd.DataFrame) -> pd.Series:
-        return (frame["t_start_ns"] - frame["strategy"].map(t0)) // 1_000_000_000
+        return (frame["t_start_ns"] - frame["strategy"].map(t0).astype("int64")) // 1_000_000_000
 
     by = ["strategy", "second"]
     sent = requests.assign(second=second(requests), error=~successful(requests["status"]))
