@@ -416,3 +416,26 @@ def test_unreadable_rows_are_skipped_counted_and_reported(run_folder: Path) -> N
     assert pd.read_csv(run_folder / "unreadable_rows.csv").to_dict("records") == [
         {"file": "requests/host-1.csv", "rows": 3}, {"file": "probe/probe.csv", "rows": 1},
     ]  # fmt: skip
+
+
+def test_a_parquet_copy_is_kept_and_read_while_newer_than_its_csv(run_folder: Path) -> None:
+    """The CSV stays the record; the copy answers the same, unreadable rows counted, and
+    a CSV written after its copy (a late worker's rows) is read again, not the copy."""
+    csv = run_folder / "requests" / "host-1.csv"
+    with csv.open("a") as file:
+        file.write(",".join(map(str, DELETE_FILE_A[0]))[:25])  # cut short, as a kill leaves
+    first = write_analysis(run_folder)
+    copy = csv.with_suffix(".parquet")
+    csvs = sorted(p for p in (run_folder / "requests").glob("*.csv") if p.stat().st_size)
+    assert [c.with_suffix(".parquet") for c in csvs] == sorted(
+        (run_folder / "requests").glob("*.parquet")
+    )
+    again = analyse(run_folder)
+    pd.testing.assert_frame_equal(again.summary, first.summary)
+    pd.testing.assert_frame_equal(again.reads, first.reads)
+    assert again.unreadable == first.unreadable == {"requests/host-1.csv": 1}
+    with csv.open("a") as file:  # completes the cut line with one more field, still bad
+        file.write("\n" + ",".join(map(str, DELETE_FILE_A[0])) + "\n")
+    os.utime(csv, ns=(copy.stat().st_mtime_ns + 10**9,) * 2)
+    later = analyse(run_folder)
+    assert later.summary["requests"].sum() == first.summary["requests"].sum() + 1

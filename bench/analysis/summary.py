@@ -308,10 +308,11 @@ def latency_cdf(requests: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
     return cdf.rename("latency_ms").reset_index()
 
 
-def analyse(folder: Path) -> Analysis:
-    """Analyse a run folder without touching any live system (see `Analysis` for units)."""
+def analyse(folder: Path, keep_parquet: bool = False) -> Analysis:
+    """Analyse a run folder without touching any live system (see `Analysis` for units);
+    `keep_parquet` leaves a Parquet copy beside each request CSV it reads."""
     manifest = read_manifest(folder)
-    requests, unreadable_requests = load_requests(folder)
+    requests, unreadable_requests = load_requests(folder, keep_parquet)
     probe, unreadable_probe = load_probe(folder)
     columns = group_columns(requests)
     order = strategy_order(manifest)
@@ -351,11 +352,12 @@ def write_analysis(folder: Path) -> Analysis:
     """Analyse `folder` and write summary.csv, t_visibility.csv, latency_cdf.csv into it,
     and unreadable_rows.csv when a raw file had rows that did not parse.
 
-    These files are derived, so rewriting them is safe: the raw files stay untouched.
+    These files are derived, so rewriting them is safe: the raw files stay untouched. So
+    are the Parquet copies of the request CSVs it leaves beside them (`bench.analysis.tables`).
     Missing values are empty cells; an unbounded figure (all reads fresh, a censored
     tail) is written as `inf`.
     """
-    analysis, run = analyse(folder), RunFolder(folder)
+    analysis, run = analyse(folder, keep_parquet=True), RunFolder(folder)
     analysis.summary.to_csv(run.summary, index=False)
     analysis.t_visibility.to_csv(run.t_visibility, index=False)
     analysis.latency_cdf.to_csv(run.latency_cdf, index=False)
