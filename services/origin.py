@@ -49,7 +49,9 @@ def now_iso() -> str:
 
 
 class _Delayed:
-    """ORIGIN_DELAY_MS models a costly query; it sleeps, so it never blocks the loop."""
+    """ORIGIN_DELAY_MS models a costly query; it sleeps, so it never blocks the loop. A
+    read sleeps after its SELECT: a slow query answers with the rows as they were when it
+    began (PostgreSQL's statement snapshot), which is what opens the read/write race."""
 
     def __init__(self, delay_ms: float) -> None:
         self._base_delay_ms = delay_ms
@@ -109,10 +111,10 @@ class SqliteOrigin(_Delayed):
         return self._writer
 
     async def get_product(self, product_id: int) -> Product | None:
-        await self._delay()
         rows = await self.reader.execute_fetchall(
             f"SELECT {COLUMNS} FROM products WHERE id = ?", (product_id,)
         )
+        await self._delay()  # a slow read answers with what it saw when it began
         return dict(rows[0]) if rows else None
 
     async def update_product(self, product_id: int, changes: dict[str, Any]) -> Product | None:
@@ -166,10 +168,10 @@ class SqliteOrigin(_Delayed):
         return dict(rows[0]) if rows else None
 
     async def list_category(self, category: str) -> list[Product]:
-        await self._delay()
         rows = await self.reader.execute_fetchall(
             f"SELECT {COLUMNS} FROM products WHERE category = ? ORDER BY id", (category,)
         )
+        await self._delay()
         return [dict(row) for row in rows]
 
     async def category_of(self, product_id: int) -> str | None:
@@ -235,10 +237,10 @@ class PostgresOrigin(_Delayed):
         return product
 
     async def get_product(self, product_id: int) -> Product | None:
-        await self._delay()
         record = await self.pool.fetchrow(
             f"SELECT {COLUMNS} FROM products WHERE id = $1", product_id
         )
+        await self._delay()  # a slow read answers with what it saw when it began
         return self._product(record)
 
     async def update_product(self, product_id: int, changes: dict[str, Any]) -> Product | None:
@@ -278,10 +280,10 @@ class PostgresOrigin(_Delayed):
         return self._product(record)
 
     async def list_category(self, category: str) -> list[Product]:
-        await self._delay()
         records = await self.pool.fetch(
             f"SELECT {COLUMNS} FROM products WHERE category = $1 ORDER BY id", category
         )
+        await self._delay()
         return [p for p in map(self._product, records) if p is not None]
 
     async def category_of(self, product_id: int) -> str | None:
