@@ -33,7 +33,6 @@ import pyarrow.compute as pc
 
 NO_ACK_NS = np.iinfo(np.int64).max  # "no such write": later than any read
 T_VISIBILITY_MS: tuple[float, ...] = (0.0, 10.0, 100.0, 1000.0, 10000.0)
-OPS = ("read", "write", "list")
 _PRODUCT_BITS = 32
 _ITEM = r"^(?P<id>\d+):(?P<version>\d+)$"
 
@@ -215,7 +214,9 @@ def check_staleness(requests: pd.DataFrame, group_columns: Sequence[str]) -> pd.
         .to_numpy()
     )
     op = requests["op"]
-    is_read, is_write, is_list = ((op == name).to_numpy(dtype=bool) for name in OPS)
+    is_read, is_write, is_list = (
+        (op == name).to_numpy(dtype=bool) for name in ("read", "write", "list")
+    )
     ok = successful(requests["status"]).to_numpy()
     pair, judged = _product_pairs(requests, group_index, ok & (is_read | is_write))
     t_start = requests["t_start_ns"].to_numpy(dtype=np.int64)
@@ -223,11 +224,9 @@ def check_staleness(requests: pd.DataFrame, group_columns: Sequence[str]) -> pd.
 
     wrote = judged & is_write
     t_end = requests["t_end_ns"].to_numpy(dtype=np.int64)
+    index = WriteIndex.build(pair[wrote], version[wrote], t_end[wrote])
     writes = pd.DataFrame(
         {"pair": pair[wrote], "t_start_ns": t_start[wrote], "t_end_ns": t_end[wrote]}
-    )
-    index = WriteIndex.build(
-        writes["pair"].to_numpy(), version[wrote], writes["t_end_ns"].to_numpy()
     )
     # Verdicts for every row first, then one copy of the read rows: filtering a frame of
     # text columns is the dear part at ten million rows, so it happens once, and without

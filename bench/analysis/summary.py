@@ -30,9 +30,9 @@ from bench.analysis.whitebox import load_invalidations, whitebox, whitebox_stats
 from bench.analysis.write_visibility import write_visibility
 from bench.layout import RunFolder
 from bench.manifest import read_manifest
+from scenarios.request_rows import OPS
 
 CONFIG_COLUMNS: tuple[str, ...] = ("scenario", "ttl_s", "replicas", "repeat")
-OPS: tuple[str, ...] = ("read", "write", "list")
 SUMMARY_COLUMNS: tuple[str, ...] = (
     "strategy", "scenario", "replicas", "ttl_s",
     "requests", "rps", "errors", "reads", "writes",

@@ -1,4 +1,5 @@
-"""`seed`, `run`, `report`, `compare` and `perf-service`: one run, and what reads a run."""
+"""`seed`, `run`, `report`, `compare`, `perf-service` and `perf-analysis`: one run, what
+reads a run, and how fast the parts go."""
 
 from __future__ import annotations
 
@@ -143,7 +144,8 @@ def cmd_perf_analysis(args: argparse.Namespace) -> int:
 
 
 def add_run_commands(commands: Any) -> None:
-    """Add `seed`, `run`, `report`, `compare` and `perf-service` to `python -m bench`."""
+    """Add `seed`, `run`, `report`, `compare`, `perf-service` and `perf-analysis` to
+    `python -m bench`."""
     from bench.run_config import RunConfig
 
     seed = commands.add_parser("seed", help="create and fill the origin (idempotent)")
