@@ -11,17 +11,13 @@ seeded SQLite origin and two `delete` replicas exactly as the local runtime does
 
 from __future__ import annotations
 
-import json
 import re
 import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
 
 import pytest
 
@@ -31,45 +27,13 @@ from bench.runtime.processes import Supervisor
 from bench.runtime.redis_server import start_redis
 from bench.runtime.replicas import ReplicaConfig, start_replicas
 from bench.runtime.seed import SeedPlan, seed
+from tests.standin import BREAKS, CATALOGUE, DOUBLE_ARGS, Shop, serving
 
 CLI_TIMEOUT_S = 30.0
 
 # The project's own replicas: a small catalogue, the seed's 16 probe ids after it.
 OWN = SeedPlan(products=100, categories=5)
 OWN_CATALOGUE = Catalogue(OWN.products, OWN.categories, tuple(OWN.probe_ids))
-
-# The double's catalogue.
-PRODUCTS, CATEGORIES = 20, 4
-PROBE_IDS = tuple(range(PRODUCTS + 1, PRODUCTS + 5))
-CATALOGUE = Catalogue(PRODUCTS, CATEGORIES, PROBE_IDS)
-DOUBLE_ARGS = [
-    "--products", str(PRODUCTS),
-    "--categories", str(CATEGORIES),
-    "--probe-ids", f"{PROBE_IDS[0]}-{PROBE_IDS[-1]}",
-]  # fmt: skip
-
-# How a double breaks the contract: "rule" or "rule/how", the rule the checker must name.
-BREAKS: dict[str, str] = {
-    "reachable": "the second target is a port nobody listens on",
-    "product/no-version": "products have no version",
-    "product/string-version": 'versions are strings ("1")',
-    "catalogue": "product 2 is in c0, not c1",
-    "catalogue/not-an-object": "product 2 answers a JSON list, not an object",
-    "probe-ids": "the probe's products are in c0, a category the load lists",
-    "list": "the items of a category list have no version",
-    "http-404/200": "an unknown id answers 200 with a made-up product",
-    "http-404/500": "an unknown id answers 500",
-    "http-404/patch": "a PATCH of an unknown id answers 500",
-    "http-422/404": "a non-numeric id answers 404",
-    "http-422/500": "a non-numeric id answers 500",
-    "http-422/patch": 'a PATCH with {"price": "free"} is taken as a write',
-    "x-replica": "both replicas call themselves the same",
-    "replicas-agree": "the second replica reports one version more than the first",
-    "replicas-agree/list-version": "the second replica's versions are JSON lists",
-    "write": "a PATCH raises the version by 2",
-    "x-cache": 'X-Cache says "yes"',
-    "x-cache/some-reads": "X-Cache is sent on hits only, absent on misses",
-}
 
 
 def rule_of(case: str) -> str:
@@ -129,204 +93,13 @@ def test_check_contract_names_the_own_replicas_by_x_replica(own_replicas: list[R
     assert [r.url for r in findings.replicas] == [r.url for r in own_replicas]
 
 
-# --- the double ----------------------------------------------------------------------
-
-
-def product_row(product_id: int, category: str) -> dict[str, Any]:
-    return {
-        "id": product_id,
-        "name": f"product-{product_id}",
-        "price": 1.5 + product_id,
-        "category": category,
-        "version": 1,
-        "updated_at": "2026-01-01T00:00:00+00:00",
-    }
-
-
-class Shop:
-    """The one catalogue both replicas of a double serve, and each replica's own cache.
-
-    `broken` names a case of BREAKS; `stale` is None (a write invalidates every cache),
-    "everywhere" (only the writer's cache) or "next-read" (no cache at all)."""
-
-    def __init__(self, broken: str | None, stale: str | None) -> None:
-        assert broken is None or broken in BREAKS, broken
-        self.broken, self.stale = broken, stale
-        self.lock = threading.Lock()
-        probe_category = "c0" if broken == "probe-ids" else "probe"
-        self.rows = {i: product_row(i, f"c{(i - 1) % CATEGORIES}") for i in range(1, PRODUCTS + 1)}
-        self.rows |= {i: product_row(i, probe_category) for i in PROBE_IDS}
-        if broken == "catalogue":
-            self.rows[2]["category"] = "c0"
-        self.caches: list[dict[int, dict[str, Any]]] = [{}, {}]
-
-    def read(self, replica: int, product_id: int) -> tuple[dict[str, Any] | None, bool]:
-        """The product as `replica` serves it (cache-aside), and whether it was a hit."""
-        with self.lock:
-            cache = self.caches[replica]
-            if product_id in cache:
-                return dict(cache[product_id]), True
-            row = self.rows.get(product_id)
-            if row is not None:
-                cache[product_id] = dict(row)
-            return (None if row is None else dict(row)), False
-
-    def write(self, replica: int, product_id: int, change: dict[str, Any]) -> dict[str, Any]:
-        with self.lock:
-            row = self.rows[product_id]
-            row |= change
-            row["version"] += 2 if self.broken == "write" else 1
-            row["updated_at"] = f"2026-01-02T00:00:{row['version'] % 60:02d}+00:00"
-            if self.stale is None:
-                for cache in self.caches:
-                    cache.pop(product_id, None)
-            elif self.stale == "everywhere":
-                self.caches[replica].pop(product_id, None)
-            return dict(row)
-
-    def listing(self, category: str) -> list[dict[str, Any]]:
-        with self.lock:
-            return [dict(r) for r in self.rows.values() if r["category"] == category]
-
-
-def valid_change(body: Any) -> dict[str, Any] | None:
-    """A PATCH body the contract accepts: name (str) and/or price (a number), nothing else."""
-    if not isinstance(body, dict) or not body or not set(body) <= {"name", "price"}:
-        return None
-    if "name" in body and not isinstance(body["name"], str):
-        return None
-    price = body.get("price", 0)
-    if isinstance(price, bool) or not isinstance(price, int | float):
-        return None
-    return body
-
-
-class DoubleReplica(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self, shop: Shop, index: int) -> None:
-        super().__init__(("127.0.0.1", 0), DoubleHandler)
-        self.shop, self.index = shop, index
-        self.name = "double" if shop.broken == "x-replica" else f"double-{index + 1}"
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}"
-
-
-class DoubleHandler(BaseHTTPRequestHandler):
-    """The contract's three operations, each answer bent where the shop's case says."""
-
-    server: DoubleReplica
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass  # quiet: a failing test prints the verdict, not an access log
-
-    def answer(self, status: int, body: Any, hit: bool | None = None) -> None:
-        raw = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(raw)))
-        self.send_header("X-Replica", self.server.name)
-        broken = self.server.shop.broken
-        if broken == "x-cache":
-            self.send_header("X-Cache", "yes")
-        elif hit is not None and (hit or broken != "x-cache/some-reads"):
-            self.send_header("X-Cache", "hit" if hit else "miss")
-        self.end_headers()
-        self.wfile.write(raw)
-
-    def product_id(self) -> int | None:
-        """The id of /products/{id}; None once a refusal was sent (404 for another path)."""
-        match = re.fullmatch(r"/products/([^/]+)", self.path)
-        if match is None:
-            self.answer(404, {"detail": "no such route"})
-            return None
-        if not match[1].isdigit():
-            broken = self.server.shop.broken
-            status = {"http-422/404": 404, "http-422/500": 500}.get(broken or "", 422)
-            self.answer(status, {"detail": f"product id {match[1]!r} is not an integer"})
-            return None
-        return int(match[1])
-
-    def do_GET(self) -> None:
-        shop = self.server.shop
-        listed = re.fullmatch(r"/categories/([^/]+)/products", self.path)
-        if listed:
-            items = shop.listing(listed[1])
-            if shop.broken == "list":
-                items = [{k: v for k, v in item.items() if k != "version"} for item in items]
-            self.answer(200, {"category": listed[1], "items": items}, hit=False)
-            return
-        product_id = self.product_id()
-        if product_id is None:
-            return
-        row, hit = shop.read(self.server.index, product_id)
-        if row is None:
-            if shop.broken == "http-404/200":
-                self.answer(200, product_row(product_id, "c0"), hit=False)
-            elif shop.broken == "http-404/500":
-                self.answer(500, {"detail": "internal error"})
-            else:
-                self.answer(404, {"detail": f"no product {product_id}"})
-            return
-        self.answer(200, self.bent(row), hit=hit)
-
-    def bent(self, row: dict[str, Any]) -> Any:
-        """The product as this replica shows it, which is where most breaks happen."""
-        broken, second = self.server.shop.broken, self.server.index == 1
-        if broken == "product/no-version":
-            del row["version"]
-        elif broken == "product/string-version":
-            row["version"] = str(row["version"])
-        elif broken == "catalogue/not-an-object" and row["id"] == 2:
-            return [row["id"]]
-        elif broken == "replicas-agree" and second:
-            row["version"] += 1
-        elif broken == "replicas-agree/list-version" and second:
-            row["version"] = [row["version"]]
-        return row
-
-    def do_PATCH(self) -> None:
-        shop = self.server.shop
-        product_id = self.product_id()
-        if product_id is None:
-            return
-        raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        try:
-            body = json.loads(raw)
-        except ValueError:
-            body = None
-        if product_id not in shop.rows:
-            status = 500 if shop.broken == "http-404/patch" else 404
-            self.answer(status, {"detail": f"no product {product_id}"})
-            return
-        change = valid_change(body)
-        if change is None and shop.broken == "http-422/patch":
-            change = {}  # the bad field ignored, the write made all the same
-        if change is None:
-            self.answer(422, {"detail": "name must be a string, price a number"})
-            return
-        self.answer(200, shop.write(self.server.index, product_id, change))
-
-
 @pytest.fixture
 def double() -> Iterator[Callable[..., list[str]]]:
     """Start a double's two replicas (each its own server thread); all shut down after."""
     with ExitStack() as stack:
 
         def start(broken: str | None = None, stale: str | None = None) -> list[str]:
-            shop = Shop(broken, stale)
-            urls = []
-            for index in range(2):
-                server = DoubleReplica(shop, index)
-                thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
-                thread.start()
-                stack.callback(thread.join, 5)
-                stack.callback(server.server_close)
-                stack.callback(server.shutdown)
-                urls.append(server.url)
-            return urls
+            return stack.enter_context(serving(Shop(broken, stale)))
 
         yield start
 
