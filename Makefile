@@ -19,7 +19,7 @@ test: install
 	$(VENV)/bin/pytest -q
 
 # --runtime compose end to end on podman, with no registry: prepares podman and builds the
-# base images locally (cached on the machine), then runs tests/compose (README: On Docker
+# base images locally (cached on the machine), then runs tests/compose (docs/runtimes.md: On Docker
 # Compose). Needs root or sudo for apt-get and /etc/containers.
 test-compose: install
 	bash tests/compose/prepare.sh
@@ -42,7 +42,7 @@ bench: install
 bench-all: install
 	$(PY) -m bench run --strategies all $(BENCH_ARGS)
 
-# The same experiment on Docker Compose (needs Docker Engine with Compose v2; README).
+# The same experiment on Docker Compose (needs Docker Engine with Compose v2; docs/runtimes.md).
 bench-compose: install
 	$(PY) -m bench run --runtime compose $(BENCH_ARGS)
 
@@ -56,7 +56,7 @@ tune: install
 perf-service: install
 	$(PY) -m bench perf-service
 
-# How analysis scales: synthetic runs of 1, 3 and 10 million request rows (README).
+# How analysis scales: synthetic runs of 1, 3 and 10 million request rows (docs/performance.md).
 perf-analysis: install
 	$(PY) -m bench perf-analysis --rows 1000000,3000000,10000000
 

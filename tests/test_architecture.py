@@ -1,4 +1,4 @@
-"""The structure the README's map promises: data flows one way, one list of strategy
+"""The structure docs/design.md's layout promises: data flows one way, one list of strategy
 names, one run-folder layout, and no module reaches for what it must not load."""
 
 import ast

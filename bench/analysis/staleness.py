@@ -4,7 +4,7 @@ Like a Jepsen checker it sees only the history (the request rows of a run folder
 a live system, so a stored run can be re-checked and the checker is tested on small
 literal tables.
 
-Definitions (DESIGN.md, "Analysis"):
+Definitions (docs/design.md, "What a stale read is"):
 - A read (op `read` or `list`) is **stale** when some write to the same product with a
   higher version than the read returned had been acknowledged (the write's `t_end_ns`)
   strictly before the read was sent (its `t_start_ns`). Its **stale age** is the read's

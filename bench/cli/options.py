@@ -169,7 +169,7 @@ def add_load_options(
     parser.add_argument(
         "--fault", type=fault, action="append", default=[], metavar="KIND@AT[+FOR][:ARG]",
         help=f"a fault during each strategy's load, AT (+FOR) seconds from its start;"
-             f" repeatable; kinds: {', '.join(KINDS)} (README: Faults)",
+             f" repeatable; kinds: {', '.join(KINDS)} (docs/faults.md)",
     )  # fmt: skip
 
 

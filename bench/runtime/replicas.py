@@ -1,7 +1,7 @@
 """Start the replicas of one strategy on 127.0.0.1 and wait until they serve.
 
 A replica is `python -m services` (one gunicorn master); its settings are the
-environment variables of DESIGN.md and nothing else.
+environment variables of docs/strategies.md and nothing else.
 """
 
 import json
