@@ -9,7 +9,7 @@ from typing import Any
 from bench.faults.kinds import CONTROLLED
 from bench.faults.spec import Fault, FaultSpecError, check_faults
 from scenarios.workload_config import ARRIVALS
-from services.strategies import GUIDE_STRATEGIES, STRATEGY_NAMES
+from services.strategies import GUIDE_STRATEGIES, STRATEGIES, STRATEGY_NAMES, OptionValue
 
 SCENARIOS = ("read_mostly", "update_heavy", "read_latest", "lists", "race", "stampede")
 RUNTIMES = ("local", "compose", "external")  # bench.runtime.runtime_for makes them
@@ -53,9 +53,9 @@ class RunConfig:
     runtime: str = "local"
     results: Path = field(default=Path("results"))
     faults: tuple[Fault, ...] = ()  # applied to every strategy, at times from its load's start
-    xfetch_beta: float = 1.0  # XFETCH_BETA and XFETCH_LOCK of xfetch's replicas
-    xfetch_lock: bool = False
-    swr_window_s: float | None = None  # SWR_WINDOW of swr's replicas; None: the TTL again
+    # the strategies' own options that were given, by `strategy.option` (e.g. `xfetch.beta`);
+    # every other declared option keeps its default
+    options: dict[str, OptionValue] = field(default_factory=dict)
     arrivals: str = "closed"  # or "open": Poisson arrivals at `rate` (BENCH_ARRIVALS)
     # --runtime external: the user's replicas, and the probe-only ids no load touches
     # (the last is the first write's, the others the probe's); the label is `strategies`.
@@ -66,9 +66,19 @@ class RunConfig:
     def external(self) -> bool:
         return self.runtime == "external"
 
-    @property
-    def swr_window(self) -> float:
-        return self.ttl_s if self.swr_window_s is None else self.swr_window_s
+    def option_values(self, strategy: str) -> dict[str, OptionValue]:
+        """Every option `strategy` declares: as given, else its default (None: unset)."""
+        given = {k.partition(".")[2]: v for k, v in self.options.items()
+                 if k.partition(".")[0] == strategy}  # fmt: skip
+        return STRATEGIES[strategy].option_values(given)
+
+    def option_env(self, strategy: str) -> dict[str, str]:
+        """The environment that passes `strategy`'s options to its replicas: every one it
+        declares, an unset one as empty (the replica then takes its default), so that no
+        value exported for an earlier strategy or cell lingers."""
+        values = self.option_values(strategy)
+        return {o.env: "" if values[o.name] is None else o.env_text(values[o.name])
+                for o in STRATEGIES[strategy].options}  # fmt: skip
 
     @property
     def fault_control(self) -> bool:
@@ -102,8 +112,6 @@ class RunConfig:
             ("--rate", self.rate),
             ("--origin-delay-ms", self.origin_delay_ms),
             ("--poll-ms", self.poll_ms),
-            ("--xfetch-beta", self.xfetch_beta),
-            ("--swr-window", self.swr_window_s),
         ]:  # nan slips past every comparison below, and inf would never end a run
             if number is not None and not math.isfinite(number):
                 raise ConfigError(f"{name} must be a finite number, got {number}")
@@ -122,10 +130,6 @@ class RunConfig:
             raise ConfigError(f"--poll-ms must be positive, got {self.poll_ms}")
         if self.rate is not None and self.rate <= 0:
             raise ConfigError(f"--rate must be positive or 'max', got {self.rate}")
-        if self.xfetch_beta <= 0:
-            raise ConfigError(f"--xfetch-beta must be positive, got {self.xfetch_beta}")
-        if self.swr_window_s is not None and self.swr_window_s <= 0:
-            raise ConfigError(f"--swr-window must be positive, got {self.swr_window_s}")
         if self.origin_delay_ms is not None and self.origin_delay_ms < 0:
             raise ConfigError(f"--origin-delay-ms must be >= 0, got {self.origin_delay_ms}")
         if self.categories > self.products:
@@ -134,6 +138,23 @@ class RunConfig:
             check_faults(self.faults, self.replicas, self.duration_s)
         except FaultSpecError as exc:
             raise ConfigError(str(exc)) from None
+        self._check_options()
+
+    def _check_options(self) -> None:
+        """Each given option is one a strategy declares, with a value it takes."""
+        for key, value in self.options.items():
+            strategy, _, name = key.partition(".")
+            try:
+                option = STRATEGIES[strategy].option(name)
+            except KeyError:
+                raise ConfigError(f"{key}: no strategy declares that option") from None
+            if self.external:
+                raise ConfigError(f"{option.flag(strategy)}: options are for the suite's own"
+                                  " strategies, not a service it did not start")  # fmt: skip
+            try:
+                option.parse(value)
+            except ValueError as exc:
+                raise ConfigError(f"{option.flag(strategy)} {exc}") from None
 
     def _check_external(self) -> None:
         """The user's service: the suite starts, seeds and breaks nothing of it."""
@@ -175,6 +196,8 @@ class RunConfig:
         data["strategies"] = list(self.strategies)
         data["origin_delay_ms"] = self.effective_origin_delay_ms
         data["faults"] = [fault.spec for fault in self.faults]
+        data["options"] = {s: self.option_values(s) for s in self.strategies
+                           if s in STRATEGIES and STRATEGIES[s].options}  # fmt: skip
         del data["targets"], data["probe_ids"]
         if self.external:  # the origin and its delay are the service's own, unknown here
             data.update(targets=list(self.targets), origin_delay_ms=None,

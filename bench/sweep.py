@@ -48,7 +48,11 @@ def run_sweep(config: SweepConfig, runtime: Runtime) -> SweepOutcome:
     manifest.data |= {
         "kind": SWEEP_KIND,
         **runtime.facts(),
-        "matrix": [dataclasses.asdict(cell) | {"id": cell.id} for cell in cells],
+        "matrix": [
+            dataclasses.asdict(cell)
+            | {"id": cell.id, "variant": cell.variant, "options": dict(cell.options)}
+            for cell in cells
+        ],
         "cells": {
             cell.id: {"status": "pending", "folder": sweep.relative(sweep.cell(cell.id))}
             for cell in cells

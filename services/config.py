@@ -4,13 +4,14 @@ Built inside the app's lifespan (not at import time) so that tests can make
 apps with other settings in the same process.
 """
 
+import os
 import socket
-from typing import Self
+from typing import Any, Self
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings
 
-from services.strategies import STRATEGY_NAMES
+from services.strategies import STRATEGIES, STRATEGY_NAMES, OptionValue
 
 
 class Settings(BaseSettings):
@@ -27,13 +28,9 @@ class Settings(BaseSettings):
     # The harness's origin-slow fault: PUT /_faults/origin-delay. Off, the route does not
     # exist, so a replica that is not being faulted has nothing more to serve.
     fault_control: bool = False
-    # xfetch: how eagerly a hit recomputes before expiry (the paper's beta; 1 is its
-    # optimum), and whether an early refresh takes a per-key lock so one reader does it.
-    xfetch_beta: float = Field(1.0, gt=0, allow_inf_nan=False)
-    xfetch_lock: bool = False
-    # swr: how long past the TTL a value may still be served stale while one refresh
-    # runs (RFC 5861's stale-while-revalidate); unset, as long as the TTL itself.
-    swr_window: float | None = Field(None, gt=0, allow_inf_nan=False)
+    # The strategy's own options, by name, as its registry entry declares them: each read
+    # from its environment variable (XFETCH_BETA, ...) unless given here by a test.
+    options: dict[str, Any] = Field(default_factory=dict)
     # where this replica writes when it applied each invalidation (white-box times for
     # the probe's brackets); unset, nowhere
     invalidation_log: str | None = None
@@ -54,6 +51,23 @@ class Settings(BaseSettings):
         return value
 
     @model_validator(mode="after")
+    def _declared_options(self) -> Self:
+        """Every option the strategy declares, checked; none it does not declare."""
+        spec = STRATEGIES[self.cache_strategy]
+        unknown = set(self.options) - {o.name for o in spec.options}
+        if unknown:
+            raise ValueError(f"{spec.name} has no option {', '.join(sorted(unknown))}")
+        values: dict[str, OptionValue] = {}
+        for option in spec.options:
+            given = self.options.get(option.name, os.environ.get(option.env))
+            try:
+                values[option.name] = option.parse(given)
+            except ValueError as exc:
+                raise ValueError(f"{option.env}={given!r}: {exc}") from None
+        self.options = values
+        return self
+
+    @model_validator(mode="after")
     def _local_ttl_defaults_to_cache_ttl(self) -> Self:
         if self.local_ttl is None:
             self.local_ttl = self.cache_ttl
@@ -72,6 +86,8 @@ def load_settings(**overrides: object) -> Settings:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
         first = exc.errors()[0]
-        variable = str(first["loc"][0]).upper() if first["loc"] else "settings"
+        if not first["loc"]:  # a check of several settings: its message names the variable
+            raise SettingsError(str(first["msg"]).removeprefix("Value error, ")) from None
+        variable = str(first["loc"][0]).upper()
         given = first.get("input")
         raise SettingsError(f"{variable}={given!r}: {first['msg']}") from None

@@ -37,7 +37,7 @@ from bench.runtime.compose_plan import (
     compose_plan,
 )
 from bench.verify import VERIFY_FAILED
-from services.strategies import STRATEGY_NAMES
+from services.strategies import STRATEGIES, STRATEGY_NAMES, Option
 
 COMPOSE_FILE = ROOT / "compose.yaml"
 RUN = "20250101T000000Z-read_mostly"
@@ -537,18 +537,30 @@ def test_verify_in_the_network_exits_3_when_the_strategy_breaks_its_promise(
     assert capsys.readouterr().err == "delete failed verification: b served version 1 after 2 s\n"
 
 
-def test_xfetch_replicas_get_the_runs_beta_and_lock_and_no_other_app_does() -> None:
-    config = RunConfig(strategies=("delete", "xfetch"), xfetch_beta=2.5, xfetch_lock=True)
-    exports = [line for line in commands(config) if line.startswith("export CACHE_TTL=")]
-    delete, xfetch = (dict(item.split("=", 1) for item in line.split()[1:]) for line in exports)
-    assert "XFETCH_BETA" not in delete and "XFETCH_LOCK" not in delete
-    assert (xfetch["XFETCH_BETA"], xfetch["XFETCH_LOCK"]) == ("2.5", "1")
-    assert (config.as_json()["xfetch_beta"], config.as_json()["xfetch_lock"]) == (2.5, True)
+DECLARED = [(spec.name, option) for spec in STRATEGIES.values() for option in spec.options]
+SOME_VALUE = {bool: True, float: 2.5, int: 3}
 
 
-@pytest.mark.parametrize(("given", "window"), [(None, "2.0"), (7.5, "7.5")])
-def test_swr_replicas_get_the_window_or_the_ttl(given: float | None, window: str) -> None:
-    config = RunConfig(strategies=("delete", "swr"), ttl_s=2.0, swr_window_s=given)
+@pytest.mark.parametrize(("strategy", "option"), DECLARED, ids=lambda x: getattr(x, "name", x))
+def test_a_declared_option_reaches_its_strategy_s_replicas_and_no_other(
+    strategy: str, option: Option
+) -> None:
+    """The compose plan exports every option a strategy declares, given or empty (so
+    nothing exported for an earlier strategy lingers), and run.json records it."""
+    value = SOME_VALUE[option.kind]
+    config = RunConfig(strategies=("delete", strategy), options={option.key(strategy): value})
     exports = [line for line in commands(config) if line.startswith("export CACHE_TTL=")]
-    delete, swr = (dict(item.split("=", 1) for item in line.split()[1:]) for line in exports)
-    assert "SWR_WINDOW" not in delete and swr["SWR_WINDOW"] == window
+    other, own = (dict(item.split("=", 1) for item in line.split()[1:]) for line in exports)
+    assert option.env not in other
+    assert own[option.env] == option.env_text(value)
+    assert config.as_json()["options"][strategy][option.name] == value
+    unset = RunConfig(strategies=(strategy,))
+    [export] = [line for line in commands(unset) if line.startswith("export CACHE_TTL=")]
+    default = option.default
+    assert f"{option.env}={'' if default is None else option.env_text(default)}" in export
+
+
+def test_compose_yaml_passes_every_declared_option_to_the_replicas() -> None:
+    environment = yaml.safe_load(COMPOSE_FILE.read_text())["x-app-environment"]
+    assert {o.env for _, o in DECLARED} <= set(environment)
+    assert all(environment[o.env] == f"${{{o.env}:-}}" for _, o in DECLARED)

@@ -35,7 +35,9 @@ def origin_reads(client) -> float:
 async def test_a_fill_is_fresh_for_the_ttl_and_kept_for_the_window(
     r: aioredis.Redis, redis_url: str, database_url: str
 ) -> None:
-    async with replica("swr", redis_url, database_url, cache_ttl=TTL_S, swr_window=WINDOW_S) as c:
+    async with replica(
+        "swr", redis_url, database_url, cache_ttl=TTL_S, options={"window": WINDOW_S}
+    ) as c:
         assert (await c.get(f"/products/{PRODUCT}")).headers["x-cache"] == "miss"
         assert 25_000 < await r.pttl(fresh_key(KEY)) <= TTL_S * 1000
         assert TTL_S * 1000 < await r.pttl(KEY) <= (TTL_S + WINDOW_S) * 1000

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import redis.asyncio as aioredis
 
+from bench.run_config import RunConfig
 from bench.runtime.processes import Supervisor
 from bench.runtime.redis_server import start_redis
 from bench.runtime.replicas import ReplicaConfig, start_replicas
@@ -37,7 +38,7 @@ async def warm(client, r: aioredis.Redis) -> None:
 
 async def test_a_huge_beta_refreshes_a_warm_key_early(redis_url: str, database_url: str) -> None:
     r = aioredis.Redis.from_url(redis_url)
-    async with replica("xfetch", redis_url, database_url, xfetch_beta=EAGER) as client:
+    async with replica("xfetch", redis_url, database_url, options={"beta": EAGER}) as client:
         await warm(client, r)
         early = await client.get(f"/products/{PRODUCT}")
         assert early.headers["x-cache"] == "miss", "read the origin before the key expired"
@@ -51,7 +52,7 @@ async def test_a_huge_beta_refreshes_a_warm_key_early(redis_url: str, database_u
 
 async def test_a_tiny_beta_serves_the_hit(redis_url: str, database_url: str) -> None:
     r = aioredis.Redis.from_url(redis_url)
-    async with replica("xfetch", redis_url, database_url, xfetch_beta=NEVER) as client:
+    async with replica("xfetch", redis_url, database_url, options={"beta": NEVER}) as client:
         await warm(client, r)
         hit = await client.get(f"/products/{PRODUCT}")
         assert hit.headers["x-cache"] == "redis"
@@ -79,7 +80,7 @@ async def test_with_the_lock_held_elsewhere_a_reader_serves_the_cached_value(
 ) -> None:
     r = aioredis.Redis.from_url(redis_url)
     async with replica(
-        "xfetch", redis_url, database_url, xfetch_beta=EAGER, xfetch_lock=True
+        "xfetch", redis_url, database_url, options={"beta": EAGER, "lock": True}
     ) as client:
         await warm(client, r)
         assert await r.set(lock_key(KEY), "another-reader", px=10_000)
@@ -100,7 +101,7 @@ async def test_a_missing_key_goes_to_the_origin_without_a_lock(
     redis_url: str, database_url: str
 ) -> None:
     r = aioredis.Redis.from_url(redis_url)
-    async with replica("xfetch", redis_url, database_url, xfetch_lock=True) as client:
+    async with replica("xfetch", redis_url, database_url, options={"lock": True}) as client:
         await r.set(lock_key(KEY), "another-reader", px=10_000)
         cold = await client.get(f"/products/{PRODUCT}")
         assert cold.headers["x-cache"] == "miss"
@@ -114,8 +115,11 @@ def test_the_harness_hands_its_beta_and_lock_to_the_replicas(tmp_path: Path) -> 
         redis = start_redis(supervisor, tmp_path)
         database_url = f"sqlite:///{tmp_path / 'origin.db'}"
         seed(database_url, SeedPlan(products=10, categories=2))
-        config = ReplicaConfig("xfetch", redis.url, database_url, ttl_s=30, xfetch_beta=0.25,
-                               xfetch_lock=True)  # fmt: skip
+        run = RunConfig(
+            strategies=("xfetch",), options={"xfetch.beta": "0.25", "xfetch.lock": True}
+        )
+        config = ReplicaConfig("xfetch", redis.url, database_url, ttl_s=30,
+                               options_env=run.option_env("xfetch"))  # fmt: skip
         [started] = start_replicas(supervisor, config, 1, tmp_path / "logs")
         opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
         with opener.open(f"{started.url}/healthz", timeout=5) as response:

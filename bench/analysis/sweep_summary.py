@@ -39,6 +39,7 @@ def sweep_summary(folder: Path) -> pd.DataFrame:
         if record["status"] == "complete" and not table.empty:
             frames.append(
                 table.assign(
+                    strategy=cell.get("variant", cell["strategy"]),  # `xfetch beta=2`
                     ttl_s=cell["ttl_s"],
                     replicas=cell["replicas"],
                     repeat=cell["repeat"],

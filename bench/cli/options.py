@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
+from bench.cli.strategy_options import add_strategy_options
 from bench.faults.kinds import KINDS
 from bench.faults.spec import Fault, FaultSpecError, parse_fault
 from bench.layout import RunFolder
@@ -171,6 +172,7 @@ def add_load_options(
         help=f"a fault during each strategy's load, AT (+FOR) seconds from its start;"
              f" repeatable; kinds: {', '.join(KINDS)} (docs/faults.md)",
     )  # fmt: skip
+    add_strategy_options(parser)
 
 
 def add_runtime_options(parser: argparse.ArgumentParser) -> None:

@@ -19,6 +19,7 @@ from bench.cli.options import (
     require_summary,
     usable_results,
 )
+from bench.cli.strategy_options import given_options
 
 
 def cmd_seed(args: argparse.Namespace) -> int:
@@ -62,8 +63,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             categories=args.categories, seed=args.seed, locust_workers=args.locust_workers,
             poll_ms=args.poll_ms,
             runtime=args.runtime, results=args.results, faults=tuple(args.fault),
-            xfetch_beta=args.xfetch_beta, xfetch_lock=args.xfetch_lock,
-            swr_window_s=args.swr_window, targets=args.targets, probe_ids=args.probe_ids,
+            options=given_options(args), targets=args.targets, probe_ids=args.probe_ids,
         )  # fmt: skip
         if args.dry_run:  # nothing is checked, started or created: the commands only
             folder = RunFolder(run_folder_now(config.results, config.scenario))
@@ -172,19 +172,6 @@ def add_run_commands(commands: Any) -> None:
     run.add_argument(
         "--ttl", type=float, default=None, help="CACHE_TTL in seconds (default 30; stampede: 2)"
     )
-    run.add_argument(
-        "--xfetch-beta", type=float, default=defaults.xfetch_beta,
-        help="XFETCH_BETA of xfetch's replicas: how early a hit recomputes (default 1)",
-    )  # fmt: skip
-    run.add_argument(
-        "--xfetch-lock", action="store_true",
-        help="XFETCH_LOCK=1 for xfetch's replicas: one reader per key refreshes early",
-    )  # fmt: skip
-    run.add_argument(
-        "--swr-window", type=float, default=None, metavar="S",
-        help="SWR_WINDOW of swr's replicas: seconds past the TTL a value is served stale"
-        " while it refreshes (default: the TTL)",
-    )  # fmt: skip
     add_load_options(run, strategies_default=None)
     add_runtime_options(run)
     add_target_options(run)

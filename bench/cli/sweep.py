@@ -19,6 +19,7 @@ from bench.cli.options import (
     require_summary,
     usable_results,
 )
+from bench.cli.strategy_options import given_options, variation
 from bench.run_config import ConfigError, RunConfig
 from services.strategies import GUIDE_STRATEGIES
 
@@ -63,9 +64,11 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             products=args.products, categories=args.categories, seed=args.seed,
             locust_workers=args.locust_workers, poll_ms=args.poll_ms,
             runtime=args.runtime, results=args.results, faults=tuple(args.fault),
+            options=given_options(args),
         )  # fmt: skip
         budget = budget_from(args)
-        config = SweepConfig(base, args.ttls, args.replicas, args.repeats, budget)
+        config = SweepConfig(base, args.ttls, args.replicas, args.repeats, budget,
+                             variations=tuple(args.vary))  # fmt: skip
         if args.dry_run:  # nothing is checked, started or created: the commands only
             folder = run_folder_now(base.results, f"{SWEEP_KIND}-{base.scenario}")
             print("\n".join(sweep_plan(config, runtime_for(base.runtime), folder)))
@@ -130,6 +133,11 @@ def add_sweep_commands(commands: Any) -> None:
     sweep.add_argument(
         "--repeats", type=int, default=1, help="runs per cell, for 95%% intervals (default: 1)"
     )
+    sweep.add_argument(
+        "--vary", type=variation, action="append", default=[], metavar="STRATEGY.OPTION=V1,V2",
+        help="a strategy option as one more axis of the matrix, e.g. xfetch.beta=1,2,4"
+        " (repeatable)",
+    )  # fmt: skip
     sweep.add_argument(
         "--duration",
         type=float,

@@ -29,8 +29,9 @@ from bench.layout import RunFolder
 from bench.manifest import Manifest
 from bench.run_config import RunConfig
 from scenarios.request_rows import COLUMNS
+from services.strategies import STRATEGY_NAMES
 
-STRATEGIES = ("delete", "pubsub", "ttl")
+STRATEGIES = STRATEGY_NAMES[:3]  # labels of the synthetic rows; any three would do
 PRODUCTS, CATEGORIES = 1000, 10
 CHUNK_ROWS = 500_000
 MIX = {"read": 0.8, "write": 0.1, "list": 0.1}

@@ -24,8 +24,15 @@ from bench.runtime.processes import Supervisor
 from bench.runtime.redis_server import start_redis
 from bench.runtime.replicas import ReplicaConfig, start_replicas
 from bench.runtime.seed import SeedPlan, seed
+from services.strategies import STRATEGIES
 
 PRODUCT_PATH = "/products/1"
+# The replicas measured, by what the registry declares rather than by name: the first
+# strategy answering from Redis alone (and invalidating, with no options), and the first
+# with an in-process tier.
+REDIS_TIER = next(s.name for s in STRATEGIES.values()
+                  if s.invalidates_on_write and not (s.local_tier or s.options))  # fmt: skip
+LOCAL_TIER = next(s.name for s in STRATEGIES.values() if s.local_tier)
 
 
 class PerfError(RuntimeError):
@@ -84,16 +91,16 @@ def measure(duration_s: float, connections: int, rounds: int) -> dict[str, float
                 1,
                 work,
             )[0]
-            for strategy in ("delete", "pubsub")
+            for strategy in (REDIS_TIER, LOCAL_TIER)
         }
-        cached = _verify(replicas["delete"].url + PRODUCT_PATH, "redis")
-        _verify(replicas["pubsub"].url + PRODUCT_PATH, "local")
+        cached = _verify(replicas[REDIS_TIER].url + PRODUCT_PATH, "redis")
+        _verify(replicas[LOCAL_TIER].url + PRODUCT_PATH, "local")
         redis.Redis.from_url(server.url).set(BARE_KEY, cached)
         endpoints = [
-            Endpoint("redis_cached_read", replicas["delete"].url + PRODUCT_PATH),
-            Endpoint("bare_redis_get", replicas["delete"].url + "/_bare/redis"),
-            Endpoint("local_tier_read", replicas["pubsub"].url + PRODUCT_PATH),
-            Endpoint("bare_constant", replicas["pubsub"].url + "/_bare/const"),
+            Endpoint("redis_cached_read", replicas[REDIS_TIER].url + PRODUCT_PATH),
+            Endpoint("bare_redis_get", replicas[REDIS_TIER].url + "/_bare/redis"),
+            Endpoint("local_tier_read", replicas[LOCAL_TIER].url + PRODUCT_PATH),
+            Endpoint("bare_constant", replicas[LOCAL_TIER].url + "/_bare/const"),
         ]
         for endpoint in endpoints:  # warm connections and code paths, not measured
             wrk_rps(endpoint.url, 1, connections)

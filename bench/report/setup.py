@@ -8,6 +8,7 @@ and a service that failed the freshness check has that said first, in bold.
 from typing import Any
 
 from bench.analysis.numbers import fmt_int
+from services.strategies import STRATEGIES
 
 
 def describe_run(manifest: dict[str, Any]) -> list[str]:
@@ -48,7 +49,25 @@ def describe_run(manifest: dict[str, Any]) -> list[str]:
         f"Commit {commit}; started {manifest['started_at']}, ended {manifest['ended_at'] or '?'}.",
         *([f"Packages: {packages}."] if packages else []),
         *([f"Strategies: {'; '.join(strategies)}."] if strategies else []),
+        *([f"Strategy options: {options}."] if (options := options_line(c)) else []),
     ]
+
+
+def options_line(c: dict[str, Any]) -> str:
+    """The strategies' own options as run, e.g. `xfetch beta=2, lock=false`; an unset one
+    (None in run.json) is named by its declared default, e.g. `swr window=the TTL`."""
+    return "; ".join(
+        f"{strategy} "
+        + ", ".join(f"{name}={_shown(strategy, name, value)}" for name, value in values.items())
+        for strategy, values in c.get("options", {}).items()
+    )
+
+
+def _shown(strategy: str, name: str, value: Any) -> str:
+    if value is None:
+        spec = STRATEGIES.get(strategy)
+        return spec.option(name).describe_default() if spec else "default"
+    return str(value).lower() if isinstance(value, bool) else f"{value:g}"
 
 
 def service_line(c: dict[str, Any]) -> str:

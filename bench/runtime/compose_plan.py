@@ -120,9 +120,7 @@ def strategy_plan(config: RunConfig, strategy: str, run_dir: Path) -> StrategyPl
     env = {"CACHE_TTL": config.ttl_s, "ORIGIN_DELAY_MS": config.effective_origin_delay_ms,
            **({"FAULT_CONTROL": 1} if config.fault_control
               else {}),
-           **({"XFETCH_BETA": config.xfetch_beta, "XFETCH_LOCK": int(config.xfetch_lock)}
-              if strategy == "xfetch" else {}),
-           **({"SWR_WINDOW": config.swr_window} if strategy == "swr" else {}),
+           **config.option_env(strategy),
            "BENCH_SCENARIO": config.scenario,
            **load_env(config, strategy, urls, inside.path)}  # fmt: skip
     run = "run --rm -T --no-deps"  # one-off containers; what they need is already up

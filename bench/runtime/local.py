@@ -127,8 +127,7 @@ class LocalRuntime:
             replica_config = ReplicaConfig(
                 strategy, redis.url, database_url, config.ttl_s, config.effective_origin_delay_ms,
                 fault_control=config.fault_control,
-                xfetch_beta=config.xfetch_beta, xfetch_lock=config.xfetch_lock,
-                swr_window=config.swr_window, invalidation_logs=run.invalidations,
+                options_env=config.option_env(strategy), invalidation_logs=run.invalidations,
             )  # fmt: skip
             run.invalidations.mkdir(parents=True, exist_ok=True)
             replicas = start_replicas(supervisor, replica_config, config.replicas, logs, through)

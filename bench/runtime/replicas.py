@@ -8,7 +8,7 @@ import json
 import sys
 import urllib.request
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.runtime.base import Replica
@@ -30,9 +30,7 @@ class ReplicaConfig:
     workers: int = 1
     app: str = "services.app:app"
     fault_control: bool = False  # the control routes of origin-slow and subscriber-delay
-    xfetch_beta: float = 1.0
-    xfetch_lock: bool = False
-    swr_window: float | None = None
+    options_env: dict[str, str] = field(default_factory=dict)  # the strategy's own options
     invalidation_logs: Path | None = None  # INVALIDATION_LOG of each: <this>/<name>.csv
 
     def env(self, name: str) -> dict[str, str]:
@@ -45,9 +43,7 @@ class ReplicaConfig:
             "ORIGIN_DELAY_MS": str(self.origin_delay_ms),
             "REPLICA_NAME": name,
             "WORKERS": str(self.workers),
-            "XFETCH_BETA": repr(self.xfetch_beta),
-            "XFETCH_LOCK": "1" if self.xfetch_lock else "0",
-            **({} if self.swr_window is None else {"SWR_WINDOW": repr(self.swr_window)}),
+            **self.options_env,
             **({} if self.invalidation_logs is None
                else {"INVALIDATION_LOG": str(self.invalidation_logs / f"{name}.csv")}),
         }  # fmt: skip

@@ -11,6 +11,8 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass
 
+from services.strategies.options import Option, OptionValue
+
 
 @dataclass(frozen=True)
 class StrategySpec:
@@ -26,6 +28,8 @@ class StrategySpec:
         marked `X-Cache: stale`; the analysis counts those answers apart from stale reads
         a missed invalidation caused. Its writes are held to `invalidates_on_write` all
         the same: what it serves stale is old by the clock, not overwritten.
+    options: the strategy's own settings (`services.strategies.options`), declared here
+        and nowhere else; the strategy reads them from `Settings.options`.
     """
 
     name: str
@@ -35,6 +39,19 @@ class StrategySpec:
     local_tier: bool = False
     subscriber: bool = False
     stale_by_design: bool = False
+    options: tuple[Option, ...] = ()
+
+    def option(self, name: str) -> Option:
+        """The declared option `name`; KeyError naming the choices when there is none."""
+        for option in self.options:
+            if option.name == name:
+                return option
+        known = ", ".join(o.name for o in self.options) or "none"
+        raise KeyError(f"{self.name} has no option {name!r} (its options: {known})")
+
+    def option_values(self, given: dict[str, OptionValue]) -> dict[str, OptionValue]:
+        """Every declared option's value: `given` where set, else its default."""
+        return {o.name: o.parse(given.get(o.name)) for o in self.options}
 
     def load(self) -> type:
         """The class, a `services.strategies.base.Strategy` (not named here: this module
@@ -68,11 +85,53 @@ STRATEGIES: dict[str, StrategySpec] = {
             subscriber=True,
         ),
         StrategySpec("outbox", "services.strategies.outbox:OutboxStrategy"),
-        StrategySpec("xfetch", "services.strategies.xfetch:XFetchStrategy"),
-        StrategySpec("swr", "services.strategies.swr:SwrStrategy", stale_by_design=True),
+        StrategySpec(
+            "xfetch",
+            "services.strategies.xfetch:XFetchStrategy",
+            options=(
+                Option(
+                    "beta",
+                    "XFETCH_BETA",
+                    float,
+                    1.0,
+                    above=0,
+                    help="how early a hit recomputes (the paper's beta; larger is earlier)",
+                ),
+                Option(
+                    "lock",
+                    "XFETCH_LOCK",
+                    bool,
+                    False,
+                    help="an early refresh also takes a per-key lock: one reader refreshes",
+                ),
+            ),
+        ),
+        StrategySpec(
+            "swr",
+            "services.strategies.swr:SwrStrategy",
+            stale_by_design=True,
+            options=(
+                Option(
+                    "window",
+                    "SWR_WINDOW",
+                    float,
+                    None,
+                    above=0,
+                    default_text="the TTL",
+                    help="seconds past the TTL a value is served stale while one refresh runs",
+                ),
+            ),
+        ),
     )
 }
 STRATEGY_NAMES: tuple[str, ...] = tuple(STRATEGIES)
 GUIDE_STRATEGIES: tuple[str, ...] = ("ttl", "delete", "versioned", "pubsub")  # make bench's
 
-__all__ = ["GUIDE_STRATEGIES", "STRATEGIES", "STRATEGY_NAMES", "StrategySpec"]
+__all__ = [
+    "GUIDE_STRATEGIES",
+    "STRATEGIES",
+    "STRATEGY_NAMES",
+    "Option",
+    "OptionValue",
+    "StrategySpec",
+]

@@ -56,7 +56,7 @@ class SwrStrategy(LeaseStrategy):
 
     def __init__(self, deps: Deps) -> None:
         super().__init__(deps)
-        window = deps.settings.swr_window
+        window = deps.settings.options["window"]
         self.window_s = self.ttl_s if window is None else window
         self._lookup = self.cache.redis.register_script(LOOKUP)
         self._refreshes: set[asyncio.Task[None]] = set()

@@ -74,8 +74,8 @@ class XFetchStrategy(DeleteStrategy):
 
     def __init__(self, deps: Deps) -> None:
         super().__init__(deps)
-        self.beta = deps.settings.xfetch_beta
-        self.lock = deps.settings.xfetch_lock
+        self.beta = deps.settings.options["beta"]
+        self.lock = deps.settings.options["lock"]
         self._hit_or_refresh = self.cache.redis.register_script(HIT_OR_REFRESH)
 
     def health(self) -> dict[str, Any]:
