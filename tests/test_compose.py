@@ -272,10 +272,12 @@ def test_faults_run_beside_the_load_at_their_times() -> None:
         assert all(part.steps.index(step) < load for step in steps)
         cut = steps[0].argv[2]
         container = f"{PROJECT}-app-{part.strategy}-1"
-        assert cut.startswith("sleep 10; echo start $(date +%s%N); docker network disconnect")
+        # the networks are read from the container, not assumed to be `<project>_default`
+        assert cut.startswith("sleep 10; echo start $(date +%s%N); nets=$(docker inspect -f")
+        assert f"docker network disconnect $n {container}; done && echo started" in cut
         assert (
-            f"sleep 5; echo end $(date +%s%N); docker network connect {PROJECT}_default"
-            f" {container} && echo ended" in cut
+            "sleep 5; echo end $(date +%s%N); for n in $nets; do docker network connect $n"
+            f" {container}; done && echo ended" in cut
         )
     [drop] = [s.argv[2] for s in plan.strategies[1].steps if "subscriber-drop" in s.why]
     assert drop.endswith("docker compose exec -T redis redis-cli CLIENT KILL TYPE pubsub"

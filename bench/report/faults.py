@@ -16,10 +16,9 @@ import pandas as pd
 
 from bench.analysis.numbers import fmt_figure, fmt_int, fmt_ms, missing
 from bench.analysis.tables import read_table
+from bench.faults.kinds import LOSE_INVALIDATIONS
 from bench.layout import RunFolder
 
-# kinds after which only a TTL can end what was missed: the invalidations were lost
-LOSE_INVALIDATIONS = ("redis-partition", "redis-kill", "redis-pause", "subscriber-drop")
 OWN_FIGURES = ("stale_reads", "stale_read_ratio", "stale_age_p99_ms", "stale_age_max_ms",
                "read_staleness_p99_ms")  # fmt: skip
 

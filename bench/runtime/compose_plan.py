@@ -176,35 +176,92 @@ def strategy_plan(config: RunConfig, strategy: str, run_dir: Path) -> StrategyPl
     return StrategyPlan(strategy, pairs, tuple(steps), tuple(teardown))
 
 
-def fault_commands(fault: Fault, strategy: str) -> tuple[str, str | None]:
-    """What a fault does on Compose, as shell commands: its start, and its end if it lasts.
-    A partition disconnects the replica from the project's network: a wider cut than the
-    local runtime's proxy (the load and the probe lose that replica too)."""
-    container = f"{PROJECT}-app-{strategy}-{fault.arg or 0:g}"
-    network = f"{PROJECT}_default"
-    put = (
-        "import json, urllib.request as u; u.urlopen(u.Request('http://127.0.0.1:8000/"
+# PUT /_faults/<route> {"ms": MS} from inside a replica's container (FAULT_CONTROL=1)
+_PUT = ("import json, urllib.request as u; u.urlopen(u.Request('http://127.0.0.1:8000/"
         "_faults/%s', data=json.dumps({'ms': %s}).encode(), method='PUT',"
-        " headers={'content-type': 'application/json'}), timeout=2).read()"
-    )
-    # every container of the service, listed when the fault starts
-    every = (
-        f"for c in $(docker compose ps -q app-{strategy}); do docker exec $c python -c"
-        f' "{put}"; done'
-    )
-    return {
-        "redis-kill": ("docker compose kill -s SIGKILL redis", "docker compose start redis"),
-        "redis-pause": ("docker compose pause redis", "docker compose unpause redis"),
-        "redis-partition": (f"docker network disconnect {network} {container}",
-                            f"docker network connect {network} {container}"),
-        "subscriber-drop": ("docker compose exec -T redis redis-cli CLIENT KILL TYPE pubsub",
-                            None),
-        "replica-kill": (f"docker kill -s SIGKILL {container}", f"docker start {container}"),
-        "replica-pause": (f"docker pause {container}", f"docker unpause {container}"),
-        "origin-slow": (every % ("origin-delay", fault.arg or 0), every % ("origin-delay", 0)),
-        "subscriber-delay": (every % ("subscriber-delay", fault.arg or 0),
-                             every % ("subscriber-delay", 0)),
-    }[fault.kind]  # fmt: skip
+        " headers={'content-type': 'application/json'}), timeout=2).read()")  # fmt: skip
+# the networks a container is on, read from the container when a partition starts (the
+# project's network is not always `<project>_default`: podman-compose names it otherwise)
+_NETWORKS = "{{range $name, $_ := .NetworkSettings.Networks}}{{$name}} {{end}}"
+
+
+class ComposeFaults:
+    """The compose runtime's `FaultTarget`: each verb becomes the shell command that does
+    it on Compose, collected for the fault's background script rather than run here. A
+    partition disconnects the replica from its networks: a wider cut than the local
+    runtime's proxy (the load and the probe lose that replica too)."""
+
+    def __init__(self, strategy: str) -> None:
+        self.strategy = strategy
+        self.commands: list[str] = []
+
+    def take(self) -> str:
+        """The commands the verbs called since the last take, as one shell line."""
+        line, self.commands = " && ".join(self.commands), []
+        return line
+
+    def _container(self, replica: int) -> str:
+        return f"{PROJECT}-app-{self.strategy}-{replica}"
+
+    def _every_replica(self, route: str, ms: float) -> None:
+        # every container of the service, listed when the command runs
+        self.commands.append(f"for c in $(docker compose ps -q app-{self.strategy}); do"
+                             f' docker exec $c python -c "{_PUT % (route, ms)}"; done')  # fmt: skip
+
+    def kill_redis(self) -> None:
+        self.commands.append("docker compose kill -s SIGKILL redis")
+
+    def restart_redis(self) -> None:
+        self.commands.append("docker compose start redis")
+
+    def pause_redis(self) -> None:
+        self.commands.append("docker compose pause redis")
+
+    def resume_redis(self) -> None:
+        self.commands.append("docker compose unpause redis")
+
+    def drop_subscribers(self) -> None:
+        self.commands.append("docker compose exec -T redis redis-cli CLIENT KILL TYPE pubsub")
+
+    def cut_link(self, replica: int) -> None:
+        container = self._container(replica)
+        self.commands.append(f"nets=$(docker inspect -f '{_NETWORKS}' {container})"
+                             f" && for n in $nets; do docker network disconnect $n {container};"
+                             " done")  # fmt: skip
+
+    def restore_link(self, replica: int) -> None:
+        container = self._container(replica)
+        self.commands.append(f"for n in $nets; do docker network connect $n {container}; done")
+
+    def kill_replica(self, replica: int) -> None:
+        self.commands.append(f"docker kill -s SIGKILL {self._container(replica)}")
+
+    def restart_replica(self, replica: int) -> None:
+        self.commands.append(f"docker start {self._container(replica)}")
+
+    def pause_replica(self, replica: int) -> None:
+        self.commands.append(f"docker pause {self._container(replica)}")
+
+    def resume_replica(self, replica: int) -> None:
+        self.commands.append(f"docker unpause {self._container(replica)}")
+
+    def slow_origin(self, extra_ms: float) -> None:
+        self._every_replica("origin-delay", extra_ms)
+
+    def delay_subscribers(self, ms: float) -> None:
+        self._every_replica("subscriber-delay", ms)
+
+
+def fault_commands(fault: Fault, strategy: str) -> tuple[str, str | None]:
+    """What a fault does on Compose, as shell commands: its start, and its end if it lasts,
+    from the kind's own record (`bench.faults.kinds`) through `ComposeFaults`."""
+    target, kind, arg = ComposeFaults(strategy), fault.kind_of, fault.arg or 0
+    kind.start(target, arg)
+    start = target.take()
+    if kind.end is None:
+        return start, None
+    kind.end(target, arg)
+    return start, target.take()
 
 
 def fault_steps(config: RunConfig, strategy: str, logs: Path) -> list[Step]:

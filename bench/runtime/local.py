@@ -119,7 +119,7 @@ class LocalRuntime:
             database_url = f"sqlite:///{work / 'origin.db'}"
             seed(database_url, plan)
             # only a replica a scheduled partition cuts reaches Redis through a proxy
-            cut = sorted({int(f.arg or 0) for f in config.faults if f.kind == "redis-partition"})
+            cut = sorted({int(f.arg or 0) for f in config.faults if f.kind_of.proxied})
             proxies = {r: start_proxy(supervisor, redis.port, logs / f"redis-proxy-{r}.log")
                        for r in cut}  # fmt: skip
             through = {r: {"REDIS_URL": f"redis://{LOOPBACK}:{p.port}/0"}

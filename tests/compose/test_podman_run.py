@@ -4,8 +4,9 @@ The unmodified compose.yaml and services/Dockerfile, built and run by podman 4.3
 podman-compose and the `docker` shim beside this file (tests/compose/bin), on base images
 built locally (tests/compose/prepare.sh). What the local runtime's tests ask of a run
 folder is asked here too, and that nothing of the project is left: no container, volume
-or network. The fault kinds that map to Compose run once, so the compose fault plan is
-real as well. Skipped unless BENCH_COMPOSE_ENGINE=podman (`make test-compose` sets it).
+or network. Every fault kind runs once, on `pubsub` (which every kind applies to), so
+the compose fault plan is real as well. Skipped unless BENCH_COMPOSE_ENGINE=podman
+(`make test-compose` sets it).
 """
 
 import json
@@ -17,6 +18,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from bench.faults.kinds import KINDS
 from bench.runtime.compose_plan import PROJECT
 
 pytestmark = pytest.mark.skipif(
@@ -25,7 +27,10 @@ pytestmark = pytest.mark.skipif(
 )
 RUN = [sys.executable, "-m", "bench", "run", "--runtime", "compose", "--replicas", "2",
        "--duration", "15"]  # fmt: skip
-FAULTS = ["redis-pause@2+2", "replica-pause@5+2:1", "redis-kill@8+2", "replica-kill@11+2:2"]
+# every kind of bench.faults.kinds, one after another (a test checks none is missing)
+FAULTS = ["redis-pause@1+1", "subscriber-drop@3", "redis-partition@4+2:1", "origin-slow@7+1:20",
+          "subscriber-delay@7+1:10", "replica-pause@9+1:1", "replica-kill@11+2:2",
+          "redis-kill@14+1"]  # fmt: skip
 
 
 def run_compose(results: Path, *args: str) -> Path:
@@ -57,7 +62,7 @@ def two(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def faulted(tmp_path_factory: pytest.TempPathFactory) -> Path:
     faults = [arg for fault in FAULTS for arg in ("--fault", fault)]
-    return run_compose(tmp_path_factory.mktemp("faults"), "--strategies", "delete", *faults)
+    return run_compose(tmp_path_factory.mktemp("faults"), "--strategies", "pubsub", *faults)
 
 
 def test_two_strategies_run_to_a_complete_folder(two: Path) -> None:
@@ -78,7 +83,8 @@ def test_two_strategies_run_to_a_complete_folder(two: Path) -> None:
     assert (two / "report.html").stat().st_size > 0
 
 
-def test_the_faults_that_map_to_compose_are_applied(faulted: Path) -> None:
+def test_every_fault_kind_is_applied_on_compose(faulted: Path) -> None:
+    assert {f.split("@")[0] for f in FAULTS} == set(KINDS)
     faults = pd.read_csv(faulted / "faults.csv")
     assert list(faults["kind"]) == [f.split("@")[0] for f in FAULTS]
     assert (faults["status"] == "applied").all(), faults
