@@ -23,8 +23,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from bench.analysis.columns import SUMMARY_COLUMNS
 from bench.analysis.figures import censored_quantile, read_stats
-from bench.analysis.summary import CDF_QUANTILES, SUMMARY_COLUMNS, analyse, write_analysis
+from bench.analysis.summary import CDF_QUANTILES, analyse, write_analysis
 from bench.analysis.tables import HIT_CACHE_VALUES, MISS
 from bench.manifest import SCHEMA_VERSION, Manifest
 from bench.run_config import RunConfig

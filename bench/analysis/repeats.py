@@ -16,18 +16,11 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from bench.analysis.columns import COLUMNS, shown_in
+
 CELL_COLUMNS: tuple[str, ...] = ("strategy", "ttl_s", "replicas")
-# figure -> True when higher is better; these are the figures a sweep compares.
-FIGURES: dict[str, bool] = {
-    "hit_ratio": True,
-    "read_p99_ms": False,
-    "stale_read_ratio": False,
-    "stale_age_p99_ms": False,
-    "read_staleness_p99_ms": False,
-    "probe_convergence_p50_ms": False,
-    "origin_rps_mean": False,
-    "rps": True,
-}
+# figure -> True when higher is better: the figures a sweep compares (the catalogue's)
+FIGURES: dict[str, bool] = {name: COLUMNS[name].better == "higher" for name in shown_in("sweep")}
 # Student's t, 0.975 quantile, for 1..30 degrees of freedom.
 T_975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201,
          2.179, 2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074,

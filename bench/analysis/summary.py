@@ -20,6 +20,7 @@ from typing import Any
 
 import pandas as pd
 
+from bench.analysis.columns import SUMMARY_COLUMNS
 from bench.analysis.faults import fault_effects, load_faults
 from bench.analysis.figures import probe_stats, read_stats, request_stats
 from bench.analysis.herds import herd_stats
@@ -33,22 +34,6 @@ from bench.manifest import read_manifest
 from scenarios.request_rows import OPS
 
 CONFIG_COLUMNS: tuple[str, ...] = ("scenario", "ttl_s", "replicas", "repeat")
-SUMMARY_COLUMNS: tuple[str, ...] = (
-    "strategy", "scenario", "replicas", "ttl_s",
-    "requests", "rps", "errors", "reads", "writes",
-    "read_p50_ms", "read_p90_ms", "read_p99_ms", "read_p999_ms", "read_max_ms",
-    "read_server_p50_ms", "read_server_p99_ms",
-    "read_intended_p50_ms", "read_intended_p99_ms", "arrivals_late", "arrival_lateness_p99_ms",
-    "write_p50_ms", "write_p99_ms",
-    "hit_ratio", "local_hit_ratio", "origin_rps_mean", "origin_rps_peak",
-    "herd_size_p50", "herd_size_p99", "herd_size_max", "read_p99_after_expiry_ms",
-    "stale_reads", "stale_read_ratio", "stale_by_design_ratio", "stale_age_p50_ms",
-    "stale_age_p99_ms", "stale_age_max_ms", "list_stale_ratio", "read_staleness_p99_ms",
-    "probe_cycles", "probe_convergence_p50_ms", "probe_convergence_p99_ms",
-    "probe_convergence_max_ms", "probe_convergence_lo_p50_ms", "probe_bracket_p50_ms",
-    "probe_poll_interval_ms", "probe_censored",
-    "whitebox_p50_ms", "whitebox_p99_ms", "whitebox_rows", "whitebox_outside",
-)  # fmt: skip
 # Dense in the tail, where strategies differ; 1.0 is the maximum.
 CDF_QUANTILES: tuple[float, ...] = (
     *(i / 100 for i in range(100)),

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from bench.analysis.summary import SUMMARY_COLUMNS
+from bench.analysis.columns import SUMMARY_COLUMNS
 from bench.analysis.tables import read_table
 from bench.layout import RunFolder
 from bench.manifest import read_manifest

@@ -12,20 +12,15 @@ import math
 from pathlib import Path
 from typing import Any
 
+from bench.analysis.columns import heading, shown_in
 from bench.analysis.numbers import NONE, fmt_figure, missing
 from bench.analysis.summary import strategy_order
 from bench.analysis.tables import read_table
 from bench.layout import RunFolder
 from bench.manifest import read_manifest
 from bench.report.render import md_escape
-from bench.report.run import header
 
-FIGURES = ("rps", "errors", "read_p50_ms", "read_p99_ms", "read_p999_ms", "write_p99_ms",
-           "read_server_p50_ms", "read_server_p99_ms",
-           "hit_ratio", "local_hit_ratio", "origin_rps_mean", "origin_rps_peak",
-           "herd_size_p50", "herd_size_p99", "read_p99_after_expiry_ms",
-           "stale_read_ratio", "stale_by_design_ratio", "stale_age_p99_ms", "stale_age_max_ms",
-           "probe_convergence_p50_ms", "probe_convergence_p99_ms")  # fmt: skip
+FIGURES = shown_in("compare")
 ABSENT = "absent"
 
 
@@ -112,7 +107,7 @@ def compare(a: Path, b: Path) -> str:
             vb = row_b.get(column) if row_b else None
             cells = [
                 md_escape(name) if i == 0 else "",
-                header(column),
+                heading(column),
                 fmt_figure(column, va) if row_a else ABSENT,
                 fmt_figure(column, vb) if row_b else ABSENT,
                 fmt_delta(column, va, vb),

@@ -14,13 +14,13 @@ from typing import Any
 
 import pandas as pd
 
+from bench.analysis.columns import shown_in
 from bench.analysis.numbers import fmt_figure, fmt_int, fmt_ms, missing
 from bench.analysis.tables import read_table
 from bench.faults.kinds import LOSE_INVALIDATIONS
 from bench.layout import RunFolder
 
-OWN_FIGURES = ("stale_reads", "stale_read_ratio", "stale_age_p99_ms", "stale_age_max_ms",
-               "read_staleness_p99_ms")  # fmt: skip
+OWN_FIGURES = shown_in("faults")
 
 
 def effect_line(row: Any) -> str:

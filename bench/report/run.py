@@ -12,6 +12,7 @@ from typing import Any
 
 import pandas as pd
 
+from bench.analysis.columns import heading, shown_in
 from bench.analysis.numbers import (
     fmt_figure,
     fmt_int,
@@ -48,33 +49,8 @@ STATUS_WARNINGS = {
     "running": "This run has no recorded end: it is still running, or its harness was killed",
 }
 Row = dict[str, Any]
-SPEED_COLUMNS = ("requests", "rps", "errors", "read_p50_ms", "read_p99_ms", "read_p999_ms",
-                 "read_max_ms", "write_p99_ms", "hit_ratio", "local_hit_ratio",
-                 "origin_rps_mean", "origin_rps_peak")  # fmt: skip
-FRESH_COLUMNS = ("stale_reads", "stale_read_ratio", "stale_by_design_ratio", "stale_age_p50_ms",
-                 "stale_age_p99_ms", "stale_age_max_ms", "list_stale_ratio",
-                 "probe_convergence_lo_p50_ms", "probe_convergence_p50_ms",
-                 "probe_convergence_p99_ms", "probe_convergence_max_ms", "probe_bracket_p50_ms",
-                 "whitebox_p50_ms", "whitebox_outside", "probe_cycles",
-                 "probe_censored")  # fmt: skip
-HEADERS = {
-    "rps": "req/s",
-    "read_p999_ms": "read p99.9 ms",
-    "local_hit_ratio": "local hit ratio",
-    "origin_rps_mean": "origin reads/s",
-    "origin_rps_peak": "origin reads/s peak",
-    "stale_by_design_ratio": "stale by design",
-    "probe_convergence_lo_p50_ms": "probe lower bound p50 ms",
-    "probe_convergence_p50_ms": "probe upper bound p50 ms",
-    "probe_bracket_p50_ms": "probe bracket p50 ms",
-    "whitebox_p50_ms": "white-box p50 ms",
-    "whitebox_outside": "white-box outside bracket",
-}
-
-
-def header(column: str) -> str:
-    """`read_p99_ms` -> `read p99 ms`: the summary's own names, readable."""
-    return HEADERS.get(column, column.replace("_", " "))
+SPEED_COLUMNS = shown_in("speed")
+FRESH_COLUMNS = shown_in("fresh")
 
 
 SUMMARY_TABLES = (("Throughput, latency and hits", SPEED_COLUMNS), ("Freshness", FRESH_COLUMNS))
@@ -85,7 +61,7 @@ def summary_tables(rows: list[Row]) -> list[dict[str, Any]]:
     return [
         {
             "title": title,
-            "columns": ["strategy", *map(header, columns)],
+            "columns": ["strategy", *map(heading, columns)],
             # .get: a summary.csv written before a column existed still reports
             "rows": [[r["strategy"], *(fmt_figure(c, r.get(c)) for c in columns)] for r in rows],
         }

@@ -15,6 +15,7 @@ from typing import Any
 
 import pandas as pd
 
+from bench.analysis.columns import COLUMNS, shown_in
 from bench.analysis.numbers import fmt_int, fmt_interval, fmt_ms, n_replicas
 from bench.analysis.repeats import FIGURES, aggregate, unsupported
 from bench.analysis.summary import write_analysis
@@ -27,16 +28,7 @@ from bench.report.render import write_reports
 from bench.report.run import STATUS_WARNINGS, build_report
 from bench.report.sweep_plots import sweep_plots
 
-TITLES = {
-    "hit_ratio": "Hit ratio (higher is better)",
-    "read_p99_ms": "Read p99, ms (lower is better)",
-    "stale_read_ratio": "Stale-read ratio (lower is better)",
-    "stale_age_p99_ms": "Stale age p99 over stale reads, ms (lower is better)",
-    "read_staleness_p99_ms": "Read staleness p99 over all reads, ms: the tuner's budget figure",
-    "probe_convergence_p50_ms": "Probe convergence p50, ms (lower is better)",
-    "origin_rps_mean": "Origin reads/s, mean over 1 s windows (lower is better)",
-    "rps": "Requests/s",
-}
+TITLES = {name: COLUMNS[name].title for name in shown_in("sweep")}
 UNSUPPORTED = " ≈"  # the mark of a rank the 95% intervals do not support
 
 
