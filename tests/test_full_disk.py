@@ -1,4 +1,5 @@
-"""A full disk, on a real one: a 3 MB tmpfs (needs root to mount; skipped elsewhere).
+"""A full disk, on a real one: a 3 MB tmpfs (needs root to mount; skipped elsewhere), and
+/dev/full for a replica's own log.
 
 Whoever finds no room (Locust writing its rows, the harness writing run.json, analysis,
 the report), the run ends `failed` with one line naming the folder and "no space left",
@@ -161,3 +162,19 @@ def test_run_json_is_rewritten_in_place_when_no_new_file_fits(disk: Path) -> Non
         write_manifest(folder, data)
     assert json.loads((folder / "run.json").read_text()) == data
     assert [p.name for p in folder.iterdir()] == ["run.json"], "no run.json.tmp left"
+
+
+async def test_a_replica_whose_invalidation_log_finds_no_room_still_answers(
+    redis_url: str, database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """/dev/full answers every write with ENOSPC: the write it recorded was a 503 ("origin
+    unavailable"); the log stops, said once, and the write answers 200."""
+    from tests.conftest import replica
+
+    async with replica("delete", redis_url, database_url,
+                       invalidation_log="/dev/full") as client:  # fmt: skip
+        for price in (2.0, 3.0):
+            written = await client.patch("/products/3", json={"price": price})
+            assert written.status_code == 200, written.text
+    said = [r.getMessage() for r in caplog.records if "invalidation log" in r.getMessage()]
+    assert said == ["invalidation log /dev/full stops: [Errno 28] No space left on device"]
