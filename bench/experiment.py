@@ -3,7 +3,9 @@
 For each strategy in turn, on a clean Redis and a freshly seeded origin: deploy, verify,
 load with the probe beside it, stop. Then analyse and report. Strategies never run side
 by side; the runtime stops everything it started, also on failure and Ctrl-C; the
-manifest says how the run ended.
+manifest says how the run ended. A disk that fills, whoever finds it (the harness
+writing run.json, a child writing its rows, analysis, the report), ends the run here:
+`failed`, one line naming the folder and "no space left" (`bench.disk`).
 """
 
 from __future__ import annotations
@@ -14,10 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.analysis.summary import write_analysis
-from bench.console import console
+from bench.console import console, say
+from bench.disk import DiskFull, as_disk_full, discard_derived, no_space, raise_if_full
 from bench.faults.injector import write_faults
 from bench.layout import RunFolder, count_rows
-from bench.manifest import Manifest, create_run_folder, utc_now
+from bench.manifest import REPORT_NOT_WRITTEN, Manifest, create_run_folder, utc_now
 from bench.report.run import build_report
 from bench.run_config import RunConfig
 from bench.runtime.base import Deployment, RunFailure, Runtime
@@ -60,9 +63,13 @@ def run_experiment(config: RunConfig, runtime: Runtime, folder: Path | None = No
         console.print(f"rebuild its report with: python -m bench report {folder}")
         return RunOutcome(folder, "interrupted", interrupted_exit_code(exc))
     except (RunFailure, OSError) as exc:
+        failure = as_disk_full(exc, folder) or exc
         with shielded():
-            manifest.finish("failed", str(exc))
-        console.print(f"[red]run failed:[/] {exc}")
+            manifest.finish("failed", str(failure))
+        if isinstance(failure, DiskFull):  # one line: the folder and "no space left"
+            say("[red]run failed:[/]", str(failure))
+        else:
+            console.print(f"[red]run failed:[/] {exc}")
         return RunOutcome(folder, "failed", 1)
     except Exception as exc:  # a bug of ours: say so in run.json, then show the traceback
         with shielded():
@@ -71,8 +78,25 @@ def run_experiment(config: RunConfig, runtime: Runtime, folder: Path | None = No
     failed = [s for s, r in manifest.data["strategies"].items() if r["status"] != "complete"]
     reason = f"strategies that failed verification: {', '.join(failed)}" if failed else None
     manifest.finish("complete", reason)
-    analyse_and_report(folder)
+    try:
+        analyse_and_report(folder)
+    except (DiskFull, OSError) as exc:
+        if no_space(exc) is None:
+            raise
+        failure = report_not_written(folder)
+        with shielded():
+            manifest.data["report"] = REPORT_NOT_WRITTEN
+            manifest.finish("failed", str(failure))
+        say("[red]run failed:[/]", str(failure))
+        return RunOutcome(folder, "failed", 1)
     return RunOutcome(folder, "complete", 0)
+
+
+def report_not_written(folder: Path) -> DiskFull:
+    """The disk filled while analysis or the report wrote: what they wrote goes (any of
+    it may be partial; `bench report` rebuilds it all once there is room)."""
+    discard_derived(RunFolder(folder))
+    return DiskFull(folder, "the analysis and report were not written")
 
 
 def interruption(exc: KeyboardInterrupt) -> str:
@@ -113,7 +137,7 @@ def measure_strategy(
             end(record, manifest, "interrupted", f"stopped by {interruption(exc)}")
         raise
     except BaseException as exc:
-        said = str(exc).splitlines()
+        said = str(as_disk_full(exc, run.path) or exc).splitlines()
         with shielded():
             end(record, manifest, "failed", said[0] if said else type(exc).__name__)
         raise
@@ -121,7 +145,7 @@ def measure_strategy(
 
 def end(record: dict, manifest: Manifest, status: str, reason: str) -> None:
     record.update(status=status, reason=reason, ended_at=utc_now())
-    manifest.save()
+    manifest.save_last()
 
 
 def measure_deployed(
@@ -150,6 +174,8 @@ def measure_deployed(
         record.update(status="running", claim=claim(strategy))
         manifest.save()
         load = deployment.run_load(config.faults)
+    # a child whose rows found no room may still exit 0 (Locust does): look for ourselves
+    raise_if_full(run.path, f"during {strategy}'s load")
     if load.faults:  # recorded before anything is analysed
         write_faults(run.faults, load.faults)
     # Locust's own stats CSV lags up to a second behind; the recorded rows are the truth.

@@ -124,6 +124,14 @@ class RunFolder:
         """`report.md` or `report.html`."""
         return self.path / f"report.{suffix}"
 
+    def derived(self) -> list[Path]:
+        """Every file and folder above, of what analysis and the report derive (a
+        sweep's summary, report and plots among them): what `bench report` rewrites."""
+        return [self.summary, self.t_visibility, self.whitebox, self.write_visibility,
+                self.latency_cdf, self.timeline, self.fault_effects, self.summary_without_faults,
+                self.t_visibility_without_faults, self.unreadable_rows, self.plots,
+                self.report("md"), self.report("html")]  # fmt: skip
+
     def comparison(self, baseline: Path) -> Path:
         """Where `bench compare BASELINE THIS` writes its markdown."""
         return self.path / f"compare-{baseline.name}.md"

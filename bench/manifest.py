@@ -3,18 +3,22 @@
 A folder is created once (never reused, never overwritten) and the manifest is
 rewritten atomically at every change of state, so a run that dies still leaves
 a folder that says how far it got: `running` only while the harness lives,
-then `complete`, `interrupted` or `failed` with the reason.
+then `complete`, `interrupted` or `failed` with the reason. On a full disk, where
+not even the small file aside can be written, run.json is rewritten in place
+(`bench.disk.write_in_place`), so that it still says how the run ended.
 """
 
 import json
 import os
 import platform
 import subprocess
+from contextlib import suppress
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from bench.disk import DiskFull, no_space, write_in_place, write_whole
 from bench.layout import RunFolder
 
 SCHEMA_VERSION = 1
@@ -98,9 +102,16 @@ class Manifest:
         self.save()
 
     def save(self) -> None:
-        tmp = self.path.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(self.data, indent=2) + "\n")
-        tmp.replace(self.path)
+        """Write run.json; on a full disk, in place, then raise DiskFull (the run cannot
+        go on)."""
+        write_manifest(self.folder, self.data)
+
+    def save_last(self) -> None:
+        """For the words that end a run or a strategy: on a full disk they go in place
+        and nothing is raised, the run is ending already (and must end as it was ending:
+        an interrupted run stays `interrupted`)."""
+        with suppress(DiskFull):
+            self.save()
 
     def strategy(self, name: str) -> dict[str, Any]:
         return self.data["strategies"].setdefault(name, {"status": "pending"})
@@ -109,7 +120,42 @@ class Manifest:
         self.data["status"] = status
         self.data["reason"] = reason
         self.data["ended_at"] = utc_now()
-        self.save()
+        self.save_last()
+
+
+def write_manifest(folder: Path, data: dict[str, Any]) -> None:
+    """`folder`'s run.json whole: written aside and renamed. When the disk has no room
+    for the file aside, run.json is rewritten over its own blocks (compact JSON if the
+    indented form no longer fits them) and DiskFull is raised."""
+    path = RunFolder(folder).manifest
+    text = json.dumps(data, indent=2) + "\n"
+    try:
+        write_whole(path, text)
+    except OSError as exc:
+        if no_space(exc) is None or not path.is_file():
+            raise
+        try:
+            write_in_place(path, [text, json.dumps(data, separators=(",", ":")) + "\n"])
+        except OSError:
+            raise DiskFull(folder, "run.json not updated") from exc
+        raise DiskFull(folder, "writing run.json") from exc
+
+
+REPORT_NOT_WRITTEN = "not written: no space left on device"
+
+
+def note_report(folder: Path, written: bool) -> None:
+    """run.json's `report`: REPORT_NOT_WRITTEN when the disk filled while analysis or the
+    report wrote (what they wrote is removed); a report written whole removes the note."""
+    data = json.loads(RunFolder(folder).manifest.read_text())
+    if written == ("report" not in data):
+        return
+    if written:
+        del data["report"]
+    else:
+        data["report"] = REPORT_NOT_WRITTEN
+    with suppress(DiskFull):  # written in place
+        write_manifest(folder, data)
 
 
 def read_manifest(folder: Path) -> dict[str, Any]:

@@ -13,10 +13,18 @@ import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.console import console
+from bench.console import console, say
+from bench.disk import DiskFull, as_disk_full, discard_derived, no_space, raise_if_full
 from bench.experiment import RunOutcome, interrupted_exit_code, interruption, run_experiment
 from bench.layout import RunFolder
-from bench.manifest import SWEEP_KIND, Manifest, create_run_folder, read_manifest, utc_now
+from bench.manifest import (
+    REPORT_NOT_WRITTEN,
+    SWEEP_KIND,
+    Manifest,
+    create_run_folder,
+    read_manifest,
+    utc_now,
+)
 from bench.matrix import Cell, SweepConfig, expand_matrix
 from bench.report.sweep import analyse_sweep
 from bench.runtime.base import Runtime
@@ -38,7 +46,8 @@ def run_sweep(config: SweepConfig, runtime: Runtime) -> SweepOutcome:
 
     Ctrl-C or SIGTERM marks the running cell and the sweep `interrupted` and stops at once
     (exit 130 or 143); a cell whose harness fails is marked `failed` and the sweep goes on with the
-    next one, then ends `failed` (exit 1) with what it has.
+    next one, then ends `failed` (exit 1) with what it has. A full disk ends it at once,
+    `failed`, in one line: no cell after it could be written.
     """
     cells = expand_matrix(config)
     folder = create_run_folder(config.base.results, f"{SWEEP_KIND}-{config.base.scenario}")
@@ -73,6 +82,8 @@ def run_sweep(config: SweepConfig, runtime: Runtime) -> SweepOutcome:
             manifest.save()
             if outcome.status == "interrupted":  # the cell's Supervisor turned Ctrl-C into this
                 raise Interrupted(outcome.exit_code - 128)
+            if outcome.status == "failed":
+                raise_if_full(folder, f"at cell {cell.id}")
     except KeyboardInterrupt as exc:  # also one that lands between cells or in a cell's analysis
         with shielded():
             if records[cell.id]["status"] == "running":
@@ -81,6 +92,16 @@ def run_sweep(config: SweepConfig, runtime: Runtime) -> SweepOutcome:
         console.print(f"[yellow]sweep interrupted[/]; finished cells are in {folder}")
         console.print(f"report on them with: python -m bench report {folder}")
         return SweepOutcome(folder, "interrupted", interrupted_exit_code(exc))
+    except (DiskFull, OSError) as exc:
+        failure = as_disk_full(exc, folder)
+        if failure is None:
+            raise
+        with shielded():
+            if records[cell.id]["status"] == "running":
+                records[cell.id].update(status="failed", ended_at=utc_now())
+            manifest.finish("failed", str(failure))
+        say("[red]sweep failed:[/]", str(failure))
+        return SweepOutcome(folder, "failed", 1)
     failed = [cid for cid, r in records.items() if r["status"] not in FINISHED]
     refused = [cid for cid, r in records.items() if r["status"] == "failed_verify"]
     if failed:
@@ -88,8 +109,19 @@ def run_sweep(config: SweepConfig, runtime: Runtime) -> SweepOutcome:
     else:
         reason = f"cells that failed verification: {', '.join(refused)}" if refused else None
         manifest.finish("complete", reason)
-    with console.status("summarising the sweep"):
-        markdown, html = analyse_sweep(folder)
+    try:
+        with console.status("summarising the sweep"):
+            markdown, html = analyse_sweep(folder)
+    except (DiskFull, OSError) as exc:
+        if no_space(exc) is None:
+            raise
+        discard_derived(sweep)  # any of it may be partial
+        failure = DiskFull(folder, "the sweep's summary and report were not written")
+        with shielded():
+            manifest.data["report"] = REPORT_NOT_WRITTEN
+            manifest.finish("failed", str(failure))
+        say("[red]sweep failed:[/]", str(failure))
+        return SweepOutcome(folder, "failed", 1)
     console.print(f"sweep report: [bold]{html}[/]  (and {markdown.name})")
     return SweepOutcome(folder, "failed" if failed else "complete", 1 if failed else 0)
 

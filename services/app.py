@@ -15,12 +15,21 @@ from fastapi import FastAPI, HTTPException, Request, Response
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from services import cache
 from services.config import Settings, load_settings
-from services.inputs import Category, ProductId, parse_product_id, read_changes, validation_error
+from services.inputs import (
+    Category,
+    ProductId,
+    parse_product_id,
+    read_body,
+    read_changes,
+    validation_error,
+)
 from services.invalidation_log import InvalidationLog
 from services.metrics import Metrics
 from services.openapi import (
@@ -62,6 +71,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.strategy = strategy
             app.state.headers = {"X-Replica": config.replica_name}
             app.state.raw_headers = raw_headers(config.replica_name)
+            app.state.health_said = {}
             log.info("replica %s: strategy %s", config.replica_name, config.cache_strategy)
             yield
         finally:
@@ -82,6 +92,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(ServerTiming)
     _add_routes(app)
     _add_fault_control(app)
+    _allow_every_method(app)
     install_openapi(app)
     return app
 
@@ -169,28 +180,94 @@ class FaultDelay(BaseModel):
     ms: float = Field(ge=0, le=60_000, allow_inf_nan=False)
 
 
+async def set_origin_delay(request: Request, delay: FaultDelay) -> dict[str, float]:
+    request.app.state.origin.slow_down(delay.ms)
+    return {"extra_ms": delay.ms}
+
+
+async def set_subscriber_delay(request: Request, delay: FaultDelay) -> dict[str, float]:
+    strategy = strategy_of(request)
+    delay_invalidations = getattr(strategy, "delay_invalidations", None)  # LocalFirst's
+    if delay_invalidations is None:
+        raise HTTPException(409, f"{strategy.name} has no local tier to delay")
+    delay_invalidations(delay.ms)
+    return {"delay_ms": delay.ms}
+
+
+FAULT_CONTROLS = {"origin-delay": set_origin_delay, "subscriber-delay": set_subscriber_delay}
+
+
+class FaultControl:
+    """`PUT /_faults/<control>` {"ms": ms}: the harness's fault controls, extra ms per
+    origin query (origin-slow) and a local tier's invalidations applied late
+    (subscriber-delay). Unpublished (they are the harness's, not the API's).
+
+    One ASGI endpoint for every method, so that without FAULT_CONTROL=1 the routes do not
+    exist: 404 whatever the method or body, checked before anything else is read. Only a
+    replica that has them answers 405 for another method, or 422 for a bad body.
+    """
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive)
+        control = FAULT_CONTROLS.get(request.path_params["control"])
+        if not request.app.state.settings.fault_control or control is None:
+            raise HTTPException(404, "Not Found")
+        if request.method != "PUT":
+            raise HTTPException(405, headers={"Allow": "PUT"})
+        try:
+            delay = FaultDelay.model_validate_json(await read_body(request))
+        except ValidationError as exc:
+            raise RequestValidationError(
+                [{**error, "loc": ("body", *error["loc"])} for error in exc.errors()]
+            ) from None
+        answer = JSONResponse(await control(request, delay))
+        await answer(scope, receive, send)
+
+
+class EveryMethod:
+    """The last route of a path that several routes share (a Starlette GET, a FastAPI
+    PATCH): a method none of them takes is a 405 listing every method the path has.
+    Without it the router answered with the first route's own Allow (`HEAD, GET`)."""
+
+    def __init__(self, methods: set[str]) -> None:
+        self.allow = ", ".join(sorted(methods))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        raise HTTPException(405, headers={"Allow": self.allow})
+
+
+def _allow_every_method(app: FastAPI) -> None:
+    """After the routes: a catch-all 405 for each path served by more than one route."""
+    routes: dict[str, list[Route]] = {}
+    for route in app.router.routes:
+        if isinstance(route, Route) and route.methods:
+            routes.setdefault(route.path, []).append(route)
+    for path, shared in routes.items():
+        if len(shared) > 1:
+            methods = set().union(*(route.methods or () for route in shared))
+            app.router.routes.append(Route(path, EveryMethod(methods), include_in_schema=False))
+
+
 def _add_fault_control(app: FastAPI) -> None:
-    """The harness's fault controls: extra ms per origin query (origin-slow), and a local
-    tier's invalidations applied late (subscriber-delay). Not found unless the replica
-    runs with FAULT_CONTROL=1; unpublished (they are the harness's, not the API's)."""
+    app.router.routes.append(Route("/_faults/{control}", FaultControl(), include_in_schema=False))
 
-    @app.put("/_faults/origin-delay", include_in_schema=False)
-    async def origin_delay(delay: FaultDelay, request: Request) -> dict[str, float]:
-        if not request.app.state.settings.fault_control:
-            raise HTTPException(404, "Not Found")
-        request.app.state.origin.slow_down(delay.ms)
-        return {"extra_ms": delay.ms}
 
-    @app.put("/_faults/subscriber-delay", include_in_schema=False)
-    async def subscriber_delay(delay: FaultDelay, request: Request) -> dict[str, float]:
-        if not request.app.state.settings.fault_control:
-            raise HTTPException(404, "Not Found")
-        strategy = strategy_of(request)
-        delay_invalidations = getattr(strategy, "delay_invalidations", None)  # LocalFirst's
-        if delay_invalidations is None:
-            raise HTTPException(409, f"{strategy.name} has no local tier to delay")
-        delay_invalidations(delay.ms)
-        return {"delay_ms": delay.ms}
+async def reachable(state: Any, name: str, ping: Callable[[], Awaitable[Any]]) -> str:
+    """`ok` or `unreachable`: a fixed word per dependency, never an exception's text (which
+    named hosts, ports and drivers to anyone asking). The detail goes to the log, when the
+    dependency turns unreachable and when it is back."""
+    said: dict[str, str] = state.health_said
+    try:
+        await ping()
+        now = "ok"
+    except Exception as exc:
+        now = "unreachable"
+        if said.get(name) != now:
+            log.warning("healthz: %s unreachable (%s: %s)", name, type(exc).__name__, exc)
+    if said.get(name) == "unreachable" and now == "ok":
+        log.info("healthz: %s reachable again", name)
+    said[name] = now
+    return now
 
 
 def _add_routes(app: FastAPI) -> None:
@@ -222,16 +299,8 @@ def _add_routes(app: FastAPI) -> None:
             "replica": state.settings.replica_name,
             "strategy": state.settings.cache_strategy,
         }
-        try:
-            await state.origin.ping()
-            health["origin"] = "ok"
-        except Exception as exc:
-            health["origin"] = f"error: {exc}"
-        try:
-            await state.redis.ping()
-            health["redis"] = "ok"
-        except Exception as exc:
-            health["redis"] = f"error: {exc}"
+        health["origin"] = await reachable(state, "origin", state.origin.ping)
+        health["redis"] = await reachable(state, "redis", state.redis.ping)
         health.update(state.strategy.health())
         # Redis down is a degraded but serving replica (fail open); no origin is not serving.
         if health["origin"] != "ok":

@@ -8,15 +8,36 @@ validated in one pass by pydantic's strict JSON parser, which refuses all of tho
 """
 
 import json
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import HTTPException, Path, Request, Response
 from fastapi.exceptions import RequestValidationError
-from pydantic import AfterValidator, ConfigDict, Field, TypeAdapter, ValidationError, with_config
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    with_config,
+)
+from pydantic_core import PydanticCustomError
 from typing_extensions import TypedDict
 
 MAX_PRODUCT_ID = 2**31 - 1
-ProductId = Annotated[int, Path(ge=1, le=MAX_PRODUCT_ID)]
+
+
+def _digits_only(value: Any) -> Any:
+    """An id in a path is ASCII digits and nothing else. Pydantic's lax int takes
+    " 1", "+1", "1_000" and "1.0" as numbers: each was a 200 for product 1."""
+    if isinstance(value, str) and not (value.isascii() and value.isdigit()):
+        raise PydanticCustomError(
+            "int_parsing", "Input should be a valid integer, unable to parse string as an integer"
+        )
+    return value
+
+
+ProductId = Annotated[int, Path(ge=1, le=MAX_PRODUCT_ID), BeforeValidator(_digits_only)]
 
 # PostgreSQL cannot store NUL in text: without this a NUL in a name or a category was a
 # 500 there and a silent write on SQLite.

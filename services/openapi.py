@@ -55,8 +55,13 @@ async def get_product(product_id: ProductId) -> Product:
 
 
 def _described(route: BaseRoute) -> BaseRoute:
-    """The route as FastAPI can describe it: the fast product read gets a described twin."""
-    if isinstance(route, APIRoute) or getattr(route, "path", None) != "/products/{product_id}":
+    """The route as FastAPI can describe it: the fast product read gets a described twin
+    (and the path's catch-all for other methods, unpublished, none)."""
+    if (
+        isinstance(route, APIRoute)
+        or getattr(route, "path", None) != "/products/{product_id}"
+        or not getattr(route, "include_in_schema", True)
+    ):
         return route
     return APIRoute(
         "/products/{product_id}",

@@ -15,6 +15,7 @@ from bench.cli.contract import add_contract_command
 from bench.cli.options import Parser, UsageError
 from bench.cli.run import add_run_commands
 from bench.cli.sweep import add_sweep_commands
+from bench.disk import DiskFull, disk_full_words, no_space
 from bench.runtime.signals import Interrupted, raise_interrupted
 
 
@@ -39,5 +40,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         print(f"python -m bench {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except (DiskFull, OSError) as exc:  # where no run or report was there to say it
+        full = no_space(exc)
+        if full is None:
+            raise
+        print(f"python -m bench {args.command}: error: {disk_full_words(full)}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt as exc:  # outside a run (a report, a dry run): nothing to mark
         return exc.exit_code if isinstance(exc, Interrupted) else 130

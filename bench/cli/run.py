@@ -80,8 +80,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     from bench.analysis.summary import write_analysis
+    from bench.disk import DiskFull, discard_derived, no_space
     from bench.layout import RunFolder
-    from bench.manifest import is_sweep, read_manifest
+    from bench.manifest import is_sweep, note_report, read_manifest
     from bench.report.run import build_report
     from bench.report.sweep import rebuild_sweep
 
@@ -92,11 +93,27 @@ def cmd_report(args: argparse.Namespace) -> int:
         manifest = read_manifest(folder)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    if is_sweep(manifest):  # every cell re-analysed, then the sweep's report
-        markdown, html = rebuild_sweep(folder)
-    else:
-        write_analysis(folder)
-        markdown, html = build_report(folder)
+    folders = [folder]  # what this rewrites: a sweep's cells too
+    if is_sweep(manifest):
+        cells = (folder / record["folder"] for record in manifest["cells"].values())
+        folders += [cell for cell in cells if RunFolder(cell).manifest.is_file()]
+    try:
+        if is_sweep(manifest):  # every cell re-analysed, then the sweep's report
+            markdown, html = rebuild_sweep(folder)
+        else:
+            write_analysis(folder)
+            markdown, html = build_report(folder)
+    except (DiskFull, OSError) as exc:
+        if no_space(exc) is None:
+            raise
+        for each in folders:  # what was written (any of it may be partial) goes, and
+            discard_derived(RunFolder(each))  # run.json says so
+            note_report(each, written=False)
+        failure = DiskFull(folder, "the analysis and report were not written")
+        print(f"python -m bench report: error: {failure}", file=sys.stderr)
+        return 1
+    for each in folders:
+        note_report(each, written=True)
     print(f"report: {markdown}\nreport: {html}")
     return 0
 

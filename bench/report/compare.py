@@ -16,6 +16,7 @@ from bench.analysis.columns import heading, shown_in
 from bench.analysis.numbers import NONE, fmt_figure, missing
 from bench.analysis.summary import strategy_order
 from bench.analysis.tables import read_table
+from bench.disk import write_whole
 from bench.layout import RunFolder
 from bench.manifest import read_manifest
 from bench.report.render import md_escape
@@ -120,5 +121,5 @@ def compare(a: Path, b: Path) -> str:
 def write_compare(a: Path, b: Path, out: Path | None = None) -> Path:
     """Write `compare(a, b)` to `out`, by default `<b>/compare-<a.name>.md`; returns the path."""
     path = out or RunFolder(b).comparison(a)
-    path.write_text(compare(a, b), encoding="utf-8")
+    write_whole(path, compare(a, b))
     return path

@@ -17,6 +17,7 @@ from matplotlib.ticker import FuncFormatter
 
 from bench.analysis.summary import strategy_order
 from bench.analysis.tables import load_probe, read_table
+from bench.disk import whole
 from bench.layout import RunFolder
 from bench.manifest import read_manifest
 
@@ -50,7 +51,8 @@ def percent_yaxis(ax: Axes) -> None:
 def save(fig: Figure, folder: Path, name: str) -> Path:
     path = RunFolder(folder).plot(name)
     path.parent.mkdir(exist_ok=True)
-    fig.savefig(path, dpi=110, bbox_inches="tight")
+    with whole(path) as aside:  # a full disk leaves no half PNG
+        fig.savefig(aside, dpi=110, bbox_inches="tight", format="png")
     return path
 
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import jinja2
 
+from bench.disk import write_whole
 from bench.layout import RunFolder
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -54,12 +55,10 @@ def write_reports(
     run = RunFolder(folder)
     md_path, html_path = run.report("md"), run.report("html")
     md_plots = [(caption, path.relative_to(folder).as_posix()) for caption, path in plots]
-    md_path.write_text(
-        env.get_template(f"{template}.md.j2").render(**context, plots=md_plots), encoding="utf-8"
-    )
+    # each written aside and renamed: a full disk leaves the old file or none, never half
+    write_whole(md_path, env.get_template(f"{template}.md.j2").render(**context, plots=md_plots))
     html_plots = [(caption, data_uri(path)) for caption, path in plots]
-    html_path.write_text(
-        env.get_template(f"{template}.html.j2").render(**context, plots=html_plots),
-        encoding="utf-8",
+    write_whole(
+        html_path, env.get_template(f"{template}.html.j2").render(**context, plots=html_plots)
     )
     return md_path, html_path

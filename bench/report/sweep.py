@@ -22,6 +22,7 @@ from bench.analysis.summary import write_analysis
 from bench.analysis.sweep_summary import sweep_summary
 from bench.analysis.tables import read_table
 from bench.analysis.tune import Budget, tune, tuning_table
+from bench.disk import whole
 from bench.layout import RunFolder
 from bench.manifest import read_manifest
 from bench.report.render import write_reports
@@ -34,7 +35,8 @@ UNSUPPORTED = " ≈"  # the mark of a rank the 95% intervals do not support
 
 def analyse_sweep(folder: Path) -> tuple[Path, Path]:
     """Write the sweep's summary.csv from its cells' summaries, then its report."""
-    sweep_summary(folder).to_csv(RunFolder(folder).summary, index=False)
+    with whole(RunFolder(folder).summary) as aside:
+        sweep_summary(folder).to_csv(aside, index=False)
     return build_sweep_report(folder)
 
 

@@ -16,6 +16,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 import scenarios
 from bench.console import console
+from bench.disk import raise_if_full
 from bench.faults.injector import Injector
 from bench.layout import RunFolder
 from bench.run_config import RunConfig
@@ -36,6 +37,7 @@ class LoadRun:
     lead: Child
     workers: list[Child]
     stats_csv: Path
+    folder: Path  # the run folder its rows go to
 
     @property
     def children(self) -> list[Child]:
@@ -68,7 +70,7 @@ def start_load(
     if config.locust_workers == 0:
         lead = locust_lead(config, file, targets[0], str(prefix), workers_wait_s=WORKERS_WAIT_S)
         child = supervisor.start("locust", [*locust, *lead], logs / "locust.log", extra_env=env)
-        return LoadRun(child, [], stats)
+        return LoadRun(child, [], stats, run.path)
     port = free_port()
     lead = locust_lead(
         config, file, targets[0], str(prefix), workers_wait_s=WORKERS_WAIT_S, bind=(LOOPBACK, port)
@@ -85,7 +87,7 @@ def start_load(
         )
         for i in range(1, config.locust_workers + 1)
     ]
-    return LoadRun(master, workers, stats)
+    return LoadRun(master, workers, stats, run.path)
 
 
 def watch_load(
@@ -119,6 +121,7 @@ def watch_load(
                     f"Locust did not finish within {config.duration_s + LOAD_GRACE_S:.0f} s"
                 )
             supervisor.check_alive()
+            raise_if_full(load.folder, f"during {strategy}'s load")
             count, errors = load.counts()
             now = time.monotonic()
             if now - last_time >= 1.0:

@@ -12,7 +12,7 @@ import shutil
 import sys
 import tempfile
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -61,9 +61,13 @@ class LocalDeployment:
         scraper = Scraper(self.replicas, self.run.metrics(self.strategy)).start()
         try:
             _, failures = watch_load(self.supervisor, self.config, self.strategy, load, injector)
-        finally:
-            applied = injector.finish()  # nothing paused or cut outlives the load
-            scraper.stop()
+        except BaseException:
+            injector.finish()  # nothing paused or cut outlives the load
+            with suppress(OSError):  # the load's own error is the one to tell
+                scraper.stop()
+            raise
+        applied = injector.finish()
+        scraper.stop()  # raises the OSError that stopped its writing (a full disk), if any
         self.supervisor.stop(probe)  # SIGTERM: it writes its last complete cycle and exits
         return LoadResult(load.lead.returncode, failures, applied)
 

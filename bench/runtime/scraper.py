@@ -2,7 +2,8 @@
 
 Origin reads per second, cache errors and invalidations as the replicas count them, to
 lay beside the recorded requests on the timeline. A thread, so that a paused or killed
-replica (a fault) delays no fault and no progress display: it just leaves a gap.
+replica (a fault) delays no fault and no progress display: it just leaves a gap. A
+write that fails (a full disk) stops the thread without a traceback; `stop` raises it.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ class Scraper:
         self.replicas, self.path = list(replicas), path
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="metrics-scraper", daemon=True)
+        self.error: OSError | None = None  # why the file could not be written, if it could not
 
     def start(self) -> Scraper:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -50,10 +52,19 @@ class Scraper:
         return self
 
     def stop(self) -> None:
+        """Stop scraping; raise the OSError that stopped the writing, if one did."""
         self._stop.set()
         self._thread.join(timeout=SCRAPE_EVERY_S + len(self.replicas) * SCRAPE_TIMEOUT_S + 1)
+        if self.error is not None:
+            raise self.error
 
     def _run(self) -> None:
+        try:
+            self._scrape()
+        except OSError as exc:  # raised by `stop`, in the harness's thread
+            self.error = exc
+
+    def _scrape(self) -> None:
         with self.path.open("a", newline="") as file:
             writer = csv.writer(file)
             if file.tell() == 0:
