@@ -49,6 +49,28 @@ if ! "$venv/bin/podman-compose" version 2>/dev/null | grep -q "$PODMAN_COMPOSE_V
     "$venv/bin/pip" install -q "podman-compose==$PODMAN_COMPOSE_VERSION" 2>&1 | grep -v "^WARNING: Location" >&2 || true
 fi
 
+# crun 1.8 refuses a machine whose cgroups are mounted in hybrid mode (v1 controllers
+# and a cgroup2 tree holding one, as here: "cgroups in hybrid mode not supported"); runc
+# runs there. Probed on the minbase image below, and podman set to runc only if need be.
+use_runc_if_crun_cannot() {
+    if podman run --rm "$MINBASE" true 2>/dev/null; then
+        return
+    fi
+    if ! dpkg -s runc > /dev/null 2>&1; then
+        say "installing runc (crun cannot run containers on this machine's cgroups)"
+        as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q runc > /dev/null
+    fi
+    if ! grep -qs '^runtime = "runc"' "$conf"; then
+        say "podman: runtime runc in $conf"
+        as_root tee -a "$conf" > /dev/null <<CONF
+# cache-invalidation-bench (tests/compose/prepare.sh): crun cannot run on hybrid cgroups
+[engine]
+runtime = "runc"
+CONF
+    fi
+    podman run --rm "$MINBASE" true
+}
+
 if ! podman image exists "$MINBASE"; then
     tarball=$CACHE/bookworm-minbase.tar
     if [ ! -s "$tarball" ]; then
@@ -63,6 +85,7 @@ if ! podman image exists "$MINBASE"; then
     say "podman import $MINBASE"
     podman import -q "$tarball" "$MINBASE" > /dev/null
 fi
+use_runc_if_crun_cannot
 
 build() {  # build NAME FILE: a stand-in, unless it is there already
     if ! podman image exists "$1"; then
