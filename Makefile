@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install test test-compose lint format bench bench-all bench-compose tune perf-service perf-analysis openapi clean
+.PHONY: install test test-fast test-compose lint format bench bench-all bench-compose tune perf-service perf-analysis openapi clean
 
 install: $(STAMP)
 
@@ -17,6 +17,11 @@ $(STAMP): pyproject.toml
 
 test: install
 	$(VENV)/bin/pytest -q
+
+# Everything but the tests that start real runs of the harness (marked `run`) and the
+# compose ones: under 2 minutes on 2 cores, for the edit-test loop.
+test-fast: install
+	$(VENV)/bin/pytest -q -m "not run and not compose"
 
 # --runtime compose end to end on podman, with no registry: prepares podman and builds the
 # base images locally (cached on the machine), then runs tests/compose (docs/runtimes.md: On Docker

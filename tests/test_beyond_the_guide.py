@@ -17,6 +17,8 @@ import pytest
 
 from bench.analysis.summary import analyse
 
+pytestmark = pytest.mark.run  # starts real runs: make test-fast leaves it out
+
 # 20 s of load; 15 s where the known answer does not count on rare events (the race's)
 RUN = [sys.executable, "-m", "bench", "run", "--replicas", "2", "--duration", "20"]
 

@@ -18,6 +18,8 @@ import pytest
 from bench.analysis.summary import analyse
 from bench.analysis.tables import load_probe
 
+pytestmark = pytest.mark.run  # starts real runs: make test-fast leaves it out
+
 DELAY_MS = 50.0
 SLACK_MS = 5.0  # the hop, and the write's answer: the publish precedes the ack by that much
 FAULT = f"subscriber-delay@2+7:{DELAY_MS:g}"

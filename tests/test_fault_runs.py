@@ -15,6 +15,8 @@ import pytest
 
 from bench.analysis.summary import analyse
 
+pytestmark = pytest.mark.run  # starts real runs: make test-fast leaves it out
+
 RUN = [sys.executable, "-m", "bench", "run", "--replicas", "2", "--duration", "20",
        "--rate", "200", "--users", "10", "--scenario", "update_heavy"]  # fmt: skip
 TTL_S = 4

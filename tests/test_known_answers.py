@@ -12,6 +12,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+pytestmark = pytest.mark.run  # starts real runs: make test-fast leaves it out
+
 TTL_S = 2.0
 # A stale read's age can exceed the TTL by the time its fill took (the read/write race):
 # the entry lives TTL from its SET, which comes after the origin read it holds.

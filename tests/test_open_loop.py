@@ -17,6 +17,8 @@ import pytest
 
 from bench.analysis.tables import load_requests
 
+pytestmark = pytest.mark.run  # starts real runs: make test-fast leaves it out
+
 RUN = [sys.executable, "-m", "bench", "run", "--strategies", "delete", "--replicas", "2",
        "--duration", "15", "--rate", "200", "--fault", "replica-pause@5+1:1"]  # fmt: skip
 AWAY_S = 1.0  # reads sent this close to the pause are left out of "without the pause"

@@ -32,6 +32,7 @@ def read_rows(folder: Path) -> list[dict[str, str]]:
     return rows
 
 
+@pytest.mark.run
 def test_short_run_writes_folder_manifest_and_rows(tmp_path: Path) -> None:
     results = tmp_path / "results"
     done = subprocess.run(
@@ -154,6 +155,7 @@ def ended(results: Path) -> dict:
 LOAD = "the first strategy's load to start"
 
 
+@pytest.mark.run
 def test_ctrl_c_stops_every_child_and_marks_interrupted(tmp_path: Path) -> None:
     results = tmp_path / "results"
     harness = start_run(results, tmp_path / "tmp")
@@ -167,6 +169,7 @@ def test_ctrl_c_stops_every_child_and_marks_interrupted(tmp_path: Path) -> None:
     assert ttl["ended_at"] and "delete" not in manifest["strategies"]
 
 
+@pytest.mark.run
 def test_sigterm_marks_the_run_interrupted_and_exits_143(tmp_path: Path) -> None:
     results = tmp_path / "results"
     harness = start_run(results, tmp_path / "tmp")
@@ -178,6 +181,7 @@ def test_sigterm_marks_the_run_interrupted_and_exits_143(tmp_path: Path) -> None
     assert list((tmp_path / "tmp").iterdir()) == [], "the scratch folder is removed"
 
 
+@pytest.mark.run
 def test_a_second_ctrl_c_still_marks_the_run_and_removes_its_scratch(tmp_path: Path) -> None:
     results = tmp_path / "results"
     harness = start_run(results, tmp_path / "tmp")
@@ -188,6 +192,7 @@ def test_a_second_ctrl_c_still_marks_the_run_and_removes_its_scratch(tmp_path: P
     assert list((tmp_path / "tmp").iterdir()) == [], "the scratch folder is removed"
 
 
+@pytest.mark.run
 def test_children_die_with_a_harness_killed_by_sigkill(tmp_path: Path) -> None:
     """No handler sees SIGKILL: the kernel must take redis-server, the replicas (and
     their workers), Locust and the probe down with the harness."""

@@ -28,6 +28,8 @@ from bench.analysis.herds import herds
 from bench.analysis.summary import analyse
 from bench.analysis.tables import load_requests
 
+pytestmark = pytest.mark.run  # starts real runs: make test-fast leaves it out
+
 RUN = [sys.executable, "-m", "bench", "run", "--replicas", "2", "--duration", "20",
        "--scenario", "stampede", "--xfetch-beta", "2"]  # fmt: skip
 AFTER_WRITE_NS = 300_000_000  # a herd opened this soon after a write of its key is the write's

@@ -64,6 +64,7 @@ def test_bad_input_exits_2_with_one_line(args: list[str], needle: str, tmp_path:
     assert run_folders(tmp_path) == [], "nothing is started for bad input"
 
 
+@pytest.mark.run
 def test_tiny_sweep_one_row_per_cell(tmp_path: Path) -> None:
     results = tmp_path / "results"
     done = subprocess.run([*SWEEP, *TINY, "--max-stale-ms", "100", "--results", str(results)],
@@ -108,6 +109,7 @@ def test_tiny_sweep_one_row_per_cell(tmp_path: Path) -> None:
     assert tuned.returncode == 0 and "recommendation: delete with TTL" in tuned.stdout
 
 
+@pytest.mark.run
 def test_ctrl_c_marks_the_cell_and_the_sweep_interrupted(tmp_path: Path) -> None:
     results = tmp_path / "results"
     harness = subprocess.Popen(
@@ -139,6 +141,7 @@ def test_every_cell_must_hold_the_faults_before_the_first_runs() -> None:
         SweepConfig(RunConfig(faults=faults), (5.0,), (1, 2))
 
 
+@pytest.mark.run
 def test_origin_load_falls_as_the_ttl_grows(tmp_path: Path) -> None:
     """What the cache is for, seen from the database: `ttl` at 30 s reads the origin less
     often than at 1 s, in the same sweep (origin reads/s from the replicas' counters)."""

@@ -21,10 +21,13 @@ import pytest
 from bench.faults.kinds import KINDS
 from bench.runtime.compose_plan import PROJECT
 
-pytestmark = pytest.mark.skipif(
-    os.environ.get("BENCH_COMPOSE_ENGINE") != "podman",
-    reason="make test-compose runs it, on podman prepared by tests/compose/prepare.sh",
-)
+pytestmark = [
+    pytest.mark.compose,
+    pytest.mark.skipif(
+        os.environ.get("BENCH_COMPOSE_ENGINE") != "podman",
+        reason="make test-compose runs it, on podman prepared by tests/compose/prepare.sh",
+    ),
+]
 RUN = [sys.executable, "-m", "bench", "run", "--runtime", "compose", "--replicas", "2",
        "--duration", "15"]  # fmt: skip
 # every kind of bench.faults.kinds, one after another (a test checks none is missing)
