@@ -5,7 +5,6 @@ serves stale lists: the partial-key gotcha. Lists are picked through the categor
 zipfian product id, so popular products make their categories popular.
 """
 
-from scenarios import recorder  # noqa: F401  (registers the request listener)
 from scenarios.workload import BenchUser, OpMix
 
 

@@ -5,7 +5,6 @@ old row, lose the race to a write's delete, and put the old row back in the cach
 Few keys and many writes make that interleaving frequent enough to measure.
 """
 
-from scenarios import recorder  # noqa: F401  (registers the request listener)
 from scenarios.workload import BenchUser, OpMix
 
 HOT_KEYS = 8

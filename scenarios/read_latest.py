@@ -5,7 +5,6 @@ and reads follow them (zipfian over recency), so a read soon after a write of th
 id is the common case: rule 5, "a write is visible on the next read".
 """
 
-from scenarios import recorder  # noqa: F401  (registers the request listener)
 from scenarios.workload import BenchUser, OpMix
 
 

@@ -4,7 +4,6 @@ The everyday catalogue: shows hit ratio and latency, and how stale a read can be
 most writes hit the same few hot ids.
 """
 
-from scenarios import recorder  # noqa: F401  (registers the request listener)
 from scenarios.workload import BenchUser, OpMix
 
 

@@ -11,7 +11,6 @@ most herds. (At 1% a key was deleted about as often as it expired, and early ref
 which only acts before an expiry, was hidden behind the write's plain misses.)
 """
 
-from scenarios import recorder  # noqa: F401  (registers the request listener)
 from scenarios.workload import BenchUser, OpMix
 
 HOT_KEYS = 4

@@ -4,7 +4,6 @@ Invalidation is the common path here: shows over-invalidation (hit ratio collaps
 and the strategies' write cost.
 """
 
-from scenarios import recorder  # noqa: F401  (registers the request listener)
 from scenarios.workload import BenchUser, OpMix
 
 
