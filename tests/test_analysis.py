@@ -38,12 +38,14 @@ PROBE_COLUMNS = (
 )  # fmt: skip
 
 
-def request(strategy, op, key, start_ms, end_ms, status, version, items, cache, server="") -> list:
+def request(
+    strategy, op, key, start_ms, end_ms, status, version, items, cache, server="", error=""
+) -> list:
     """One request row as the recorder writes it (times in ms from T0 here)."""
     start, end = T0_NS + round(start_ms * MS), T0_NS + round(end_ms * MS)
     latency = f"{end_ms - start_ms:.3f}"
     return [strategy, op, key, start, end, latency, status, version, items, cache, "r1", "w",
-            server, ""]  # fmt: skip
+            server, "", error]  # fmt: skip
 
 
 # fmt: off
