@@ -227,6 +227,9 @@ def test_children_die_with_a_harness_killed_by_sigkill(tmp_path: Path) -> None:
         (["--swr-window", "inf"], "--swr-window"),
         (["--arrivals", "poisson"], "--arrivals"),
         (["--arrivals", "open", "--rate", "max"], "--arrivals"),
+        (["--request-timeout-s", "0"], "--request-timeout-s"),
+        (["--request-timeout-s", "nan"], "--request-timeout-s"),
+        (["--request-timeout-s", "soon"], "--request-timeout-s"),
     ],
 )
 def test_bad_input_exits_2_with_one_line(args: list[str], needle: str, tmp_path: Path) -> None:

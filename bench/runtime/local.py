@@ -60,12 +60,14 @@ class LocalDeployment:
         probe = self.start_probe()
         scraper = Scraper(self.replicas, self.run.metrics(self.strategy)).start()
         try:
-            _, failures = watch_load(self.supervisor, self.config, self.strategy, load, injector)
+            requests, failures = watch_load(
+                self.supervisor, self.config, self.strategy, load, injector
+            )
         finally:
             applied = injector.finish()  # nothing paused or cut outlives the load
             scraper.stop()
         self.supervisor.stop(probe)  # SIGTERM: it writes its last complete cycle and exits
-        return LoadResult(load.lead.returncode, failures, applied)
+        return LoadResult(load.lead.returncode, failures, applied, requests)
 
     def start_probe(self) -> Child:
         out = str(self.run.probe_file(self.strategy))
