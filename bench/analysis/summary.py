@@ -23,7 +23,7 @@ import pandas as pd
 from bench.analysis.faults import fault_effects, load_faults
 from bench.analysis.figures import probe_stats, read_stats, request_stats
 from bench.analysis.herds import herd_stats
-from bench.analysis.staleness import check_staleness, successful, t_visibility
+from bench.analysis.staleness import answered, check_staleness, t_visibility
 from bench.analysis.tables import Unreadable, load_probe, load_requests
 from bench.analysis.timeline import load_metrics, origin_load, timeline
 from bench.analysis.whitebox import load_invalidations, whitebox, whitebox_stats
@@ -35,7 +35,7 @@ from scenarios.request_rows import OPS
 CONFIG_COLUMNS: tuple[str, ...] = ("scenario", "ttl_s", "replicas", "repeat")
 SUMMARY_COLUMNS: tuple[str, ...] = (
     "strategy", "scenario", "replicas", "ttl_s",
-    "requests", "rps", "errors", "reads", "writes",
+    "requests", "rps", "errors", "unparseable", "reads", "reads_checked", "writes",
     "read_p50_ms", "read_p90_ms", "read_p99_ms", "read_p999_ms", "read_max_ms",
     "read_server_p50_ms", "read_server_p99_ms",
     "read_intended_p50_ms", "read_intended_p99_ms", "arrivals_late", "arrival_lateness_p99_ms",
@@ -101,6 +101,17 @@ def strategy_order(manifest: dict[str, Any]) -> list[str]:
     return list(dict.fromkeys(listed))
 
 
+def load_seconds(manifest: dict[str, Any], strategy: str) -> float | None:
+    """How long `strategy`'s load sent requests: run.json's `load_s`; for a run recorded
+    before it was, the configured duration of a load that ran to its end (one that has
+    `rows_recorded`); None for a load that stopped early."""
+    record = manifest.get("strategies", {}).get(strategy, {})
+    if "load_s" in record:
+        return float(record["load_s"])
+    duration = manifest.get("config", {}).get("duration_s")
+    return float(int(duration)) if "rows_recorded" in record and duration else None
+
+
 def _groups(frame: pd.DataFrame, columns: Sequence[str]) -> Iterator[tuple[tuple, pd.DataFrame]]:
     yield from frame.groupby(list(columns), sort=False, observed=True, dropna=False)
 
@@ -150,7 +161,7 @@ def summarise(
         cell = dict(zip(columns, key, strict=True))
         row: dict[str, Any] = {c: cell.get(c, config.get(c)) for c in CONFIG_COLUMNS}
         row["strategy"] = cell["strategy"]
-        row |= request_stats(group)
+        row |= request_stats(group, load_seconds(manifest, cell["strategy"]))
         row |= read_stats(reads_by.get(key, reads.iloc[:0]))
         row |= probe_stats(probe_by.get(tuple(cell[c] for c in probe_columns), probe.iloc[:0]))
         if cell["strategy"] in per_strategy.index:
@@ -164,8 +175,8 @@ def summarise(
 
 
 def latency_cdf(requests: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
-    """Latency (ms) of successful requests at `CDF_QUANTILES`, per group and op, for plots."""
-    ok = requests[successful(requests["status"])].assign(op=lambda f: f["op"].astype(str))
+    """Latency (ms) of answered requests at `CDF_QUANTILES`, per group and op, for plots."""
+    ok = requests[answered(requests)].assign(op=lambda f: f["op"].astype(str))
     by = [*columns, "op"]
     cdf = ok.groupby(by, sort=False, observed=True, dropna=False)["latency_ms"].quantile(
         list(CDF_QUANTILES)

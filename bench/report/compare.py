@@ -20,7 +20,8 @@ from bench.manifest import read_manifest
 from bench.report.render import md_escape
 from bench.report.run import header
 
-FIGURES = ("rps", "errors", "read_p50_ms", "read_p99_ms", "read_p999_ms", "write_p99_ms",
+FIGURES = ("rps", "errors", "unparseable", "read_p50_ms", "read_p99_ms", "read_p999_ms",
+           "write_p99_ms",
            "read_server_p50_ms", "read_server_p99_ms",
            "hit_ratio", "local_hit_ratio", "origin_rps_mean", "origin_rps_peak",
            "herd_size_p50", "herd_size_p99", "read_p99_after_expiry_ms",

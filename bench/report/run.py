@@ -48,8 +48,8 @@ STATUS_WARNINGS = {
     "running": "This run has no recorded end: it is still running, or its harness was killed",
 }
 Row = dict[str, Any]
-SPEED_COLUMNS = ("requests", "rps", "errors", "read_p50_ms", "read_p99_ms", "read_p999_ms",
-                 "read_max_ms", "write_p99_ms", "hit_ratio", "local_hit_ratio",
+SPEED_COLUMNS = ("requests", "rps", "errors", "unparseable", "read_p50_ms", "read_p99_ms",
+                 "read_p999_ms", "read_max_ms", "write_p99_ms", "hit_ratio", "local_hit_ratio",
                  "origin_rps_mean", "origin_rps_peak")  # fmt: skip
 FRESH_COLUMNS = ("stale_reads", "stale_read_ratio", "stale_by_design_ratio", "stale_age_p50_ms",
                  "stale_age_p99_ms", "stale_age_max_ms", "list_stale_ratio",
@@ -147,14 +147,17 @@ def verdict(row: Row | None, record: dict[str, Any]) -> str:
         why = f": {record['reason']}" if record.get("reason") else ""
         return f"not measured (status {status}{why})."
     parts = []
+    # the reads the checker judged: a failed read (unparseable, unanswered) is neither
+    # fresh nor stale (a summary.csv written before `reads_checked` counted all reads)
+    checked = fmt_int(row.get("reads_checked", row["reads"]))
     if missing(row["stale_read_ratio"]):
         parts.append("staleness not analysed")
     elif row["stale_reads"] == 0:
-        parts.append(f"no stale reads among {fmt_int(row['reads'])}")
+        parts.append(f"no stale reads among {checked}")
     else:
         parts.append(
             f"{fmt_pct(row['stale_read_ratio'])} of reads stale ({fmt_int(row['stale_reads'])}"
-            f" of {fmt_int(row['reads'])}), median age {fmt_ms(row['stale_age_p50_ms'])} ms,"
+            f" of {checked}), median age {fmt_ms(row['stale_age_p50_ms'])} ms,"
             f" oldest {fmt_ms(row['stale_age_max_ms'])} ms"
         )
     if positive(row["list_stale_ratio"]):
@@ -171,7 +174,10 @@ def verdict(row: Row | None, record: dict[str, Any]) -> str:
     if not missing(row["probe_convergence_p50_ms"]):
         parts.append(probe_phrase(row))
     if positive(row["errors"]):
-        parts.append(f"{fmt_int(row['errors'])} errors")
+        unreadable = row.get("unparseable")
+        bodies = (f", {fmt_int(unreadable)} of them a 2xx whose body did not parse"
+                  if positive(unreadable) else "")  # fmt: skip
+        parts.append(f"{fmt_int(row['errors'])} errors{bodies}")
     status = record.get("status", "complete")
     partial = f" (strategy status {status}: partial figures)" if status != "complete" else ""
     if status == "failed_verify":  # a service the suite did not start: measured all the same
