@@ -15,7 +15,8 @@ from bench.runtime.waiting import wait_until
 
 RUN = [sys.executable, "-m", "bench", "run"]
 COLUMNS = ["strategy", "op", "key", "t_start_ns", "t_end_ns", "latency_ms", "status", "version",
-           "items", "cache", "replica", "worker", "server_ms", "t_intended_ns"]  # fmt: skip
+           "items", "cache", "replica", "worker", "server_ms", "t_intended_ns",
+           "error"]  # fmt: skip
 
 
 def run_folders(results: Path) -> list[Path]:
