@@ -82,7 +82,7 @@ class WriteIndex:
 
     @classmethod
     def build(cls, pair: np.ndarray, version: np.ndarray, ack_ns: np.ndarray) -> WriteIndex:
-        """Index successful writes: pair key, the version each created, its ack (ns)."""
+        """Index answered writes: pair key, the version each created, its ack (ns)."""
         stride = int(version.max()) + 2 if version.size else 2
         stream_ids, streams = pd.factorize(pair)
         if len(streams) * stride >= 1 << 62:
@@ -198,7 +198,7 @@ def _product_pairs(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per row: its (group, product) pair key, and whether the checker can judge it.
 
-    Judged rows are the `candidates` (successful product reads and writes) whose key is
+    Judged rows are the `candidates` (answered product reads and writes) whose key is
     a product id and whose answer carries a version; other rows get pair key of id 0.
     """
     # keys repeat (a catalogue's ids): parse each distinct key once, not every row's

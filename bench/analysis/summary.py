@@ -66,7 +66,7 @@ class Analysis:
     summary: one row per strategy (x sweep cell), columns `SUMMARY_COLUMNS`.
     t_visibility: group columns, t_ms, reads, fresh_share (0..1), nines.
     latency_cdf: group columns, op, quantile (0..1), latency_ms.
-    reads: every successful read (op read and list) with `stale`, `stale_age_ms`,
+    reads: every answered read (op read and list) with `stale`, `stale_age_ms`,
         `since_write_ms`, `write_in_flight` (see `bench.analysis.staleness.check_staleness`).
     probe: the raw probe rows, `censored` as bool.
     unreadable: rows skipped because they did not parse, per raw file (relative path).
