@@ -27,6 +27,12 @@ from bench.runtime.base import Deployment, RunFailure, Runtime
 from bench.runtime.signals import Interrupted, shielded
 from bench.verify import VerifyFailed, claim
 
+NOTHING_RECORDED = "no request was recorded"
+
+
+class NothingRecorded(RunFailure):
+    """A strategy's load left no row: it fails, and the run with it."""
+
 
 @dataclass(frozen=True)
 class RunOutcome:
@@ -178,15 +184,22 @@ def measure_deployed(
     raise_if_full(run.path, f"during {strategy}'s load")
     if load.faults:  # recorded before anything is analysed
         write_faults(run.faults, load.faults)
-    # Locust's own stats CSV lags up to a second behind; the recorded rows are the truth.
+    # Every request sent leaves a row, so the rows are the truth; Locust's own counts
+    # are recorded beside them. Rates are over the load's own time, `load_s`.
     rows = count_rows(run.request_files() - before)
     record.update(status="complete", ended_at=utc_now(), locust_exit_code=load.exit_code,
-                  rows_recorded=rows)  # fmt: skip
+                  rows_recorded=rows, load_s=config.load_s)  # fmt: skip
+    if rows == 0:  # nothing measured is no result: the strategy failed
+        raise NothingRecorded(NOTHING_RECORDED)
     if unfresh is not None:
         record.update(status="failed_verify", reason=unfresh)
-    errors = ""
+    said = f"{strategy}: {rows} requests recorded, {rows / config.load_s:.0f} rps"
+    if load.requests is not None:
+        record["locust_requests"] = load.requests
+        if load.requests != rows:
+            said += f" (Locust counted {load.requests})"
     if load.failures is not None:
         record["locust_failures"] = load.failures
-        errors = f", {rows / config.duration_s:.0f} rps, {load.failures} errors"
+        said += f", {load.failures} errors"
     manifest.save()
-    console.print(f"{strategy}: {rows} requests recorded{errors}")
+    console.print(said)

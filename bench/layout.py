@@ -48,7 +48,12 @@ class RunFolder:
         return self.locust / strategy
 
     def locust_stats(self, strategy: str) -> Path:
+        """Locust's stats while it runs, rewritten every second (so up to one behind)."""
         return Path(f"{self.locust_prefix(strategy)}_stats.csv")
+
+    def locust_final(self, strategy: str) -> Path:
+        """Locust's final stats per endpoint (`--json-file`), written once it stopped."""
+        return Path(f"{self.locust_prefix(strategy)}.json")
 
     def metrics(self, strategy: str) -> Path:
         """The replicas' own counters, scraped once a second during the load."""

@@ -8,7 +8,7 @@ from typing import Any
 
 from bench.faults.kinds import CONTROLLED
 from bench.faults.spec import Fault, FaultSpecError, check_faults
-from scenarios.workload_config import ARRIVALS
+from scenarios.workload_config import ARRIVALS, REQUEST_TIMEOUT_S
 from services.strategies import GUIDE_STRATEGIES, STRATEGIES, STRATEGY_NAMES, OptionValue
 
 SCENARIOS = ("read_mostly", "update_heavy", "read_latest", "lists", "race", "stampede")
@@ -57,6 +57,8 @@ class RunConfig:
     # every other declared option keeps its default
     options: dict[str, OptionValue] = field(default_factory=dict)
     arrivals: str = "closed"  # or "open": Poisson arrivals at `rate` (BENCH_ARRIVALS)
+    # a request's deadline, send to last byte; past it, it is recorded as a timeout
+    request_timeout_s: float = REQUEST_TIMEOUT_S
     # --runtime external: the user's replicas, and the probe-only ids no load touches
     # (the last is the first write's, the others the probe's); the label is `strategies`.
     targets: tuple[str, ...] = ()
@@ -112,6 +114,7 @@ class RunConfig:
             ("--rate", self.rate),
             ("--origin-delay-ms", self.origin_delay_ms),
             ("--poll-ms", self.poll_ms),
+            ("--request-timeout-s", self.request_timeout_s),
         ]:  # nan slips past every comparison below, and inf would never end a run
             if number is not None and not math.isfinite(number):
                 raise ConfigError(f"{name} must be a finite number, got {number}")
@@ -128,6 +131,8 @@ class RunConfig:
                 raise ConfigError(f"{name} must be at least {low}, got {value}")
         if self.poll_ms <= 0:
             raise ConfigError(f"--poll-ms must be positive, got {self.poll_ms}")
+        if self.request_timeout_s <= 0:
+            raise ConfigError(f"--request-timeout-s must be positive, got {self.request_timeout_s}")
         if self.rate is not None and self.rate <= 0:
             raise ConfigError(f"--rate must be positive or 'max', got {self.rate}")
         if self.origin_delay_ms is not None and self.origin_delay_ms < 0:
@@ -184,6 +189,12 @@ class RunConfig:
         if self.origin_delay_ms is not None:
             return self.origin_delay_ms
         return SCENARIO_ORIGIN_DELAY_MS.get(self.scenario, 0.0)
+
+    @property
+    def load_s(self) -> int:
+        """How long Locust sends requests: its --run-time, the whole seconds of --duration.
+        A strategy's rates are its requests over this (run.json records it as `load_s`)."""
+        return int(self.duration_s)
 
     @property
     def user_rate(self) -> float | None:

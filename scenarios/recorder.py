@@ -6,9 +6,12 @@ plain run, a master with workers and `--processes N` all work without coordinati
 master sends no request and so writes no file.
 
 The task tells the listener what it did through the request's `context`:
-`{"op": "read" | "write" | "list", "key": "<id or category>"}`. The listener adds what
-only the response knows: status, version(s), X-Cache, X-Replica (or, without it, the
-target URL the request went to, from the context).
+`{"op": "read" | "write" | "list", "key": "<id or category>"}`, and what it made of the
+answer: `answer`, the body's (version, items, error) as `request_rows.answer_fields`
+reads them, or `error` for a request it gave up (`timeout`, `unanswered`). The listener
+adds what only the response knows: status, X-Cache, X-Replica (or, without it, the
+target URL the request went to, from the context), and for a request that got no answer
+the client's exception (`request_rows.failure_text`).
 
 Environment:
 - BENCH_RUN_DIR: the run folder (required to record; without it a warning is logged).
@@ -26,15 +29,16 @@ from typing import Any
 
 import gevent
 from locust import events
+from locust.exception import CatchResponseError
 
 from scenarios.request_rows import (
     BATCH_SECONDS,
     REQUESTS_FOLDER,
     RowWriter,
+    answer_fields,
     csv_field,
+    failure_text,
     format_row,
-    list_items,
-    product_version,
     server_ms,
     worker_name,
 )
@@ -75,18 +79,27 @@ class RequestRecorder:
         self,
         response_time: float,
         response: Any = None,
-        context: dict[str, str] | None = None,
+        context: dict[str, Any] | None = None,
         start_time: float | None = None,
+        exception: BaseException | None = None,
         **_kwargs: Any,
     ) -> None:
-        """Buffer one row. The hot path: dict lookups, one scan of the body, one f-string."""
-        op = context.get("op", "") if context else ""
-        key = context.get("key", "") if context else ""
-        intended = context.get("intended_ns", "") if context else ""
+        """Buffer one row. The hot path: dict lookups, the body read once, one f-string."""
+        context = context or {}
+        op, key = context.get("op", ""), context.get("key", "")
+        intended = context.get("intended_ns", "")
         t_start_ns = int((start_time or 0.0) * 1e9)
         t_end_ns = t_start_ns + int(response_time * 1e6)
         status = response.status_code if response is not None else 0
-        version = items = cache = replica = server = ""
+        version = items = cache = replica = server = error = ""
+        if "error" in context:  # a request its user gave up
+            error = context["error"]
+        elif "answer" in context:  # a 2xx the task has read
+            version, items, error = context["answer"]
+        elif exception is not None and not isinstance(exception, CatchResponseError):
+            error = failure_text(exception)  # no answer, or its body cut off
+        elif 200 <= status < 300:  # a task of another locustfile: read it here
+            version, items, error = answer_fields(op, response.content)
         headers = response.headers if response is not None else None
         if headers is not None:
             cache = headers.get("x-cache") or ""
@@ -95,13 +108,8 @@ class RequestRecorder:
             if type(cache) is not str or type(replica) is not str:  # a repeated header
                 cache, replica = _joined(cache), _joined(replica)
             server = server_ms(timing if type(timing) is str else _joined(timing))
-        if not replica and context:  # a service without X-Replica: its URL names it
+        if not replica:  # a service without X-Replica: its URL names it
             replica = context.get("target", "")
-        if 200 <= status < 300:
-            if op == "list":
-                items = list_items(response.content)
-            else:
-                version = product_version(response.content)
         self.writer.add(
             format_row(
                 self.strategy,
@@ -118,6 +126,7 @@ class RequestRecorder:
                 self.worker,
                 server,
                 str(intended),
+                error,
             )
         )
 

@@ -7,20 +7,23 @@ One CSV per Locust process, `$BENCH_RUN_DIR/requests/<hostname>-<pid>.csv`, one 
 request, columns `COLUMNS` in that order. Times are wall-clock nanoseconds since the
 epoch so rows from several processes (and the probe) line up on one clock.
 
-Everything here runs once per request inside Locust, so it is written for speed: bodies
-are scanned, not parsed, and rows are formatted with one f-string instead of the csv
-module (which costs ~1 us per row plus ~8 us per kB of a list's `items`).
+Everything here runs once per request inside Locust, so it is written for speed: rows are
+formatted with one f-string instead of the csv module (which costs ~1 us per row plus ~8
+us per kB of a list's `items`), and a list body, which repeats byte for byte while it is
+cached, is read once per distinct body. Bodies are read by `scenarios.bodies`, the one
+reading of an answer, so a body the suite cannot read is a failed request here too.
 """
 
 from __future__ import annotations
 
 import functools
-import json
 import os
 import re
 import socket
 import time
 from pathlib import Path
+
+from scenarios import bodies
 
 # The one statement of the row schema: column order and the pandas dtype analysis reads
 # each column as (nullable `Int64`: a failed request has no version).
@@ -39,26 +42,27 @@ DTYPES: dict[str, str] = {
     "worker": "string",
     "server_ms": "float64",  # the replica's own time (Server-Timing app;dur); NaN: none sent
     "t_intended_ns": "Int64",  # open loop: when the schedule meant to send it; closed: <NA>
+    # why a request failed where its status cannot say: "" for an answer that read (or a
+    # 3xx/4xx/5xx, whose status says it), else one of ERRORS or the exception's class
+    "error": "string",
 }
 COLUMNS: tuple[str, ...] = tuple(DTYPES)
 REQUESTS_FOLDER = "requests"  # under BENCH_RUN_DIR; bench.layout names the same folder
 HEADER = ",".join(COLUMNS) + "\n"
 OPS: tuple[str, ...] = ("read", "write", "list")
 CACHE_VALUES: tuple[str, ...] = ("local", "redis", "stale", "miss")
+# The `error` of a request that has no answer to read: a 2xx whose body does not parse or
+# lacks its version or items; no answer within the request deadline; still unanswered when
+# the load stopped (t_end_ns: when it was given up). A failed connection (status 0) names
+# its exception's class instead, e.g. ConnectionRefusedError.
+UNPARSEABLE, TIMEOUT, UNANSWERED = "unparseable", "timeout", "unanswered"
+ERRORS: tuple[str, ...] = (UNPARSEABLE, TIMEOUT, UNANSWERED)
 
 BATCH_ROWS = 2000
 BATCH_SECONDS = 0.2  # a killed Locust loses at most this much of its rows
 # Distinct list bodies remembered (~15 kB each for 100 products).
 LIST_MEMO_SIZE = 256
 
-# Regexes instead of json.loads: a product body needs one field, a list body two per item,
-# and a regex scan costs a fraction of a full parse (json.loads of a 100-product list is
-# ~100 us). Safe on the service's JSON: a string value cannot contain `"version":`
-# unescaped and no item nests another object. `{"id"` relies on id being each item's
-# first field (the model's order) because scanning for `{` is twice as fast as for `"`;
-# if the order ever changes the counts disagree and `list_items` falls back to json.
-_VERSION = re.compile(rb'"version"\s*:\s*(\d+)')
-_ITEM_ID = re.compile(rb'\{"id"\s*:\s*(\d+)')
 # `app;dur=0.123` among a Server-Timing header's metrics; only digits reach the row.
 _APP_DUR = re.compile(r"(?:^|,)\s*app\s*;(?:[^,]*;)?\s*dur=(\d+(?:\.\d+)?)\s*(?:[,;]|$)")
 
@@ -68,31 +72,43 @@ def worker_name() -> str:
     return f"{socket.gethostname()}-{os.getpid()}"
 
 
-def product_version(body: bytes | None) -> str:
-    """The `version` of a product body, as a decimal string; empty when absent."""
-    if not body:
-        return ""
-    match = _VERSION.search(body)
-    return match.group(1).decode() if match else ""
-
-
 @functools.lru_cache(maxsize=LIST_MEMO_SIZE)
-def list_items(body: bytes | None) -> str:
-    """The products embedded in a list body as `id:version` separated by spaces.
+def list_items(body: bytes) -> str | None:
+    """The products a list body states, as `id:version` separated by spaces; None when
+    the body does not read as a list (`scenarios.bodies.list_items`).
 
     Memoised on the exact body: a cached list is served byte for byte the same until a
     write retires it, so most list responses repeat one seen a moment ago. Hashing a
-    13 kB body costs ~3 us where scanning it costs ~35 us (100 products).
+    13 kB body costs ~3 us where parsing it costs ~80 us (100 products).
     """
-    if not body:
+    items = bodies.list_items(body)
+    if items is None:
+        return None
+    return " ".join(f"{product_id}:{version}" for product_id, version in items)
+
+
+def answer_fields(op: str, body: bytes | None) -> tuple[str, str, str]:
+    """`(version, items, error)` of a 2xx answer to `op`, as the row holds them: a list's
+    items, a product's (read or write) top-level version, or `UNPARSEABLE` and neither."""
+    if op == "list":
+        items = list_items(body or b"")
+        return ("", "", UNPARSEABLE) if items is None else ("", items, "")
+    version = bodies.product_version(body)
+    return ("", "", UNPARSEABLE) if version is None else (str(version), "", "")
+
+
+def failure_text(exception: BaseException | None) -> str:
+    """The `error` of a request that got no whole answer: `TIMEOUT` for a socket or gevent
+    timeout, else the exception's class (the cause's, for a client's wrapper of it, such
+    as geventhttpclient's RetriesExceeded); "" with no exception."""
+    if exception is None:
         return ""
-    ids = _ITEM_ID.findall(body)
-    versions = _VERSION.findall(body)
-    if len(ids) != len(versions):
-        # Not the shape the scan assumes (a product lacking a field?): parse it properly.
-        items = json.loads(body).get("items", [])
-        return " ".join(f"{item.get('id', '')}:{item.get('version', '')}" for item in items)
-    return b" ".join(map(b":".join, zip(ids, versions, strict=True))).decode()
+    cause = getattr(exception, "original", None)
+    if isinstance(cause, BaseException):
+        exception = cause
+    if isinstance(exception, TimeoutError) or type(exception).__name__ == "Timeout":
+        return TIMEOUT
+    return type(exception).__name__
 
 
 def server_ms(header: str) -> str:
@@ -123,17 +139,18 @@ def format_row(
     worker: str,
     server: str = "",
     intended_ns: str = "",
+    error: str = "",
 ) -> str:
     """One CSV line in `COLUMNS` order.
 
-    Fields that come from outside (context key, headers, a json-fallback item list) are
-    quoted when needed; `strategy` and `worker` must already be (see `RequestRecorder`),
-    and numbers and scanned versions cannot need it.
+    Fields that come from outside (context key, headers, an exception's name) are quoted
+    when needed; `strategy` and `worker` must already be (see `RequestRecorder`), and
+    numbers, versions and items (digits, `:` and spaces) cannot need it.
     """
     return (
         f"{strategy},{op},{csv_field(key)},{t_start_ns},{t_end_ns},{latency_ms:.3f},"
-        f"{status},{version},{csv_field(items)},{csv_field(cache)},{csv_field(replica)},"
-        f"{worker},{server},{intended_ns}\n"
+        f"{status},{version},{items},{csv_field(cache)},{csv_field(replica)},"
+        f"{worker},{server},{intended_ns},{csv_field(error)}\n"
     )
 
 

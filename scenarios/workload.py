@@ -20,22 +20,29 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import gevent
+from gevent import GreenletExit
 from gevent.pool import Group
 from locust import FastHttpUser, events, task
 from locust.env import Environment
+from locust.runners import STATE_CLEANUP, STATE_STOPPED, STATE_STOPPING
 
 import scenarios.recorder  # noqa: F401  (registers the request listener on import)
 from scenarios.keys import KeyChooser, make_chooser
+from scenarios.request_rows import TIMEOUT, UNANSWERED, answer_fields
 from scenarios.workload_config import WorkloadConfig
 
 PRODUCT_NAME = "/products/{id}"
 CATEGORY_NAME = "/categories/{category}/products"
 # Open-loop requests of this process still waiting for an answer. At the test's end they
-# get ARRIVALS_STOP_S to answer (a slow answer is data) before they are dropped.
+# get ARRIVALS_STOP_S to answer (a slow answer is data); then they are given up, each
+# recorded as unanswered.
 _in_flight = Group()
 ARRIVALS_STOP_S = 2.0
 TIMER_SLACK_NS = 1_200_000  # how early a timer is set, then made up by yielding
 MAX_PHASE_S = 1.0  # a closed-loop user's random start, at most
+# Runner states in which the load is over: nothing more is sent. (A user that Locust's
+# stop kills just as it wakes up would otherwise send one request and die waiting.)
+LOAD_OVER = (STATE_CLEANUP, STATE_STOPPING, STATE_STOPPED)
 
 
 @functools.cache
@@ -58,8 +65,20 @@ def _check_workload(**_kwargs: Any) -> None:
 
 @events.test_stop.add_listener
 def _finish_arrivals(**_kwargs: Any) -> None:
+    """Wait a little for the open-loop requests still in flight, then give them up; each
+    records its row as it dies (`BenchUser.send`), before the recorder's last flush."""
     _in_flight.join(timeout=ARRIVALS_STOP_S)
-    _in_flight.kill(block=False)
+    _in_flight.kill(block=True, timeout=ARRIVALS_STOP_S)
+
+
+class GivenUp(Exception):
+    """A request its user stopped waiting for: past its deadline, or still unanswered when
+    the load stopped. Locust counts it a failure; its row's `error` says which."""
+
+
+class _PastDeadline(Exception):
+    """What a request's deadline raises into it: no Timeout, so no client code below
+    takes it for one of its own to retry or to swallow."""
 
 
 @dataclass(frozen=True)
@@ -98,6 +117,12 @@ class BenchUser(FastHttpUser):
     # FastHttpSession's connections per user: open-loop requests overlap while a replica
     # stalls (200 req/s through a 1 s pause is 200 in flight); closed loop uses one.
     concurrency = 500
+    # A 3xx is an answer like any other: recorded with its status, a failure, and nothing
+    # is sent to its Location (the suite sends traffic to its targets and nowhere else).
+    # geventhttpclient follows none with 0; Locust's `allow_redirects=False` would instead
+    # swap the client's redirect codes for the duration of one request, a race between
+    # the overlapping requests of an open-loop user.
+    max_redirects = 0
 
     mix: ClassVar[OpMix] = OpMix(read=95, write=5)
     read_keys: ClassVar[str] = "zipfian"
@@ -109,6 +134,8 @@ class BenchUser(FastHttpUser):
         if self.host is None and config.targets:
             # Locust wants a host; every request uses an absolute URL to a target anyway.
             self.host = config.targets[0]
+        # each socket wait is bounded too; the request's deadline is `send`'s
+        self.network_timeout = self.connection_timeout = config.request_timeout_s
         super().__init__(environment)  # raises if there is neither BENCH_TARGETS nor --host
         self.targets = config.targets or (str(self.host).rstrip("/"),)
         worker_index = getattr(environment.runner, "worker_index", 0)
@@ -196,14 +223,8 @@ class BenchUser(FastHttpUser):
 
     def read_product(self, intended_ns: int | None) -> None:
         """GET /products/{id}."""
-        key, target = self.read_chooser.next_key(), self.target()
-        with self.client.get(
-            f"{target}/products/{key}",
-            name=PRODUCT_NAME,
-            context=request_context("read", str(key), intended_ns, target),
-            catch_response=True,
-        ) as response:
-            _fail_unless_2xx(response)
+        key = self.read_chooser.next_key()
+        self.send("GET", "read", str(key), f"/products/{key}", intended_ns)
 
     def write_product(self, intended_ns: int | None) -> None:
         """PATCH /products/{id} with a new price or name; tells the choosers it was written."""
@@ -212,28 +233,67 @@ class BenchUser(FastHttpUser):
             body: dict[str, Any] = {"price": round(self.rng.uniform(1.0, 1000.0), 2)}
         else:
             body = {"name": f"product {key} rev {self.rng.getrandbits(32):08x}"}
-        target = self.target()
-        with self.client.request(
-            "PATCH",
-            f"{target}/products/{key}",
-            name=PRODUCT_NAME,
-            json=body,
-            context=request_context("write", str(key), intended_ns, target),
-            catch_response=True,
-        ) as response:
-            if _fail_unless_2xx(response):
-                self.read_chooser.record_write(key)
+        if self.send("PATCH", "write", str(key), f"/products/{key}", intended_ns, json=body):
+            self.read_chooser.record_write(key)
 
     def read_category(self, intended_ns: int | None) -> None:
         """GET /categories/{c}/products for the category of a product drawn as for reads."""
-        category, target = self.config.category_of(self.read_chooser.next_key()), self.target()
-        with self.client.get(
-            f"{target}/categories/{category}/products",
-            name=CATEGORY_NAME,
-            context=request_context("list", category, intended_ns, target),
-            catch_response=True,
-        ) as response:
-            _fail_unless_2xx(response)
+        category = self.config.category_of(self.read_chooser.next_key())
+        self.send("GET", "list", category, f"/categories/{category}/products", intended_ns)
+
+    def send(
+        self, method: str, op: str, key: str, path: str, intended_ns: int | None, **kwargs: Any
+    ) -> bool:
+        """Send one request to a random replica; True when it was answered 2xx with a body
+        that reads (`scenarios.request_rows.answer_fields`).
+
+        Every request sent leaves one row: answered (any status; a 3xx is not followed),
+        failed (status 0 and the client's exception), past its deadline
+        (BENCH_REQUEST_TIMEOUT_S from its send to the end of its body: `timeout`), or
+        still in flight when the load stops and kills its greenlet (`unanswered`).
+        """
+        runner = self.environment.runner
+        if runner is not None and runner.state in LOAD_OVER:
+            return False
+        target = self.target()
+        url, name = f"{target}{path}", CATEGORY_NAME if op == "list" else PRODUCT_NAME
+        context = request_context(op, key, intended_ns, target)
+        sent_s, sent = time.time(), time.perf_counter()
+        deadline = gevent.Timeout(self.config.request_timeout_s, _PastDeadline)
+        deadline.start()
+        try:
+            with self.client.request(
+                method, url, name=name, context=context, catch_response=True, **kwargs
+            ) as response:
+                deadline.cancel()  # answered whole: nothing below waits any more
+                return _judge(response, op)
+        except _PastDeadline:
+            self.give_up(method, name, url, context, sent_s, sent, TIMEOUT)
+        except GreenletExit:  # the load stopped with this request in flight
+            self.give_up(method, name, url, context, sent_s, sent, UNANSWERED)
+            raise
+        finally:
+            deadline.cancel()
+        return False
+
+    def give_up(
+        self, method: str, name: str, url: str, context: dict[str, Any],
+        sent_s: float, sent: float, why: str,
+    ) -> None:  # fmt: skip
+        """Report a request that has no answer as Locust reports one: a failure, sent at
+        `sent_s`, given up now; the recorder writes it as status 0 with error `why`."""
+        waited_ms = (time.perf_counter() - sent) * 1000
+        self.environment.events.request.fire(
+            request_type=method,
+            name=name,
+            response_time=waited_ms,
+            response_length=0,
+            response=None,
+            context={**context, "error": why},
+            exception=GivenUp(f"{why} after {waited_ms / 1000:.1f} s"),
+            start_time=sent_s,
+            url=url,
+        )
 
 
 def wait_until_ns(when_ns: int) -> None:
@@ -256,9 +316,25 @@ def request_context(op: str, key: str, intended_ns: int | None, target: str) -> 
     return {"op": op, "key": key, "intended_ns": intended_ns, "target": target}
 
 
-def _fail_unless_2xx(response: Any) -> bool:
-    """Mark a non-2xx answer (0 = no answer at all) as a failure; return whether it was 2xx."""
-    if 200 <= response.status_code < 300:
-        return True
-    response.failure(f"HTTP {response.status_code}")
-    return False
+def _judge(response: Any, op: str) -> bool:
+    """Mark in Locust what the recorder counts an error; True for a 2xx whose body reads.
+
+    Status 0 (no answer) and a body cut off keep the client's own exception; any other
+    non-2xx (a 3xx included) fails with its status; a 2xx body without the version or
+    items the contract promises fails as unparseable. The reading goes to the recorder
+    in the request's context, so a body is parsed once.
+    """
+    status = response.status_code
+    if status == 0:
+        return False
+    if not 200 <= status < 300:
+        response.failure(f"HTTP {status}")
+        return False
+    if response.request_meta["exception"] is not None:
+        return False
+    fields = answer_fields(op, response.content)
+    response.request_meta["context"]["answer"] = fields
+    if fields[2]:
+        response.failure(f"{fields[2]} body")
+        return False
+    return True

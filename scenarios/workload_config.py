@@ -15,15 +15,20 @@ patching) so that tests and the harness can read and check it safely:
   answered, paced by BENCH_USER_RATE. `open`: each user's requests arrive as a Poisson
   process at BENCH_USER_RATE, sent on time whatever the earlier ones are doing, each
   recorded with its intended start (needs a rate).
+- BENCH_REQUEST_TIMEOUT_S: a request's deadline in seconds, from its send to the end of
+  its answer's body (default 10); past it the request is given up and recorded as a
+  timeout.
 """
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 ARRIVALS = ("closed", "open")
+REQUEST_TIMEOUT_S = 10.0  # BENCH_REQUEST_TIMEOUT_S unless set
 
 
 @dataclass(frozen=True)
@@ -36,6 +41,7 @@ class WorkloadConfig:
     seed: int
     user_rate: float | None  # requests/s per user; None = as fast as possible
     arrivals: str = "closed"  # or "open"
+    request_timeout_s: float = REQUEST_TIMEOUT_S
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> WorkloadConfig:
@@ -56,12 +62,17 @@ class WorkloadConfig:
             seed=int(environ.get("BENCH_SEED", "0")),
             user_rate=user_rate,
             arrivals=environ.get("BENCH_ARRIVALS", "closed").strip().lower() or "closed",
-        )
+            request_timeout_s=float(environ.get("BENCH_REQUEST_TIMEOUT_S", "").strip()
+                                    or REQUEST_TIMEOUT_S),
+        )  # fmt: skip
         if config.products < 1 or config.categories < 1:
             raise RuntimeError("BENCH_PRODUCTS and BENCH_CATEGORIES must be at least 1")
         if config.arrivals not in ARRIVALS:
             raise RuntimeError(f"BENCH_ARRIVALS must be one of {', '.join(ARRIVALS)},"
                                f" got {config.arrivals!r}")  # fmt: skip
+        if not (math.isfinite(config.request_timeout_s) and config.request_timeout_s > 0):
+            raise RuntimeError("BENCH_REQUEST_TIMEOUT_S must be a positive number of seconds,"
+                               f" got {config.request_timeout_s}")  # fmt: skip
         if config.arrivals == "open" and user_rate is None:
             raise RuntimeError("BENCH_ARRIVALS=open needs a BENCH_USER_RATE to schedule at")
         return config

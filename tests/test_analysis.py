@@ -39,12 +39,14 @@ PROBE_COLUMNS = (
 )  # fmt: skip
 
 
-def request(strategy, op, key, start_ms, end_ms, status, version, items, cache, server="") -> list:
+def request(
+    strategy, op, key, start_ms, end_ms, status, version, items, cache, server="", error=""
+) -> list:
     """One request row as the recorder writes it (times in ms from T0 here)."""
     start, end = T0_NS + round(start_ms * MS), T0_NS + round(end_ms * MS)
     latency = f"{end_ms - start_ms:.3f}"
     return [strategy, op, key, start, end, latency, status, version, items, cache, "r1", "w",
-            server, ""]  # fmt: skip
+            server, "", error]  # fmt: skip
 
 
 # fmt: off
@@ -171,12 +173,58 @@ def test_server_time_beside_client_time(tmp_path: Path) -> None:
 
 def test_rows_recorded_before_server_timing_and_open_loop_still_analyse(tmp_path: Path) -> None:
     write_manifest(tmp_path, ["delete"])
-    old = [row[:-2] for row in DELETE_FILE_A]
-    write_csv(tmp_path / "requests" / "a.csv", COLUMNS[:-2], old)
+    old = [row[:-3] for row in DELETE_FILE_A]  # no server_ms, t_intended_ns, error
+    write_csv(tmp_path / "requests" / "a.csv", COLUMNS[:-3], old)
     delete = summary_row(tmp_path, "delete")
     assert delete["reads"] == 4 and math.isnan(delete["read_server_p50_ms"])
     assert math.isnan(delete["read_intended_p99_ms"]) and math.isnan(delete["arrivals_late"])
+    assert (delete["errors"], delete["unparseable"]) == (1, 0)  # the 404, by status alone
     assert analyse(tmp_path).unreadable == {}
+
+
+def test_what_did_not_answer_is_an_error_and_never_a_read_judged(tmp_path: Path) -> None:
+    """A 3xx, a 2xx whose body did not read, a timeout and a request unanswered at the
+    load's end are errors; the unparseable ones are counted apart; none is judged fresh or
+    stale, nor timed: the figures rest on the answered reads alone."""
+    write_manifest(tmp_path, ["delete"])
+    write_csv(tmp_path / "requests" / "a.csv", COLUMNS, [
+        request("delete", "read", "1", 0, 1, 200, "1", "", "miss"),
+        request("delete", "write", "1", 2, 3, 200, "2", "", "miss"),
+        request("delete", "read", "1", 4, 5, 200, "", "", "redis", error="unparseable"),
+        request("delete", "list", "c0", 6, 7, 200, "", "", "redis", error="unparseable"),
+        request("delete", "read", "1", 8, 9, 302, "", "", ""),
+        request("delete", "read", "1", 10, 2010, 0, "", "", "", error="timeout"),
+        request("delete", "read", "1", 11, 3000, 0, "", "", "", error="unanswered"),
+        request("delete", "read", "1", 12, 13, 200, "2", "", "redis"),
+    ])  # fmt: skip
+    delete = summary_row(tmp_path, "delete")
+    assert (delete["requests"], delete["reads"], delete["reads_checked"]) == (8, 7, 2)
+    assert (delete["errors"], delete["unparseable"]) == (5, 2)
+    assert delete["stale_reads"] == 0 and delete["read_max_ms"] == pytest.approx(1.0)
+    assert delete["hit_ratio"] == pytest.approx(0.5)  # of the two answered reads
+    seconds = analyse(tmp_path).timeline
+    assert seconds["errors"].sum() == 5
+
+
+def test_rates_are_over_the_loads_own_duration(tmp_path: Path) -> None:
+    """req/s is requests over run.json's `load_s` (Locust's run time), not over the rows'
+    span, which a request sent late and answered after the load (or none) would bend;
+    a run recorded before `load_s` uses the configured duration of a load that ran to its
+    end, and a load that stopped early (no `rows_recorded`) the span."""
+    write_manifest(tmp_path, ["delete", "pubsub", "ttl"])
+    manifest = json.loads((tmp_path / "run.json").read_text())
+    manifest["config"]["duration_s"] = 8.9  # Locust ran 8 s of it
+    manifest["strategies"]["delete"] |= {"rows_recorded": 3, "load_s": 4}
+    manifest["strategies"]["pubsub"] |= {"rows_recorded": 3}
+    (tmp_path / "run.json").write_text(json.dumps(manifest))
+    write_csv(tmp_path / "requests" / "a.csv", COLUMNS, [
+        request(name, "read", "1", start, start + 1, 200, "1", "", "miss")
+        for name in ("delete", "pubsub", "ttl") for start in (0, 100, 12_000)
+    ])  # fmt: skip
+    summary = analyse(tmp_path).summary.set_index("strategy")
+    assert summary.loc["delete", "rps"] == pytest.approx(3 / 4)
+    assert summary.loc["pubsub", "rps"] == pytest.approx(3 / 8)
+    assert summary.loc["ttl", "rps"] == pytest.approx(3 / 12.001)
 
 
 def test_hit_ratios(run_folder: Path) -> None:

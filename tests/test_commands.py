@@ -5,6 +5,7 @@ gevent) must read the options we build as we mean them."""
 import json
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 from bench.run_config import RunConfig
@@ -43,6 +44,7 @@ def test_one_locust_process_runs_the_whole_test_headless() -> None:
         True, "http://a:1", 7, 7.0,
     )  # fmt: skip
     assert (read["run_time"], read["stop_timeout"], read["csv_prefix"]) == (12, 3, "/r/locust/ttl")
+    assert read["json_file"] == "/r/locust/ttl", "final stats, written once it stopped"
     assert read["exit_code_on_error"] == 0 and read["only_summary"] is True
     assert read["master"] is False and read["loglevel"] == "WARNING"
 
@@ -95,3 +97,6 @@ def test_the_load_environment_paces_each_user_to_share_the_rate() -> None:
         load_env(RunConfig(rate=None), "ttl", ["http://a"], RunConfig().results)["BENCH_USER_RATE"]
         == "max"
     )
+    assert env["BENCH_REQUEST_TIMEOUT_S"] == "10"
+    patient = RunConfig(request_timeout_s=2.5)
+    assert load_env(patient, "ttl", ["http://a"], Path("r"))["BENCH_REQUEST_TIMEOUT_S"] == "2.5"

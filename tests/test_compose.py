@@ -37,6 +37,7 @@ from bench.runtime.compose_plan import (
     compose_plan,
 )
 from bench.verify import VERIFY_FAILED
+from scenarios.request_rows import HEADER, format_row
 from services.strategies import STRATEGIES, STRATEGY_NAMES, Option
 
 COMPOSE_FILE = ROOT / "compose.yaml"
@@ -196,7 +197,8 @@ def test_the_plan_runs_each_strategy_in_turn_in_order() -> None:
         "docker compose run --rm -T --no-deps --use-aliases --service-ports locust-master"
         " locust -f scenarios/read_mostly.py --loglevel WARNING --headless"
         f" --host http://{PROJECT}-app-delete-1:8000 -u 20 -r 20 --run-time 30s"
-        f" --stop-timeout 3 --csv /results/{RUN}/locust/delete --only-summary"
+        f" --stop-timeout 3 --csv /results/{RUN}/locust/delete"
+        f" --json-file /results/{RUN}/locust/delete --only-summary"
         " --exit-code-on-error 0 --master --expect-workers 2 --expect-workers-max-wait 60"
         f" > {logs}/locust-master.log 2>&1",
         f"docker stop -t 10 {PROJECT}-probe-delete",
@@ -389,6 +391,8 @@ def test_without_docker_it_stops_at_once_with_one_line(
 
 # the executor, end to end, with a stand-in `docker` that records what it is asked to do
 
+# The load's one row per strategy (a load that records none fails), into the run folder
+# the `--csv /results/RUN/locust/STRATEGY` of its command names, under $RESULTS.
 STAND_IN = """#!/bin/sh
 printf '%s\\n' "$*" >> "$CALLS"
 case "$*" in
@@ -396,8 +400,15 @@ case "$*" in
   "compose version --short") echo 2.29.7 ;;
   *" bench.verify --strategy $FAIL_VERIFY "*) echo "$FAIL_VERIFY: replica 2 served v1"; exit 3 ;;
   *"$FAIL_ON"*) exit 1 ;;
+  *" locust-master locust "*)
+    run_strategy='s|.* --csv /results/\\([^ ]*\\)/locust/\\([^ ]*\\) .*|\\1 \\2|'
+    set -- $(printf '%s\\n' "$*" | sed "$run_strategy")
+    mkdir -p "$RESULTS/$1/requests"
+    printf '%s%s%s' "$HEADER" "$2" "$ROW" > "$RESULTS/$1/requests/stand-in-$2.csv" ;;
 esac
 """
+ROW = format_row("", "read", "1", 1_700_000_000_000_000_000, 1_700_000_000_001_000_000, 1.0, 200,
+                 "1", "", "miss", "r1", "stand-in")  # fmt: skip
 
 
 def run_with_stand_in(
@@ -412,7 +423,8 @@ def run_with_stand_in(
     done = bench_run(
         "--runtime", "compose", "--strategies", "delete,pubsub", "--duration", "1",
         "--results", str(tmp_path / "results"), *args,
-        env={**os.environ, "PATH": path, "CALLS": str(tmp_path / "calls"), **env},
+        env={**os.environ, "PATH": path, "CALLS": str(tmp_path / "calls"), **env,
+             "RESULTS": str(tmp_path / "results"), "HEADER": HEADER, "ROW": ROW},
     )  # fmt: skip
     [folder] = (tmp_path / "results").iterdir()
     return done, folder

@@ -19,7 +19,7 @@ def request(op: str, key: str, start_ms: float, end_ms: float, status: int = 200
             version: int | None = 1, cache: str = "redis") -> list:  # fmt: skip
     return ["delete", op, key, T0 + round(start_ms * MS), T0 + round(end_ms * MS),
             end_ms - start_ms, status, version, "", cache, "r1", "w",
-            float("nan"), pd.NA]  # fmt: skip
+            float("nan"), pd.NA, ""]  # fmt: skip
 
 
 # fmt: off

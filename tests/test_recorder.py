@@ -1,7 +1,7 @@
 """The request recorder: its row format in isolation, then real Locust runs.
 
-The end-to-end tests start one real replica (SQLite origin, Redis db 15 on the local
-Redis at 6379) and run the locustfiles as their own processes, as the harness does:
+The end-to-end tests start one real replica (SQLite origin, the tests' private
+redis-server) and run the locustfiles as their own processes, as the harness does:
 Locust gevent-patches whatever imports it, so this test process never imports locust or
 `scenarios.recorder`. They check that the CSV has exactly one row per request Locust
 counted (in a plain run and with master + workers), and that the columns make sense.
@@ -14,7 +14,6 @@ import csv
 import io
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -28,19 +27,22 @@ from bench.runtime.ports import free_port
 from scenarios.request_rows import (
     CACHE_VALUES,
     COLUMNS,
+    TIMEOUT,
+    UNPARSEABLE,
     RowWriter,
+    answer_fields,
+    failure_text,
     format_row,
     list_items,
-    product_version,
     server_ms,
 )
+from tests.conftest import RedisProcess
 
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 PRODUCTS = 200
 CATEGORIES = 5
 REPLICA_NAME = "recorder-test-replica"
-REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
 STARTUP_TIMEOUT_S = 30.0
 LOCUST_TIMEOUT_S = 90.0
 
@@ -48,11 +50,29 @@ LOCUST_TIMEOUT_S = 90.0
 # --- the row format, no Locust ------------------------------------------------------
 
 
-def test_product_version_reads_the_version_field() -> None:
+def test_a_product_answer_is_read_by_its_top_level_version() -> None:
     body = b'{"id":17,"name":"a \\"version\\": 9","price":1.5,"category":"c6","version":42}'
-    assert product_version(body) == "42"
-    assert product_version(b'{"detail":"Not Found"}') == ""
-    assert product_version(None) == ""
+    assert answer_fields("read", body) == ("42", "", "")
+    assert answer_fields("write", body) == ("42", "", "")
+    nested = b'{"id":17,"supplier":{"name":"acme","version":1},"version":42}'
+    assert answer_fields("read", nested) == ("42", "", ""), "a nested version is not the product's"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"id":17,"name":"x","version":4',  # cut off mid-body
+        b'{"id":17,"supplier":{"version":1}}',  # only a nested version
+        b'{"id":17,"version":"4"}',  # a string is no version
+        b'{"id":17,"version":true}',
+        b'{"detail":"Not Found"}',
+        b"[17, 4]",
+        b"",
+        None,
+    ],
+)
+def test_a_product_answer_without_a_version_is_unparseable(body: bytes | None) -> None:
+    assert answer_fields("read", body) == ("", "", UNPARSEABLE)
 
 
 def test_list_items_pairs_each_id_with_its_version() -> None:
@@ -61,24 +81,68 @@ def test_list_items_pairs_each_id_with_its_version() -> None:
             "category": "c1",
             "items": [
                 {"id": 2, "name": "x", "price": 1.0, "category": "c1", "version": 3},
-                {"id": 12, "name": "y", "price": 2.0, "category": "c1", "version": 1},
+                {"version": 1, "id": 12, "supplier": {"id": 9, "version": 7}},
             ],
         },
         separators=(",", ":"),
     ).encode()
     assert list_items(body) == "2:3 12:1"
-    assert list_items(b'{"category":"c1","items":[]}') == ""
+    assert answer_fields("list", body) == ("", "2:3 12:1", "")
+    assert answer_fields("list", b'{"category":"c1","items":[]}') == ("", "", ""), "empty, read"
 
 
-def test_list_items_falls_back_to_json_when_the_fast_scan_does_not_fit() -> None:
-    missing_field = b'{"category":"c1","items":[{"id":2,"version":3},{"id":12}]}'
-    assert list_items(missing_field) == "2:3 12:"
-    id_not_first = b'{"category":"c1","items":[{"version":3,"id":2},{"version":1,"id":12}]}'
-    assert list_items(id_not_first) == "2:3 12:1"
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"category":"c1","items":[{"id":2,"version":3},{"id":12}]}',  # an item lacks it
+        b'{"category":"c1","items":[{"id":2,"version":3},{"id":12,"ver',  # cut off
+        b'{"category":"c1"}',
+        b'{"category":"c1","items":{"id":2,"version":3}}',
+        b"",
+    ],
+)
+def test_a_list_answer_that_does_not_read_is_unparseable(body: bytes) -> None:
+    assert list_items(body) is None
+    assert answer_fields("list", body) == ("", "", UNPARSEABLE)
+
+
+class Timeout(BaseException):
+    """Stands for gevent's Timeout, which is no TimeoutError."""
+
+
+class RetriesExceeded(Exception):
+    """Stands for a client's wrapper of the cause (geventhttpclient keeps it as `original`)."""
+
+    def __init__(self, original: BaseException) -> None:
+        super().__init__("retries exceeded")
+        self.original = original
+
+
+@pytest.mark.parametrize(
+    ("exception", "said"),
+    [
+        (None, ""),
+        (TimeoutError("timed out"), TIMEOUT),
+        (Timeout(), TIMEOUT),
+        (RetriesExceeded(TimeoutError()), TIMEOUT),
+        (ConnectionRefusedError(111, "refused"), "ConnectionRefusedError"),
+        (RetriesExceeded(ConnectionResetError()), "ConnectionResetError"),
+        (ValueError("odd"), "ValueError"),
+    ],
+)
+def test_a_request_without_an_answer_names_why(exception: BaseException | None, said: str) -> None:
+    assert failure_text(exception) == said
 
 
 def _line(key: int) -> str:
     return format_row("delete", "read", str(key), 1, 2, 0.001, 200, "1", "", "miss", "r1", "w-1")
+
+
+def test_an_error_is_the_last_field_and_quoted_when_it_needs_it() -> None:
+    line = format_row("x", "read", "1", 1, 2, 1.0, 0, "", "", "", "r", "w", "", "", "Odd,Error")
+    [fields] = list(csv.reader(io.StringIO(line)))
+    assert len(fields) == len(COLUMNS) and COLUMNS[-1] == "error"
+    assert fields[-1] == "Odd,Error" and fields[6] == "0"
 
 
 def test_format_row_is_csv_that_reads_back_field_for_field() -> None:
@@ -97,6 +161,7 @@ def test_format_row_is_csv_that_reads_back_field_for_field() -> None:
         "host-1",
         "0.125",
         "1700000000000000000",
+        "",
     )
     assert line.endswith("\n")
     [fields] = list(csv.reader(io.StringIO(line)))
@@ -115,6 +180,7 @@ def test_format_row_is_csv_that_reads_back_field_for_field() -> None:
         "host-1",
         "0.125",
         "1700000000000000000",
+        "",
     ]
     assert len(fields) == len(COLUMNS)
 
@@ -168,15 +234,6 @@ def test_row_writer_without_rows_leaves_no_file(tmp_path: Path) -> None:
 # --- real Locust runs against a real replica ---------------------------------------
 
 
-def _redis_is_up() -> bool:
-    try:
-        with socket.create_connection((REDIS_HOST, REDIS_PORT), timeout=1) as sock:
-            sock.sendall(b"PING\r\n")
-            return sock.recv(16).startswith(b"+PONG")
-    except OSError:
-        return False
-
-
 def _wait_healthy(url: str, replica: subprocess.Popen[bytes], log: Path) -> None:
     deadline = time.monotonic() + STARTUP_TIMEOUT_S
     while time.monotonic() < deadline:
@@ -193,10 +250,11 @@ def _wait_healthy(url: str, replica: subprocess.Popen[bytes], log: Path) -> None
 
 
 @pytest.fixture(scope="module")
-def replica_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """One seeded `delete` replica on a free port, stopped by its PID afterwards."""
-    if not _redis_is_up():
-        pytest.skip(f"needs a Redis on {REDIS_HOST}:{REDIS_PORT} (uses db 15)")
+def replica_url(
+    tmp_path_factory: pytest.TempPathFactory, redis_proc: RedisProcess
+) -> Iterator[str]:
+    """One seeded `delete` replica on a free port, on the tests' private redis-server,
+    stopped by its PID afterwards."""
     workdir = tmp_path_factory.mktemp("replica")
     database_url = f"sqlite:///{workdir / 'origin.db'}"
     seed = [BIN / "python", "-m", "bench", "seed", "--database-url", database_url]
@@ -211,7 +269,7 @@ def replica_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     env = {
         **os.environ,
         "CACHE_STRATEGY": "delete",
-        "REDIS_URL": f"redis://{REDIS_HOST}:{REDIS_PORT}/15",
+        "REDIS_URL": f"redis://127.0.0.1:{redis_proc.port}/15",
         "DATABASE_URL": database_url,
         "REPLICA_NAME": REPLICA_NAME,
     }

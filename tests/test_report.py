@@ -357,6 +357,17 @@ def test_a_verdict_counts_stale_by_design_answers_and_ends_with_the_verified_pro
     assert "stale by design" not in verdict({**row, "stale_by_design_ratio": 0.0}, {})
 
 
+def test_a_verdict_rests_on_the_reads_judged_and_counts_what_did_not_answer() -> None:
+    """Of 17,100 reads, 713 were a 2xx whose body did not parse: no claim of freshness
+    may count them, and the errors say what they were."""
+    row = {**BASE, **FIGURES["versioned"], "reads_checked": 16_387, "errors": 713,
+           "unparseable": 713}  # fmt: skip
+    said = verdict(row, {"status": "complete"})
+    assert "no stale reads among 16,387" in said and "17,100" not in said
+    assert "713 errors, 713 of them a 2xx whose body did not parse" in said
+    assert "did not parse" not in verdict({**row, "unparseable": 0}, {})
+
+
 def test_client_and_server_time_side_by_side_with_which_to_quote() -> None:
     rows = [{"strategy": "delete", "read_p50_ms": 4.0, "read_server_p50_ms": 0.5,
              "read_p99_ms": 12.0, "read_server_p99_ms": 2.25},

@@ -15,7 +15,8 @@ from bench.runtime.waiting import wait_until
 
 RUN = [sys.executable, "-m", "bench", "run"]
 COLUMNS = ["strategy", "op", "key", "t_start_ns", "t_end_ns", "latency_ms", "status", "version",
-           "items", "cache", "replica", "worker", "server_ms", "t_intended_ns"]  # fmt: skip
+           "items", "cache", "replica", "worker", "server_ms", "t_intended_ns",
+           "error"]  # fmt: skip
 
 
 def run_folders(results: Path) -> list[Path]:
@@ -232,6 +233,9 @@ def test_children_die_with_a_harness_killed_by_sigkill(tmp_path: Path) -> None:
         (["--swr-window", "inf"], "--swr-window"),
         (["--arrivals", "poisson"], "--arrivals"),
         (["--arrivals", "open", "--rate", "max"], "--arrivals"),
+        (["--request-timeout-s", "0"], "--request-timeout-s"),
+        (["--request-timeout-s", "nan"], "--request-timeout-s"),
+        (["--request-timeout-s", "soon"], "--request-timeout-s"),
     ],
 )
 def test_bad_input_exits_2_with_one_line(args: list[str], needle: str, tmp_path: Path) -> None:

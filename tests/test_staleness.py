@@ -125,6 +125,23 @@ def test_failed_requests_are_ignored() -> None:
     assert verdicts(frame) == [(False, None)]
 
 
+def test_a_read_whose_answer_did_not_read_is_neither_fresh_nor_stale() -> None:
+    """A 2xx without a version (unparseable), or given up: no verdict, never a fresh one;
+    a write whose answer had no version is not indexed either."""
+    frame = history(
+        ("write", 1, 0, 10, 2),
+        ("read", 1, 20, 21, None),  # unparseable: no version
+        ("list", "c0", 20, 21, ""),  # unparseable: no items
+        ("read", 1, 20, 21, 1),  # stale: a verdict
+        ("write", 2, 30, 31, None),  # a write's answer without its version
+        ("read", 2, 40, 41, 1),  # fresh: no write of product 2 is known
+        ("read", 1, 20, 10_020, None, 0),  # a timeout
+    )
+    frame["error"] = ["", "unparseable", "unparseable", "", "unparseable", "", "timeout"]
+    assert verdicts(frame) == [(True, 10.0), (False, None)]
+    assert check_staleness(frame, GROUP)["error"].tolist() == ["", ""]
+
+
 def test_list_is_checked_item_by_item_and_aged_by_its_stalest_item() -> None:
     frame = history(
         ("write", 1, 0, 10, 2),

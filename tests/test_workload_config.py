@@ -37,6 +37,9 @@ def test_max_or_nothing_means_unpaced(text: str) -> None:
         ({"BENCH_ARRIVALS": "poisson", "BENCH_USER_RATE": "5"}, RuntimeError, "BENCH_ARRIVALS"),
         ({"BENCH_ARRIVALS": "open"}, RuntimeError, "needs a BENCH_USER_RATE"),
         ({"BENCH_ARRIVALS": "open", "BENCH_USER_RATE": "max"}, RuntimeError, "BENCH_USER_RATE"),
+        ({"BENCH_REQUEST_TIMEOUT_S": "0"}, RuntimeError, "BENCH_REQUEST_TIMEOUT_S"),
+        ({"BENCH_REQUEST_TIMEOUT_S": "inf"}, RuntimeError, "BENCH_REQUEST_TIMEOUT_S"),
+        ({"BENCH_REQUEST_TIMEOUT_S": "soon"}, ValueError, "soon"),
     ],
 )
 def test_a_bad_value_fails_loudly(environ: dict[str, str], error: type, says: str) -> None:
@@ -48,6 +51,11 @@ def test_arrivals_are_closed_unless_open_is_asked_for_with_a_rate() -> None:
     assert WorkloadConfig.from_env({}).arrivals == "closed"
     opened = WorkloadConfig.from_env({"BENCH_ARRIVALS": " Open ", "BENCH_USER_RATE": "10"})
     assert (opened.arrivals, opened.user_rate) == ("open", 10.0)
+
+
+def test_a_request_is_given_up_after_10_s_unless_told() -> None:
+    assert WorkloadConfig.from_env({}).request_timeout_s == 10.0
+    assert WorkloadConfig.from_env({"BENCH_REQUEST_TIMEOUT_S": " 2.5 "}).request_timeout_s == 2.5
 
 
 def test_categories_follow_the_seed() -> None:

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bench.analysis.staleness import successful
+from bench.analysis.staleness import answered
 from bench.analysis.timeline import starts_ns
 from bench.layout import RunFolder
 
@@ -97,7 +97,7 @@ def fault_effects(
         return pd.DataFrame(columns=list(EFFECT_COLUMNS)), np.full(len(reads), -1)
     applied = windows(faults)
     owner = attribute(reads, applied)
-    errors = ~successful(requests["status"])
+    errors = ~answered(requests)
     t0 = starts_ns(requests)  # the timeline's second 0, per strategy
     rows = []
     for row in faults.itertuples():

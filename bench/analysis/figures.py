@@ -12,8 +12,9 @@ import math
 import numpy as np
 import pandas as pd
 
-from bench.analysis.staleness import successful
+from bench.analysis.staleness import answered
 from bench.analysis.tables import STALE, hits
+from scenarios.request_rows import UNPARSEABLE
 
 LATE_MS = 1.0  # an open-loop arrival sent later than this after its intended time is late
 
@@ -41,11 +42,16 @@ def censored_quantile(observed: np.ndarray, censored: int, q: float) -> float:
     return float(values[below] + (position - below) * (values[above] - values[below]))
 
 
-def request_stats(rows: pd.DataFrame) -> dict[str, float]:
-    """Counts, rate (requests/s over first send to last answer) and latency (ms).
+def request_stats(rows: pd.DataFrame, load_s: float | None = None) -> dict[str, float]:
+    """Counts, rate and latency (ms).
 
-    `errors` counts status 0 (no answer) and >= 400. `reads` counts op read and list,
-    so reads + writes = requests. Latency percentiles are over successful requests only;
+    `rps` is requests over `load_s`, the load's own duration (Locust's run time, as
+    run.json records it), as Locust's console counts it; without one (a run that
+    stopped mid-load) over the rows' span, first send to last answer.
+    `errors` counts every request that was not answered (`answered`): status 0 (no
+    answer, a timeout, unanswered at the load's end), 3xx and above, and a 2xx whose body
+    did not read, which `unparseable` counts apart. `reads` counts op read and list,
+    so reads + writes = requests. Latency percentiles are over answered requests only;
     `read_*` covers op read only (list latency is in latency_cdf.csv, not here):
     `read_server_*` as the replica timed it (Server-Timing), `read_intended_*` from the
     open-loop schedule's intended start. `arrivals_late` counts requests (any op) sent
@@ -53,7 +59,8 @@ def request_stats(rows: pd.DataFrame) -> dict[str, float]:
     closed-loop run.
     """
     span_s = (rows["t_end_ns"].max() - rows["t_start_ns"].min()) / 1e9 if len(rows) else 0.0
-    ok = successful(rows["status"])
+    seconds = load_s if load_s is not None and load_s > 0 else span_s
+    ok = answered(rows)
     op = rows["op"].astype(str)
     read_ms = rows.loc[ok & (op == "read"), "latency_ms"]
     server_ms = rows.loc[ok & (op == "read"), "server_ms"]  # columns `load_requests` ensures
@@ -66,8 +73,9 @@ def request_stats(rows: pd.DataFrame) -> dict[str, float]:
     write_ms = rows.loc[ok & (op == "write"), "latency_ms"]
     return {
         "requests": len(rows),
-        "rps": len(rows) / span_s if span_s > 0 else math.nan,
-        "errors": int(((rows["status"] == 0) | (rows["status"] >= 400)).sum()),
+        "rps": len(rows) / seconds if seconds > 0 else math.nan,
+        "errors": int((~ok).sum()),
+        "unparseable": int((rows["error"] == UNPARSEABLE).sum()) if "error" in rows else 0,
         "reads": int(op.isin(["read", "list"]).sum()),
         "writes": int((op == "write").sum()),
         "read_p50_ms": _quantile(read_ms, 0.5),
@@ -88,7 +96,8 @@ def request_stats(rows: pd.DataFrame) -> dict[str, float]:
 
 
 def read_stats(reads: pd.DataFrame) -> dict[str, float]:
-    """Hit ratios and staleness over successful reads (op read and list).
+    """Hit ratios and staleness over answered reads (op read and list), which the checker
+    judged (`reads_checked`: a failed read is neither fresh nor stale).
 
     Ratios are 0..1 (NaN with no reads); `hit_ratio` counts answers from the local tier
     or Redis (`HIT_CACHE_VALUES`, a `stale` answer included) among the reads that carried
@@ -107,6 +116,7 @@ def read_stats(reads: pd.DataFrame) -> dict[str, float]:
     ages = reads.loc[stale, "stale_age_ms"]
     is_list = reads["op"].astype(str) == "list"
     return {
+        "reads_checked": len(reads),
         "hit_ratio": float(hits(cache).mean()) if len(reads) else math.nan,
         "local_hit_ratio": said_share(cache, "local"),
         "stale_reads": int(stale.sum()),

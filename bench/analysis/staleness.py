@@ -11,7 +11,9 @@ Definitions (docs/design.md, "What a stale read is"):
   start minus the earliest acknowledgement among those writes, in milliseconds.
   A read sent before a write's ack is concurrent with it and never counted stale, so
   the checker gives no false positives.
-- Only successful (2xx) requests count: a failed write's outcome is unknown.
+- Only answered requests count (`answered`: 2xx, with a body that read): a failed
+  write's outcome is unknown, and a read whose body had no version (`error`
+  unparseable) is neither fresh nor stale.
 - Writes are compared only within their group (a strategy, or a sweep cell): every group
   runs on a freshly seeded origin, so versions of different groups are unrelated.
 - A list read is checked item by item: stale when any embedded product is stale; its
@@ -42,6 +44,18 @@ def successful(status: pd.Series) -> pd.Series:
     return (status >= 200) & (status < 300)
 
 
+def answered(rows: pd.DataFrame) -> pd.Series:
+    """True for a request answered 2xx whose body read (its `error` is ""): the requests
+    that count as answers; every other row is an error (`scenarios.request_rows.ERRORS`:
+    a 2xx with an unparseable body, a timeout, a request unanswered at the load's end).
+    Rows without an `error` column (recorded before it existed) go by status alone."""
+    ok = successful(rows["status"])
+    if "error" in rows:
+        error = rows["error"]
+        ok &= (error.isna() | (error == "")).to_numpy(dtype=bool)
+    return ok
+
+
 def pair_keys(group_index: np.ndarray, product_id: np.ndarray) -> np.ndarray:
     """One int64 per (group, product id): `group << 32 | product id`."""
     if product_id.size and product_id.max() >= 1 << _PRODUCT_BITS:
@@ -68,7 +82,7 @@ class WriteIndex:
 
     @classmethod
     def build(cls, pair: np.ndarray, version: np.ndarray, ack_ns: np.ndarray) -> WriteIndex:
-        """Index successful writes: pair key, the version each created, its ack (ns)."""
+        """Index answered writes: pair key, the version each created, its ack (ns)."""
         stride = int(version.max()) + 2 if version.size else 2
         stream_ids, streams = pd.factorize(pair)
         if len(streams) * stride >= 1 << 62:
@@ -184,7 +198,7 @@ def _product_pairs(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per row: its (group, product) pair key, and whether the checker can judge it.
 
-    Judged rows are the `candidates` (successful product reads and writes) whose key is
+    Judged rows are the `candidates` (answered product reads and writes) whose key is
     a product id and whose answer carries a version; other rows get pair key of id 0.
     """
     # keys repeat (a catalogue's ids): parse each distinct key once, not every row's
@@ -198,7 +212,7 @@ def _product_pairs(
 
 
 def check_staleness(requests: pd.DataFrame, group_columns: Sequence[str]) -> pd.DataFrame:
-    """Every successful read (op read and list), with the checker's verdict.
+    """Every answered read (op read and list; see `answered`), with the checker's verdict.
 
     `requests` has the request-file columns (`scenarios.request_rows.COLUMNS`). Returns
     its read rows, every column but the list bodies (`items`, read only here), plus:
@@ -217,7 +231,7 @@ def check_staleness(requests: pd.DataFrame, group_columns: Sequence[str]) -> pd.
     is_read, is_write, is_list = (
         (op == name).to_numpy(dtype=bool) for name in ("read", "write", "list")
     )
-    ok = successful(requests["status"]).to_numpy()
+    ok = answered(requests).to_numpy(dtype=bool)
     pair, judged = _product_pairs(requests, group_index, ok & (is_read | is_write))
     t_start = requests["t_start_ns"].to_numpy(dtype=np.int64)
     version = requests["version"].to_numpy(dtype=np.int64, na_value=0)

@@ -24,7 +24,7 @@ from bench.analysis.columns import SUMMARY_COLUMNS
 from bench.analysis.faults import fault_effects, load_faults
 from bench.analysis.figures import probe_stats, read_stats, request_stats
 from bench.analysis.herds import herd_stats
-from bench.analysis.staleness import check_staleness, successful, t_visibility
+from bench.analysis.staleness import answered, check_staleness, t_visibility
 from bench.analysis.tables import Unreadable, load_probe, load_requests
 from bench.analysis.timeline import load_metrics, origin_load, timeline
 from bench.analysis.whitebox import load_invalidations, whitebox, whitebox_stats
@@ -51,7 +51,7 @@ class Analysis:
     summary: one row per strategy (x sweep cell), columns `SUMMARY_COLUMNS`.
     t_visibility: group columns, t_ms, reads, fresh_share (0..1), nines.
     latency_cdf: group columns, op, quantile (0..1), latency_ms.
-    reads: every successful read (op read and list) with `stale`, `stale_age_ms`,
+    reads: every answered read (op read and list) with `stale`, `stale_age_ms`,
         `since_write_ms`, `write_in_flight` (see `bench.analysis.staleness.check_staleness`).
     probe: the raw probe rows, `censored` as bool.
     unreadable: rows skipped because they did not parse, per raw file (relative path).
@@ -84,6 +84,17 @@ def strategy_order(manifest: dict[str, Any]) -> list[str]:
     """Strategies in the order the run measured them (config, then the manifest's record)."""
     listed = [*manifest.get("config", {}).get("strategies", []), *manifest.get("strategies", {})]
     return list(dict.fromkeys(listed))
+
+
+def load_seconds(manifest: dict[str, Any], strategy: str) -> float | None:
+    """How long `strategy`'s load sent requests: run.json's `load_s`; for a run recorded
+    before it was, the configured duration of a load that ran to its end (one that has
+    `rows_recorded`); None for a load that stopped early."""
+    record = manifest.get("strategies", {}).get(strategy, {})
+    if "load_s" in record:
+        return float(record["load_s"])
+    duration = manifest.get("config", {}).get("duration_s")
+    return float(int(duration)) if "rows_recorded" in record and duration else None
 
 
 def _groups(frame: pd.DataFrame, columns: Sequence[str]) -> Iterator[tuple[tuple, pd.DataFrame]]:
@@ -135,7 +146,7 @@ def summarise(
         cell = dict(zip(columns, key, strict=True))
         row: dict[str, Any] = {c: cell.get(c, config.get(c)) for c in CONFIG_COLUMNS}
         row["strategy"] = cell["strategy"]
-        row |= request_stats(group)
+        row |= request_stats(group, load_seconds(manifest, cell["strategy"]))
         row |= read_stats(reads_by.get(key, reads.iloc[:0]))
         row |= probe_stats(probe_by.get(tuple(cell[c] for c in probe_columns), probe.iloc[:0]))
         if cell["strategy"] in per_strategy.index:
@@ -149,8 +160,8 @@ def summarise(
 
 
 def latency_cdf(requests: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
-    """Latency (ms) of successful requests at `CDF_QUANTILES`, per group and op, for plots."""
-    ok = requests[successful(requests["status"])].assign(op=lambda f: f["op"].astype(str))
+    """Latency (ms) of answered requests at `CDF_QUANTILES`, per group and op, for plots."""
+    ok = requests[answered(requests)].assign(op=lambda f: f["op"].astype(str))
     by = [*columns, "op"]
     cdf = ok.groupby(by, sort=False, observed=True, dropna=False)["latency_ms"].quantile(
         list(CDF_QUANTILES)

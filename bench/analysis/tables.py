@@ -32,7 +32,7 @@ HIT_CACHE_VALUES: tuple[str, ...] = ("local", "redis", STALE, "hit")
 
 
 # Request columns with a handful of distinct values, held as categoricals once loaded.
-FEW_VALUES: tuple[str, ...] = ("strategy", "op", "cache", "replica", "worker")
+FEW_VALUES: tuple[str, ...] = ("strategy", "op", "cache", "replica", "worker", "error")
 
 
 def hits(cache: pd.Series) -> pd.Series:
@@ -130,12 +130,14 @@ def load_requests(folder: Path, keep_parquet: bool = False) -> tuple[pd.DataFram
     """The request rows of every Locust process (`folder/requests/*.csv`), in file order,
     and the unreadable rows skipped per file.
 
-    Times are int64 ns, `latency_ms` float ms, `version` nullable int, `items` "" when
-    absent.
+    Times are int64 ns, `latency_ms` float ms, `version` nullable int, `items` and
+    `error` "" when absent (a run recorded before `error` existed has it all "").
     """
     requests, unreadable = read_csvs(RunFolder(folder).requests, request_rows.DTYPES,
                                      keep_parquet)  # fmt: skip
-    for column in ("items", "cache"):
+    if "error" not in requests:  # recorded before it existed
+        requests["error"] = pd.Series("", index=requests.index, dtype="string")
+    for column in ("items", "cache", "error"):
         requests[column] = requests[column].fillna("")
     requests["cache"] = requests["cache"].str.lower()  # the contract lets a service say HIT
     for column in FEW_VALUES:  # ten million rows, a dozen values: codes, not strings

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bench.analysis.staleness import successful
+from bench.analysis.staleness import answered
 from bench.analysis.tables import hits
 from bench.layout import RunFolder
 
@@ -76,8 +76,8 @@ def timeline(requests: pd.DataFrame, reads: pd.DataFrame, metrics: pd.DataFrame)
         return (frame["t_start_ns"] - frame["strategy"].map(t0).astype("int64")) // 1_000_000_000
 
     by = ["strategy", "second"]
-    sent = requests.assign(second=second(requests), error=~successful(requests["status"]))
-    counts = sent.groupby(by, sort=False).agg(requests=("op", "size"), errors=("error", "sum"))
+    sent = requests.assign(second=second(requests), failed=~answered(requests))
+    counts = sent.groupby(by, sort=False).agg(requests=("op", "size"), errors=("failed", "sum"))
     judged = reads.assign(second=second(reads), hit=hits(reads["cache"]))
     verdicts = judged.groupby(by, sort=False).agg(
         reads=("op", "size"), stale_reads=("stale", "sum"), hit_ratio=("hit", "mean")

@@ -149,6 +149,11 @@ def add_load_options(
              " start (default closed)",
     )  # fmt: skip
     parser.add_argument(
+        "--request-timeout-s", type=float, default=defaults.request_timeout_s, metavar="S",
+        help=f"a request's deadline, from its send to its answer's last byte; past it, it is"
+             f" given up and recorded as a timeout (default {defaults.request_timeout_s:g})",
+    )  # fmt: skip
+    parser.add_argument(
         "--origin-delay-ms", type=float, default=None,
         help="added to every origin query (default: 0, or 20 for race)",
     )  # fmt: skip

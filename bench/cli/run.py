@@ -58,7 +58,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             replicas=RunConfig.replicas if replicas is None else replicas,
             scenario=args.scenario,
             duration_s=args.duration, ttl_s=ttl_s, users=args.users, rate=args.rate,
-            arrivals=args.arrivals,
+            arrivals=args.arrivals, request_timeout_s=args.request_timeout_s,
             origin_delay_ms=args.origin_delay_ms, products=args.products,
             categories=args.categories, seed=args.seed, locust_workers=args.locust_workers,
             poll_ms=args.poll_ms,

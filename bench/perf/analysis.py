@@ -109,6 +109,7 @@ def chunk_frame(
         "server_ms": np.round(latency_ns / 3e6, 3),
         "t_intended_ns": "",
     })  # fmt: skip
+    frame["error"] = np.where(frame["status"] == 0, "timeout", "")
     frame.loc[is_list, "items"] = items
     return frame[list(COLUMNS)]
 

@@ -123,14 +123,17 @@ def verdict(row: Row | None, record: dict[str, Any]) -> str:
         why = f": {record['reason']}" if record.get("reason") else ""
         return f"not measured (status {status}{why})."
     parts = []
+    # the reads the checker judged: a failed read (unparseable, unanswered) is neither
+    # fresh nor stale (a summary.csv written before `reads_checked` counted all reads)
+    checked = fmt_int(row.get("reads_checked", row["reads"]))
     if missing(row["stale_read_ratio"]):
         parts.append("staleness not analysed")
     elif row["stale_reads"] == 0:
-        parts.append(f"no stale reads among {fmt_int(row['reads'])}")
+        parts.append(f"no stale reads among {checked}")
     else:
         parts.append(
             f"{fmt_pct(row['stale_read_ratio'])} of reads stale ({fmt_int(row['stale_reads'])}"
-            f" of {fmt_int(row['reads'])}), median age {fmt_ms(row['stale_age_p50_ms'])} ms,"
+            f" of {checked}), median age {fmt_ms(row['stale_age_p50_ms'])} ms,"
             f" oldest {fmt_ms(row['stale_age_max_ms'])} ms"
         )
     if positive(row["list_stale_ratio"]):
@@ -147,7 +150,10 @@ def verdict(row: Row | None, record: dict[str, Any]) -> str:
     if not missing(row["probe_convergence_p50_ms"]):
         parts.append(probe_phrase(row))
     if positive(row["errors"]):
-        parts.append(f"{fmt_int(row['errors'])} errors")
+        unreadable = row.get("unparseable")
+        bodies = (f", {fmt_int(unreadable)} of them a 2xx whose body did not parse"
+                  if positive(unreadable) else "")  # fmt: skip
+        parts.append(f"{fmt_int(row['errors'])} errors{bodies}")
     status = record.get("status", "complete")
     partial = f" (strategy status {status}: partial figures)" if status != "complete" else ""
     if status == "failed_verify":  # a service the suite did not start: measured all the same

@@ -50,6 +50,7 @@ class LoadResult:
     exit_code: int | None  # the lead Locust process's
     failures: int | None = None  # Locust's own failure count, where the runtime can read it
     faults: list[Applied] = field(default_factory=list)  # what each scheduled fault did
+    requests: int | None = None  # Locust's own request count, where the runtime can read it
 
 
 class Deployment(Protocol):

@@ -27,6 +27,7 @@ def load_env(config: RunConfig, strategy: str, targets: list[str], run_dir: Path
         "BENCH_SEED": str(config.seed),
         "BENCH_USER_RATE": "max" if config.user_rate is None else f"{config.user_rate:.6g}",
         "BENCH_ARRIVALS": config.arrivals,
+        "BENCH_REQUEST_TIMEOUT_S": f"{config.request_timeout_s:g}",
     }
 
 
@@ -41,12 +42,16 @@ def locust_lead(
 ) -> list[str]:
     """Options of the Locust process that runs the test: alone, or the master of
     `config.locust_workers` workers, which it waits up to `workers_wait_s` for (listening
-    on `bind`, or on Locust's default 0.0.0.0:5557)."""
+    on `bind`, or on Locust's default 0.0.0.0:5557).
+
+    Its stats go to `<csv_prefix>_stats.csv`, rewritten every second while it runs (the
+    progress display's), and once more, final, to `<csv_prefix>.json` when it has
+    stopped: counted after the last request was given up, as the rows are."""
     options = [
         "-f", locustfile, "--loglevel", "WARNING", "--headless", "--host", host,
         "-u", str(config.users), "-r", str(config.users),
-        "--run-time", f"{int(config.duration_s)}s", "--stop-timeout", str(STOP_TIMEOUT_S),
-        "--csv", csv_prefix, "--only-summary",
+        "--run-time", f"{config.load_s}s", "--stop-timeout", str(STOP_TIMEOUT_S),
+        "--csv", csv_prefix, "--json-file", csv_prefix, "--only-summary",
         "--exit-code-on-error", "0",  # failed requests are data, counted in the rows
     ]  # fmt: skip
     if config.locust_workers:

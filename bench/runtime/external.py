@@ -74,9 +74,9 @@ class ExternalDeployment:
         ]
         probe = self.supervisor.start("probe", argv, self.run.logs(self.label) / "probe.log")
         probe.exit_expected = True
-        _, failures = watch_load(self.supervisor, self.config, self.label, load)
+        requests, failures = watch_load(self.supervisor, self.config, self.label, load)
         self.supervisor.stop(probe)
-        return LoadResult(load.lead.returncode, failures)
+        return LoadResult(load.lead.returncode, failures, requests=requests)
 
 
 class ExternalRuntime:

@@ -3,10 +3,11 @@
 The harness never imports locust (it gevent-patches whatever imports it): it
 starts `locust -f scenarios/<name>.py --headless ...`, alone or as a master with
 K workers (Locust's own distributed mode), and reads the stats CSV Locust
-rewrites every second for the progress display.
+rewrites every second for the progress display, and its final stats when it is done.
 """
 
 import csv
+import json
 import sys
 import time
 from dataclasses import dataclass
@@ -38,6 +39,7 @@ class LoadRun:
     workers: list[Child]
     stats_csv: Path
     folder: Path  # the run folder its rows go to
+    final_json: Path
 
     @property
     def children(self) -> list[Child]:
@@ -54,6 +56,16 @@ class LoadRun:
             pass
         return 0, 0
 
+    def final_counts(self) -> tuple[int, int] | None:
+        """(requests, failures) as Locust counted them once it had stopped, every request
+        it gave up included; None until it wrote them."""
+        try:
+            entries = json.loads(self.final_json.read_text())
+            return (sum(int(e["num_requests"]) for e in entries),
+                    sum(int(e["num_failures"]) for e in entries))  # fmt: skip
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
 
 def locustfile(scenario: str) -> str:
     return str(Path(scenarios.__file__).parent / f"{scenario}.py")
@@ -66,11 +78,12 @@ def start_load(
     prefix = run.locust_prefix(strategy)
     prefix.parent.mkdir(parents=True, exist_ok=True)
     logs, file, stats = run.logs(strategy), locustfile(config.scenario), run.locust_stats(strategy)
+    final = run.locust_final(strategy)
     locust = [sys.executable, "-m", "locust"]
     if config.locust_workers == 0:
         lead = locust_lead(config, file, targets[0], str(prefix), workers_wait_s=WORKERS_WAIT_S)
         child = supervisor.start("locust", [*locust, *lead], logs / "locust.log", extra_env=env)
-        return LoadRun(child, [], stats, run.path)
+        return LoadRun(child, [], stats, run.path, final)
     port = free_port()
     lead = locust_lead(
         config, file, targets[0], str(prefix), workers_wait_s=WORKERS_WAIT_S, bind=(LOOPBACK, port)
@@ -87,7 +100,7 @@ def start_load(
         )
         for i in range(1, config.locust_workers + 1)
     ]
-    return LoadRun(master, workers, stats, run.path)
+    return LoadRun(master, workers, stats, run.path, final)
 
 
 def watch_load(
@@ -98,7 +111,8 @@ def watch_load(
     injector: Injector | None = None,
 ) -> tuple[int, int]:
     """Show strategy, elapsed/total, live rps and errors until the lead Locust exits;
-    apply each scheduled fault when its time comes."""
+    apply each scheduled fault when its time comes. Returns Locust's (requests,
+    failures), final once it wrote them."""
     deadline = time.monotonic() + config.duration_s + LOAD_GRACE_S
     columns = (
         TextColumn("[bold]{task.description:<10}"),
@@ -132,11 +146,13 @@ def watch_load(
             )
             next_fault_s = injector.due() if injector is not None else TICK_S
             time.sleep(max(0.0, min(TICK_S, next_fault_s)))
-        progress.update(task, completed=config.duration_s)
+        final = load.final_counts()
+        errors = final[1] if final is not None else load.counts()[1]
+        progress.update(task, completed=config.duration_s, errors=errors)
     for worker in load.workers:  # they flush their rows when the master tells them to quit
         supervisor.wait_exit(worker, WORKER_EXIT_TIMEOUT_S)
     if load.lead.returncode not in (0,):
         raise SupervisorError(
             f"Locust exited with code {load.lead.returncode}; see {load.lead.log_path}"
         )
-    return load.counts()
+    return final if final is not None else load.counts()

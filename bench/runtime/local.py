@@ -60,7 +60,9 @@ class LocalDeployment:
         probe = self.start_probe()
         scraper = Scraper(self.replicas, self.run.metrics(self.strategy)).start()
         try:
-            _, failures = watch_load(self.supervisor, self.config, self.strategy, load, injector)
+            requests, failures = watch_load(
+                self.supervisor, self.config, self.strategy, load, injector
+            )
         except BaseException:
             injector.finish()  # nothing paused or cut outlives the load
             with suppress(OSError):  # the load's own error is the one to tell
@@ -69,7 +71,7 @@ class LocalDeployment:
         applied = injector.finish()
         scraper.stop()  # raises the OSError that stopped its writing (a full disk), if any
         self.supervisor.stop(probe)  # SIGTERM: it writes its last complete cycle and exits
-        return LoadResult(load.lead.returncode, failures, applied)
+        return LoadResult(load.lead.returncode, failures, applied, requests)
 
     def start_probe(self) -> Child:
         out = str(self.run.probe_file(self.strategy))
