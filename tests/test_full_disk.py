@@ -65,6 +65,7 @@ def one_failure_line(stderr: str, folder: Path) -> str:
     return said[0]
 
 
+@pytest.mark.run
 def test_a_disk_that_fills_during_the_load_fails_the_run_in_one_line(
     disk: Path, tmp_path: Path
 ) -> None:

@@ -30,6 +30,8 @@ from bench.runtime.waiting import wait_until
 from scenarios.request_rows import TIMEOUT, UNANSWERED, UNPARSEABLE
 from tests.standin import DOUBLE_ARGS, PRODUCTS, Shop, serving
 
+pytestmark = pytest.mark.run  # starts real runs: make test-fast leaves it out
+
 START_TIMEOUT_S = 60.0  # from `bench run` to the load's first request file on disk
 RUN_TIMEOUT_S = 150.0  # the whole run: contract check, load, analysis and report
 DURATION_S = 6
