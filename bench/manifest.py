@@ -171,3 +171,20 @@ def read_manifest(folder: Path) -> dict[str, Any]:
 
 def is_sweep(manifest: dict[str, Any]) -> bool:
     return manifest.get("kind") == SWEEP_KIND
+
+
+def strategy_order(manifest: dict[str, Any]) -> list[str]:
+    """Strategies in the order the run measured them (config, then the manifest's record)."""
+    listed = [*manifest.get("config", {}).get("strategies", []), *manifest.get("strategies", {})]
+    return list(dict.fromkeys(listed))
+
+
+def load_seconds(manifest: dict[str, Any], strategy: str) -> float | None:
+    """How long `strategy`'s load sent requests: run.json's `load_s`; for a run recorded
+    before it was, the configured duration of a load that ran to its end (one that has
+    `rows_recorded`); None for a load that stopped early."""
+    record = manifest.get("strategies", {}).get(strategy, {})
+    if "load_s" in record:
+        return float(record["load_s"])
+    duration = manifest.get("config", {}).get("duration_s")
+    return float(int(duration)) if "rows_recorded" in record and duration else None

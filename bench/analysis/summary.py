@@ -30,7 +30,7 @@ from bench.analysis.timeline import load_metrics, origin_load, timeline
 from bench.analysis.whitebox import load_invalidations, whitebox, whitebox_stats
 from bench.analysis.write_visibility import write_visibility
 from bench.layout import RunFolder
-from bench.manifest import read_manifest
+from bench.manifest import load_seconds, read_manifest, strategy_order
 from scenarios.request_rows import OPS
 
 CONFIG_COLUMNS: tuple[str, ...] = ("scenario", "ttl_s", "replicas", "repeat")
@@ -78,23 +78,6 @@ class Analysis:
 def group_columns(requests: pd.DataFrame) -> list[str]:
     """`strategy` plus the config columns that the request rows themselves carry."""
     return ["strategy", *[c for c in CONFIG_COLUMNS if c in requests.columns]]
-
-
-def strategy_order(manifest: dict[str, Any]) -> list[str]:
-    """Strategies in the order the run measured them (config, then the manifest's record)."""
-    listed = [*manifest.get("config", {}).get("strategies", []), *manifest.get("strategies", {})]
-    return list(dict.fromkeys(listed))
-
-
-def load_seconds(manifest: dict[str, Any], strategy: str) -> float | None:
-    """How long `strategy`'s load sent requests: run.json's `load_s`; for a run recorded
-    before it was, the configured duration of a load that ran to its end (one that has
-    `rows_recorded`); None for a load that stopped early."""
-    record = manifest.get("strategies", {}).get(strategy, {})
-    if "load_s" in record:
-        return float(record["load_s"])
-    duration = manifest.get("config", {}).get("duration_s")
-    return float(int(duration)) if "rows_recorded" in record and duration else None
 
 
 def _groups(frame: pd.DataFrame, columns: Sequence[str]) -> Iterator[tuple[tuple, pd.DataFrame]]:

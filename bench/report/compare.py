@@ -14,11 +14,10 @@ from typing import Any
 
 from bench.analysis.columns import heading, shown_in
 from bench.analysis.numbers import NONE, fmt_figure, missing
-from bench.analysis.summary import strategy_order
 from bench.analysis.tables import read_table
 from bench.disk import write_whole
 from bench.layout import RunFolder
-from bench.manifest import read_manifest
+from bench.manifest import read_manifest, strategy_order
 from bench.report.render import md_escape
 
 FIGURES = shown_in("compare")

@@ -15,11 +15,10 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
-from bench.analysis.summary import strategy_order
 from bench.analysis.tables import load_probe, read_table
 from bench.disk import whole
 from bench.layout import RunFolder
-from bench.manifest import read_manifest
+from bench.manifest import read_manifest, strategy_order
 
 SERIES_COLORS = ("tab:blue", "tab:orange")  # first and second bar of a group
 PALETTE = ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple",

@@ -24,10 +24,9 @@ from bench.analysis.numbers import (
     missing,
     positive,
 )
-from bench.analysis.summary import strategy_order
 from bench.analysis.tables import read_table
 from bench.layout import RunFolder
-from bench.manifest import read_manifest
+from bench.manifest import read_manifest, strategy_order
 from bench.report.faults import fault_section
 from bench.report.plots import make_plots
 from bench.report.render import write_reports
