@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from bench.analysis.numbers import fmt_ms, fmt_pct
+from bench.report.numbers import fmt_ms, fmt_pct
 from bench.report.plots import make_plots
 from bench.report.render import md_escape
 from bench.report.run import build_report, probe_phrase, stampede_notes, verdict

@@ -12,8 +12,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bench.analysis.numbers import format_share
 from bench.analysis.staleness import check_staleness, explode_items, nines, t_visibility
+from bench.report.numbers import format_share
 from bench.report.run import visibility_sentence
 
 MS = 1_000_000  # ns

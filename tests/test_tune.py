@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 
 from bench.analysis.repeats import aggregate, interval, t_975, unsupported
-from bench.analysis.tune import Budget, BudgetError, format_tuning, tune
+from bench.analysis.tune import Budget, BudgetError, tune
+from bench.report.tuning import choice_note, format_tuning, recommendations
 
 BUDGET = Budget(max_stale_ms=100.0)
 
@@ -53,8 +54,8 @@ def test_budget_met_takes_the_largest_ttl_within_it() -> None:
     delete = choice(tuning, "delete")
     assert delete.ttl_s == 5
     assert (delete.hit_ratio, delete.read_p99_ms, delete.staleness_p99_ms) == (0.80, 3.0, 50.0)
-    assert delete.note == "at TTL 30 s: staleness p99 400 ms"
-    assert tuning.recommendations == [
+    assert choice_note(delete, BUDGET) == "at TTL 30 s: staleness p99 400 ms"
+    assert recommendations(tuning) == [
         "recommendation: delete with TTL 5 s (hit ratio 80.0%, read p99 3.0 ms, staleness p99:"
         " 50 ms): the only strategy that keeps staleness p99 within 100 ms."
     ]
@@ -66,7 +67,7 @@ def test_largest_ttl_even_when_a_shorter_one_misses() -> None:
                     row("delete", 30, 0.9, 90.0))  # fmt: skip
     delete = choice(tune(summary, BUDGET), "delete")
     assert delete.ttl_s == 30
-    assert delete.note == (
+    assert choice_note(delete, BUDGET) == (
         "the largest TTL measured: a longer one may meet the budget too; yet TTL 1 s missed it"
         " (staleness p99 150 ms): rare events, which repeats would show"
     )
@@ -77,8 +78,8 @@ def test_budget_not_met_says_so_with_the_nearest_miss() -> None:
     tuning = tune(summary, BUDGET)
     ttl = choice(tuning, "ttl")
     assert ttl.ttl_s is None and math.isnan(ttl.hit_ratio)
-    assert ttl.note == "no TTL meets it: staleness p99 980 ms at best (TTL 1 s)"
-    [line] = tuning.recommendations
+    assert choice_note(ttl, BUDGET) == "no TTL meets it: staleness p99 980 ms at best (TTL 1 s)"
+    [line] = recommendations(tuning)
     assert line.startswith("no recommendation: no strategy measured keeps staleness p99 within")
     text = format_tuning(tuning)
     assert "ttl       2         none" in text and "no recommendation" in text
@@ -94,7 +95,7 @@ def test_no_stale_read_meets_any_budget() -> None:
 def test_a_cell_without_reads_never_meets_the_budget() -> None:
     empty = row("delete", 5, math.nan, math.nan) | {"reads": 0}
     delete = choice(tune(table(empty), BUDGET), "delete")
-    assert delete.ttl_s is None and delete.note == "no reads measured"
+    assert delete.ttl_s is None and choice_note(delete, BUDGET) == "no reads measured"
 
 
 def test_recommends_the_highest_hit_ratio_among_those_within_budget() -> None:
@@ -104,7 +105,7 @@ def test_recommends_the_highest_hit_ratio_among_those_within_budget() -> None:
         row("pubsub", 30, 0.97, 1.5, read_p99=2.0),
     )
     tuning = tune(summary, BUDGET)
-    [line] = tuning.recommendations
+    [line] = recommendations(tuning)
     assert line.startswith("recommendation: pubsub with TTL 30 s (hit ratio 97.0%")
     assert "highest hit ratio of the 2 strategies" in line
     assert "next is delete at TTL 30 s with 94.0%" in line
@@ -114,7 +115,7 @@ def test_recommends_the_highest_hit_ratio_among_those_within_budget() -> None:
 def test_ties_on_hit_ratio_go_to_the_lower_read_p99() -> None:
     summary = table(row("delete", 30, 0.95, 10.0, read_p99=3.0),
                     row("pubsub", 30, 0.9502, 1.0, read_p99=2.0))  # fmt: skip
-    [line] = tune(summary, BUDGET).recommendations
+    [line] = recommendations(tune(summary, BUDGET))
     assert "pubsub with TTL 30 s" in line
     assert "ties with delete on hit ratio (95.0% against 95.0%: closer than 0.05 pp)" in line
     assert "lower read p99 (2.0 against 3.0 ms)" in line
@@ -122,13 +123,13 @@ def test_ties_on_hit_ratio_go_to_the_lower_read_p99() -> None:
 
 def test_ties_on_hit_ratio_and_latency_go_to_the_lower_stale_age() -> None:
     summary = table(row("delete", 30, 0.95, 10.0), row("pubsub", 30, 0.95, 1.0))
-    [line] = tune(summary, BUDGET).recommendations
+    [line] = recommendations(tune(summary, BUDGET))
     assert "pubsub with TTL 30 s" in line and "lower staleness p99 (1.0 ms against 10 ms)" in line
 
 
 def test_a_full_tie_goes_to_the_sweeps_order() -> None:
     summary = table(row("pubsub", 5, 0.9, 10.0), row("delete", 5, 0.9, 10.0))
-    [line] = tune(summary, BUDGET).recommendations
+    [line] = recommendations(tune(summary, BUDGET))
     assert "pubsub with TTL 5 s" in line and "comes first in the sweep's order" in line
 
 
@@ -140,9 +141,10 @@ def test_min_hit_ratio_excludes_cells_and_says_how_close_they_came() -> None:
     delete = choice(tuning, "delete")
     assert delete.ttl_s is None
     assert (
-        delete.note == "no TTL meets it: within the stale budget, hit ratio 80.0% at best (TTL 5 s)"
+        choice_note(delete, tuning.budget)
+        == "no TTL meets it: within the stale budget, hit ratio 80.0% at best (TTL 5 s)"
     )
-    assert "and hit ratio at least 90.0%" in tuning.recommendations[0]
+    assert "and hit ratio at least 90.0%" in recommendations(tuning)[0]
 
 
 def test_max_origin_rps_binds_where_the_database_is_the_limit() -> None:
@@ -155,16 +157,18 @@ def test_max_origin_rps_binds_where_the_database_is_the_limit() -> None:
     pubsub = choice(tuning, "pubsub")
     assert pubsub.ttl_s is None
     assert (
-        pubsub.note
+        choice_note(pubsub, tuning.budget)
         == "no TTL meets it: within the other budgets, 40 origin reads/s at best (TTL 1 s)"
     )
-    assert "and at most 30 origin reads/s" in tuning.recommendations[0]
+    assert "and at most 30 origin reads/s" in recommendations(tuning)[0]
     tight = tune(summary, Budget(100.0, max_origin_rps=10.0))
-    assert choice(tight, "delete").note == (
+    assert choice_note(choice(tight, "delete"), tight.budget) == (
         "no TTL meets it: within the other budgets, 20 origin reads/s at best (TTL 5 s)"
     )
     unmeasured = tune(table(row("delete", 1, 0.6, 20.0)), Budget(100.0, max_origin_rps=10.0))
-    assert "origin reads not measured" in choice(unmeasured, "delete").note
+    assert "origin reads not measured" in choice_note(
+        choice(unmeasured, "delete"), unmeasured.budget
+    )
 
 
 def test_with_repeats_the_worst_repeat_decides() -> None:
@@ -177,7 +181,7 @@ def test_with_repeats_the_worst_repeat_decides() -> None:
     assert delete.ttl_s == 1
     assert delete.hit_ratio == pytest.approx(0.61)  # the mean of the repeats
     assert delete.staleness_p99_ms == 30.0  # the worst repeat
-    assert delete.note == "at TTL 5 s: staleness p99 150 ms (worst repeat)"
+    assert choice_note(delete, BUDGET) == "at TTL 5 s: staleness p99 150 ms (worst repeat)"
     assert "hit ratio (worst repeat)" not in format_tuning(tuning)
     assert "staleness p99 (worst repeat)" in format_tuning(tuning)
 
@@ -187,7 +191,7 @@ def test_a_lead_inside_the_intervals_is_called_unsupported() -> None:
         row("delete", 30, 0.90, 10.0, repeat=0), row("delete", 30, 0.94, 10.0, repeat=1),
         row("pubsub", 30, 0.93, 1.0, repeat=0), row("pubsub", 30, 0.95, 1.0, repeat=1),
     )  # fmt: skip
-    [line] = tune(summary, BUDGET).recommendations
+    [line] = recommendations(tune(summary, BUDGET))
     assert "pubsub with TTL 30 s" in line
     assert "a lead that the 95% intervals over 2 repeats do not support" in line
 
@@ -198,8 +202,8 @@ def test_one_line_per_replica_count() -> None:
     )
     tuning = tune(summary, BUDGET)
     assert [c.ttl_s for c in tuning.choices] == [5, None]
-    assert tuning.recommendations[0].startswith("recommendation at 2 replicas: delete")
-    assert tuning.recommendations[1].startswith("no recommendation at 4 replicas")
+    assert recommendations(tuning)[0].startswith("recommendation at 2 replicas: delete")
+    assert recommendations(tuning)[1].startswith("no recommendation at 4 replicas")
 
 
 def test_a_plain_run_summary_without_repeat_column() -> None:

@@ -45,9 +45,10 @@ def budget_from(args: argparse.Namespace) -> Budget | None:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    from bench.analysis.tune import BudgetError, tune_folder
+    from bench.analysis.tune import BudgetError
     from bench.manifest import SWEEP_KIND, run_folder_now
     from bench.matrix import SweepConfig
+    from bench.report.tuning import tune_folder
     from bench.runtime import runtime_for
     from bench.sweep import run_sweep, sweep_plan
 
@@ -85,7 +86,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def cmd_tune(args: argparse.Namespace) -> int:
-    from bench.analysis.tune import BudgetError, tune_folder
+    from bench.analysis.tune import BudgetError
+    from bench.report.tuning import tune_folder
 
     folder: Path = args.folder
     require_summary(folder)

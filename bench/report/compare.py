@@ -13,11 +13,11 @@ from pathlib import Path
 from typing import Any
 
 from bench.analysis.columns import heading, shown_in
-from bench.analysis.numbers import NONE, fmt_figure, missing
 from bench.analysis.tables import read_table
 from bench.disk import write_whole
 from bench.layout import RunFolder
 from bench.manifest import read_manifest, strategy_order
+from bench.report.numbers import NONE, fmt_figure, missing
 from bench.report.render import md_escape
 
 FIGURES = shown_in("compare")

@@ -15,10 +15,10 @@ from typing import Any
 import pandas as pd
 
 from bench.analysis.columns import shown_in
-from bench.analysis.numbers import fmt_figure, fmt_int, fmt_ms, missing
 from bench.analysis.tables import read_table
 from bench.faults.kinds import LOSE_INVALIDATIONS
 from bench.layout import RunFolder
+from bench.report.numbers import fmt_figure, fmt_int, fmt_ms, missing
 
 OWN_FIGURES = shown_in("faults")
 

@@ -13,7 +13,11 @@ from typing import Any
 import pandas as pd
 
 from bench.analysis.columns import heading, shown_in
-from bench.analysis.numbers import (
+from bench.analysis.tables import read_table
+from bench.layout import RunFolder
+from bench.manifest import read_manifest, strategy_order
+from bench.report.faults import fault_section
+from bench.report.numbers import (
     fmt_figure,
     fmt_int,
     fmt_ms,
@@ -24,10 +28,6 @@ from bench.analysis.numbers import (
     missing,
     positive,
 )
-from bench.analysis.tables import read_table
-from bench.layout import RunFolder
-from bench.manifest import read_manifest, strategy_order
-from bench.report.faults import fault_section
 from bench.report.plots import make_plots
 from bench.report.render import write_reports
 from bench.report.setup import describe_run, unfresh_warnings

@@ -7,7 +7,7 @@ and a service that failed the freshness check has that said first, in bold.
 
 from typing import Any
 
-from bench.analysis.numbers import fmt_int
+from bench.report.numbers import fmt_int
 from services.strategies import STRATEGIES
 
 

@@ -16,18 +16,19 @@ from typing import Any
 import pandas as pd
 
 from bench.analysis.columns import COLUMNS, shown_in
-from bench.analysis.numbers import fmt_int, fmt_interval, fmt_ms, n_replicas
 from bench.analysis.repeats import FIGURES, aggregate, unsupported
 from bench.analysis.summary import write_analysis
 from bench.analysis.sweep_summary import sweep_summary
 from bench.analysis.tables import read_table
-from bench.analysis.tune import Budget, tune, tuning_table
+from bench.analysis.tune import Budget, tune
 from bench.disk import whole
 from bench.layout import RunFolder
 from bench.manifest import read_manifest
+from bench.report.numbers import fmt_int, fmt_interval, fmt_ms, n_replicas
 from bench.report.render import write_reports
 from bench.report.run import STATUS_WARNINGS, build_report
 from bench.report.sweep_plots import sweep_plots
+from bench.report.tuning import describe, recommendations, tuning_table
 
 TITLES = {name: COLUMNS[name].title for name in shown_in("sweep")}
 UNSUPPORTED = " ≈"  # the mark of a rank the 95% intervals do not support
@@ -191,10 +192,10 @@ def sweep_context(folder: Path) -> tuple[dict[str, Any], pd.DataFrame, Budget | 
             "warning": warning,
             "status": status + (f" ({reason})" if reason and not warning else ""),
             "run_lines": describe_sweep(manifest),
-            "budget": budget.describe() if budget else None,
+            "budget": describe(budget) if budget else None,
             "folder_hint": str(folder),
             "tuning": tuning_table(tuning) if tuning else None,
-            "recommendations": tuning.recommendations if tuning else [],
+            "recommendations": recommendations(tuning) if tuning else [],
             "tables": figure_tables(cells) if not cells.empty else [],
             "notes": notes(cells, manifest["config"]) if not cells.empty else [],
             "cells": cell_rows(folder, manifest, summary),

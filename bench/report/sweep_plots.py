@@ -17,7 +17,7 @@ from matplotlib.axes import Axes
 from matplotlib.container import ErrorbarContainer
 from matplotlib.figure import Figure
 
-from bench.analysis.numbers import n_replicas
+from bench.report.numbers import n_replicas
 from bench.report.plots import percent_yaxis, save, strategy_colors
 
 # (figure, y label, y axis): None for a linear one; for a log one, where zeros are drawn

@@ -10,7 +10,7 @@ Side by side they tell a reviewer which figure to quote.
 
 from typing import Any
 
-from bench.analysis.numbers import fmt_int, fmt_ms, missing
+from bench.report.numbers import fmt_int, fmt_ms, missing
 
 Row = dict[str, Any]
 CLIENT_AND_SERVER = ["read p50 ms, client", "read p50 ms, server", "server share of p50",

@@ -6,9 +6,9 @@ import math
 from pathlib import Path
 from typing import Any
 
-from bench.analysis.numbers import fmt_int, fmt_ms, format_duration_ms, format_share, missing
 from bench.analysis.tables import read_table
 from bench.layout import RunFolder
+from bench.report.numbers import fmt_int, fmt_ms, format_duration_ms, format_share, missing
 
 
 def cell(share: float, nines: float, writes: int) -> str:
