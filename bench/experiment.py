@@ -25,7 +25,7 @@ from bench.report.run import build_report
 from bench.run_config import RunConfig
 from bench.runtime.base import Deployment, RunFailure, Runtime
 from bench.runtime.signals import Interrupted, shielded
-from bench.verify import VerifyFailed, claim
+from bench.runtime.verify import VerifyFailed, claim
 
 NOTHING_RECORDED = "no request was recorded"
 

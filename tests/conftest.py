@@ -13,8 +13,8 @@ import httpx
 import pytest
 import redis
 
+from bench.runtime.local.redis_server import find_redis_server
 from bench.runtime.ports import free_port
-from bench.runtime.redis_server import find_redis_server
 from bench.runtime.seed import SeedPlan, seed_async
 from bench.runtime.waiting import wait_until
 from services.app import create_app

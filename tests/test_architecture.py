@@ -74,15 +74,23 @@ def test_no_import_circle() -> None:
     assert [(a, b) for a, ts in GRAPH.items() for b in ts if reaches(b, a)] == []
 
 
+# Above any layer: the CLI, then the experiment and the sweep that drive a runtime.
+TOP = ("bench.cli", "bench.experiment", "bench.sweep")
+
+
 @pytest.mark.parametrize(
     ("prefix", "forbidden"),
     [
-        ("bench.analysis", ("bench.runtime", "bench.report", "bench.cli", "bench.experiment",
-                            "bench.sweep", "bench.verify", "bench.probe.poller")),
-        ("bench.report", ("bench.runtime", "bench.cli", "bench.experiment", "bench.sweep")),
-        ("bench.runtime", ("bench.analysis", "bench.report", "bench.cli", "bench.experiment")),
-        ("bench.faults", ("bench.runtime", "bench.analysis", "bench.report", "bench.cli",
-                          "bench.experiment")),
+        ("bench.analysis", ("bench.runtime", "bench.report", "bench.probe.poller", *TOP)),
+        ("bench.report", ("bench.runtime", *TOP)),
+        ("bench.runtime", ("bench.analysis", "bench.report", *TOP)),
+        ("bench.faults", ("bench.runtime", "bench.analysis", "bench.report", *TOP)),
+        ("bench.contract", ("bench.runtime", "bench.analysis", "bench.report", *TOP)),
+        ("bench.probe", ("bench.runtime", "bench.analysis", "bench.report", *TOP)),
+        # the foundations every part reads: the config, the folder layout, run.json
+        ("bench.run_config", ("bench.runtime", "bench.analysis", "bench.report", *TOP)),
+        ("bench.layout", ("bench.runtime", "bench.analysis", "bench.report", *TOP)),
+        ("bench.manifest", ("bench.runtime", "bench.analysis", "bench.report", *TOP)),
         ("services", ("bench", "scenarios")),
         ("scenarios", ("bench", "services")),
     ],
@@ -101,7 +109,7 @@ def loaded_by(statement: str) -> set[str]:
 
 
 def test_the_registry_and_verify_load_no_cache_or_database_client() -> None:
-    modules = loaded_by("import services.config, bench.verify, bench.run_config")
+    modules = loaded_by("import services.config, bench.runtime.verify, bench.run_config")
     assert not modules & {"redis", "aiosqlite", "asyncpg", "services.strategies.base"}
     assert not {m for m in modules if m in {"locust", "gevent"}}
 

@@ -16,16 +16,16 @@ import pandas as pd
 import pytest
 import yaml
 
-from bench import verify as verify_module
 from bench.experiment import measure_strategy
 from bench.faults.spec import parse_fault
 from bench.layout import RunFolder
 from bench.manifest import Manifest
 from bench.matrix import SweepConfig, expand_matrix
 from bench.run_config import RunConfig
+from bench.runtime import verify as verify_module
 from bench.runtime.commands import load_env
 from bench.runtime.compose import Shell, StepFailed, deployment
-from bench.runtime.compose_plan import (
+from bench.runtime.compose.plan import (
     APP_PORT,
     DATABASE_URL,
     PROFILES,
@@ -36,7 +36,7 @@ from bench.runtime.compose_plan import (
     StrategyPlan,
     compose_plan,
 )
-from bench.verify import VERIFY_FAILED
+from bench.runtime.verify import VERIFY_FAILED
 from scenarios.request_rows import HEADER, format_row
 from services.strategies import STRATEGIES, STRATEGY_NAMES, Option
 
@@ -186,8 +186,8 @@ def test_the_plan_runs_each_strategy_in_turn_in_order() -> None:
         f" {DATABASE_URL} --products 1000 --categories 10",
         "docker compose --profile delete up -d --wait --scale app-delete=3",
         f"docker compose --profile delete ps app-delete > {logs}/containers.txt 2>&1",
-        f"docker compose run --rm -T --no-deps harness python -m bench.verify --strategy delete"
-        f" --targets {targets} --product 1016 > {logs}/verify.log 2>&1",
+        "docker compose run --rm -T --no-deps harness python -m bench.runtime.verify"
+        f" --strategy delete --targets {targets} --product 1016 > {logs}/verify.log 2>&1",
         "docker compose --profile load up -d --no-deps --scale locust-worker=2 locust-worker",
         f"docker compose run --rm -T --no-deps --name {PROJECT}-probe-delete probe"
         f" python -m bench.probe --targets {targets} --names delete-1,delete-2,delete-3"
@@ -398,7 +398,8 @@ printf '%s\\n' "$*" >> "$CALLS"
 case "$*" in
   "version --format"*) echo 28.2.2 ;;
   "compose version --short") echo 2.29.7 ;;
-  *" bench.verify --strategy $FAIL_VERIFY "*) echo "$FAIL_VERIFY: replica 2 served v1"; exit 3 ;;
+  *" bench.runtime.verify --strategy $FAIL_VERIFY "*)
+    echo "$FAIL_VERIFY: replica 2 served v1"; exit 3 ;;
   *"$FAIL_ON"*) exit 1 ;;
   *" locust-master locust "*)
     run_strategy='s|.* --csv /results/\\([^ ]*\\)/locust/\\([^ ]*\\) .*|\\1 \\2|'

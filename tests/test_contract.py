@@ -23,9 +23,9 @@ import pytest
 
 from bench.contract import Catalogue, Findings, check_contract
 from bench.runtime.base import Replica
+from bench.runtime.local.redis_server import start_redis
+from bench.runtime.local.replicas import ReplicaConfig, start_replicas
 from bench.runtime.processes import Supervisor
-from bench.runtime.redis_server import start_redis
-from bench.runtime.replicas import ReplicaConfig, start_replicas
 from bench.runtime.seed import SeedPlan, seed
 from tests.standin import BREAKS, CATALOGUE, DOUBLE_ARGS, Shop, serving
 

@@ -21,9 +21,9 @@ import pandas as pd
 import pytest
 
 from bench.run_config import ConfigError, RunConfig
+from bench.runtime.local.redis_server import start_redis
 from bench.runtime.ports import free_port
 from bench.runtime.processes import Supervisor
-from bench.runtime.redis_server import start_redis
 from bench.runtime.waiting import wait_http_ok
 
 ROOT = Path(__file__).resolve().parents[1]

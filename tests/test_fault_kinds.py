@@ -16,11 +16,11 @@ import redis
 from bench.faults.kinds import CONTROLLED, KINDS, LOSE_INVALIDATIONS, TARGET_VERBS, Kind
 from bench.faults.spec import Fault
 from bench.run_config import ConfigError, RunConfig
-from bench.runtime.compose_plan import ComposeFaults, fault_commands
-from bench.runtime.local_faults import LocalFaults, start_proxy
+from bench.runtime.compose.plan import ComposeFaults, fault_commands
+from bench.runtime.local.faults import LocalFaults, start_proxy
+from bench.runtime.local.redis_server import start_redis
+from bench.runtime.local.replicas import ReplicaConfig, _ready, start_replicas
 from bench.runtime.processes import Supervisor
-from bench.runtime.redis_server import start_redis
-from bench.runtime.replicas import ReplicaConfig, _ready, start_replicas
 from bench.runtime.seed import SeedPlan, seed
 from bench.runtime.waiting import wait_until
 from services.strategies import STRATEGIES

@@ -23,8 +23,8 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from bench.runtime.local.replicas import ReplicaConfig, start_replicas
 from bench.runtime.processes import Supervisor
-from bench.runtime.replicas import ReplicaConfig, start_replicas
 
 # Examples per operation and mode; the four tests (2 modes x 2 origins) take ~20 s in all.
 EXAMPLES = 60

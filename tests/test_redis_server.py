@@ -10,15 +10,15 @@ from pathlib import Path
 import pytest
 import redis
 
-from bench.runtime.ports import RESERVED_PORTS, free_port, free_ports
-from bench.runtime.processes import Supervisor
-from bench.runtime.redis_server import (
+from bench.runtime.local.redis_server import (
     bundled_redis_server,
     find_redis_server,
     redis_server_argv,
     redis_server_version,
     start_redis,
 )
+from bench.runtime.ports import RESERVED_PORTS, free_port, free_ports
+from bench.runtime.processes import Supervisor
 
 
 def all_gone(pid: int, timeout_s: float = 5.0) -> bool:

@@ -19,7 +19,7 @@ from bench.report.plots import make_plots
 from bench.report.render import md_escape
 from bench.report.run import build_report, probe_phrase, stampede_notes, verdict
 from bench.report.timing import timing_note, timing_table
-from bench.verify import claim
+from bench.runtime.verify import claim
 
 STRATEGIES = ("ttl", "delete", "versioned", "pubsub")
 T_MS = (0.0, 10.0, 100.0, 1000.0, 10000.0)

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import redis.asyncio as aioredis
 
-from bench.runtime.redis_server import bundled_redis_server, find_redis_server
+from bench.runtime.local.redis_server import bundled_redis_server, find_redis_server
 from services.tracking_link import TrackingLink
 from tests.conftest import RedisProcess, replica
 from tests.test_fail_open import served_locally, subscribed

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from bench.runtime.local.redis_server import start_redis
+from bench.runtime.local.replicas import ReplicaConfig, StartedReplica, start_replicas
 from bench.runtime.processes import Supervisor
-from bench.runtime.redis_server import start_redis
-from bench.runtime.replicas import ReplicaConfig, StartedReplica, start_replicas
 from bench.runtime.seed import SeedPlan, seed
-from bench.verify import VerifyFailed, claim, verify
+from bench.runtime.verify import VerifyFailed, claim, verify
 
 PLAN = SeedPlan(products=50, categories=5)
 

@@ -12,9 +12,9 @@ from pathlib import Path
 import redis.asyncio as aioredis
 
 from bench.run_config import RunConfig
+from bench.runtime.local.redis_server import start_redis
+from bench.runtime.local.replicas import ReplicaConfig, start_replicas
 from bench.runtime.processes import Supervisor
-from bench.runtime.redis_server import start_redis
-from bench.runtime.replicas import ReplicaConfig, start_replicas
 from bench.runtime.seed import SeedPlan, seed
 from services.strategies.xfetch import delta_key, lock_key
 from tests.conftest import replica

@@ -20,9 +20,9 @@ from pathlib import Path
 import redis
 
 from bench.perf.app import BARE_KEY
+from bench.runtime.local.redis_server import start_redis
+from bench.runtime.local.replicas import ReplicaConfig, start_replicas
 from bench.runtime.processes import Supervisor
-from bench.runtime.redis_server import start_redis
-from bench.runtime.replicas import ReplicaConfig, start_replicas
 from bench.runtime.seed import SeedPlan, seed
 from services.strategies import STRATEGIES
 

@@ -4,11 +4,15 @@ Each implements `base.Runtime` (start a strategy's parts, give the replica URLs,
 load and the probe, stop), so `bench run` and `bench sweep` drive them through one
 skeleton (`bench.experiment`):
 
-- `local`: processes on this machine (`processes`, `ports`, `redis_server`, `replicas`,
-  `seed`, `load`)
-- `compose`: the same on Docker Compose (`compose_plan` is its commands as data)
+- `local/`: processes on this machine (its `redis_server`, `replicas`, `scraper` and the
+  `faults` it applies)
+- `compose/`: the same on Docker Compose (`plan` is its commands as data)
 - `external`: a service the user runs; nothing started but Locust and the probe
-- `commands`: the Locust, probe and verify command lines every runtime shares
+
+and what they share, here at the top: `base` (the interfaces), `commands` (the Locust,
+probe and verify command lines), `load` (Locust on this machine), `verify` (does a
+strategy do what it claims), `seed` (the catalogue), `processes`, `signals`, `ports`,
+`waiting`.
 """
 
 from __future__ import annotations

@@ -62,7 +62,7 @@ class Deployment(Protocol):
     measured_despite_verify: bool
 
     def verify(self) -> None:
-        """Raise `bench.verify.VerifyFailed` when the strategy breaks its promise."""
+        """Raise `bench.runtime.verify.VerifyFailed` when the strategy breaks its promise."""
         ...
 
     def run_load(self, faults: Sequence[Fault]) -> LoadResult:

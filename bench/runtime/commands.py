@@ -86,6 +86,6 @@ def probe_options(
 
 
 def verify_options(strategy: str, replicas: Sequence[Replica], product_id: int) -> list[str]:
-    """Options of `python -m bench.verify` (the compose runtime runs it in a container)."""
+    """Options of `python -m bench.runtime.verify` (the compose runtime runs it in a container)."""
     targets = ",".join(r.url for r in replicas)
     return ["--strategy", strategy, "--targets", targets, "--product", str(product_id)]

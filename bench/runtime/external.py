@@ -23,7 +23,7 @@ from bench.runtime.base import LoadResult, Replica, RunFailure
 from bench.runtime.commands import probe_options
 from bench.runtime.load import start_load, watch_load
 from bench.runtime.processes import Supervisor
-from bench.verify import VerifyFailed
+from bench.runtime.verify import VerifyFailed
 
 
 class ContractBroken(RunFailure):

@@ -19,7 +19,7 @@ import pandas as pd
 import pytest
 
 from bench.faults.kinds import KINDS
-from bench.runtime.compose_plan import PROJECT
+from bench.runtime.compose.plan import PROJECT
 
 pytestmark = [
     pytest.mark.compose,

@@ -22,7 +22,7 @@ from bench.runtime.seed import SeedPlan
 from services.strategies import STRATEGIES, STRATEGY_NAMES
 
 PROJECT = "cache-invalidation-bench"  # COMPOSE_PROJECT_NAME: container names are predictable
-ROOT = Path(__file__).resolve().parents[2]  # where compose.yaml is
+ROOT = Path(__file__).resolve().parents[3]  # where compose.yaml is
 PROFILES = (*STRATEGY_NAMES, "load", "tools")
 DATABASE_URL = "postgresql://bench:bench@postgres:5432/bench"  # compose.yaml's postgres
 RESULTS_INSIDE = "/results"  # where compose.yaml mounts BENCH_RESULTS
@@ -143,7 +143,7 @@ def strategy_plan(config: RunConfig, strategy: str, run_dir: Path) -> StrategyPl
              "the replicas, healthy, reaching Redis and (pubsub) subscribed"),
         Step(compose(f"ps {service}", strategy), "the replicas' container names",
              log=logs / "containers.txt"),
-        Step(compose(f"{run} harness python -m bench.verify {verify}"),
+        Step(compose(f"{run} harness python -m bench.runtime.verify {verify}"),
              "a strategy that breaks its promise is reported, not measured",
              log=logs / "verify.log", verifies=True),
     ]  # fmt: skip

@@ -19,10 +19,10 @@ from pathlib import Path
 import redis
 
 from bench.faults import proxy
+from bench.runtime.local.redis_server import RedisServer, answers_ping, start_redis
+from bench.runtime.local.replicas import StartedReplica
 from bench.runtime.ports import LOOPBACK, free_port
 from bench.runtime.processes import Child, Supervisor
-from bench.runtime.redis_server import RedisServer, answers_ping, start_redis
-from bench.runtime.replicas import StartedReplica
 from bench.runtime.waiting import wait_until
 
 PROXY_START_TIMEOUT_S = 10.0

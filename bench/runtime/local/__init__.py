@@ -24,15 +24,15 @@ from bench.run_config import ConfigError, RunConfig
 from bench.runtime.base import LoadResult, Replica
 from bench.runtime.commands import probe_options
 from bench.runtime.load import start_load, watch_load
-from bench.runtime.local_faults import LocalFaults, start_proxy
+from bench.runtime.local.faults import LocalFaults, start_proxy
+from bench.runtime.local.redis_server import find_redis_server, redis_server_version, start_redis
+from bench.runtime.local.replicas import ReplicaConfig, start_replicas
+from bench.runtime.local.scraper import Scraper
 from bench.runtime.ports import LOOPBACK
 from bench.runtime.processes import Child, Supervisor
-from bench.runtime.redis_server import find_redis_server, redis_server_version, start_redis
-from bench.runtime.replicas import ReplicaConfig, start_replicas
-from bench.runtime.scraper import Scraper
 from bench.runtime.seed import SeedPlan, seed
 from bench.runtime.signals import shielded
-from bench.verify import verify
+from bench.runtime.verify import verify
 from services.strategies import STRATEGIES
 
 

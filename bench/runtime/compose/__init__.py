@@ -1,6 +1,6 @@
 """The compose runtime: the local runtime's experiment, on Docker Compose.
 
-`bench.runtime.compose_plan` says what to run; this module checks that an engine is
+`bench.runtime.compose.plan` says what to run; this module checks that an engine is
 there and runs the plan's steps the way a shell runs its printed lines, strategy by
 strategy, through the skeleton every runtime shares. CI has no Docker engine: the unit
 tests check compose.yaml, the plan and the no-engine error against a stand-in `docker`
@@ -26,7 +26,7 @@ from bench.faults.spec import Fault
 from bench.layout import RunFolder
 from bench.run_config import RunConfig
 from bench.runtime.base import LoadResult, Replica, RunFailure, RuntimeUnavailable
-from bench.runtime.compose_plan import (
+from bench.runtime.compose.plan import (
     PROJECT,
     ROOT,
     Step,
@@ -35,7 +35,7 @@ from bench.runtime.compose_plan import (
     prologue,
     strategy_plan,
 )
-from bench.verify import VERIFY_FAILED, VerifyFailed
+from bench.runtime.verify import VERIFY_FAILED, VerifyFailed
 from services.strategies import STRATEGIES
 
 DOCKER_TIMEOUT_S = 10  # `docker version` must not hang the CLI when the engine is wedged

@@ -20,7 +20,7 @@ from bench.runtime.waiting import StartupTimeout, wait_until
 from services.strategies import STRATEGIES
 
 PROPAGATION_TIMEOUT_S = 2.0
-VERIFY_FAILED = 3  # exit code of `python -m bench.verify` when the strategy breaks its promise
+VERIFY_FAILED = 3  # `python -m bench.runtime.verify`'s exit code: the strategy broke its promise
 _opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
@@ -76,9 +76,9 @@ def verify(strategy: str, replicas: Sequence[Replica], product_id: int) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m bench.verify`: the same check on replicas given by URL (the compose
+    """`python -m bench.runtime.verify`: the same check on replicas given by URL (the compose
     runtime runs it in a container, on the compose network, where the replicas are)."""
-    parser = argparse.ArgumentParser(prog="python -m bench.verify", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m bench.runtime.verify", description=__doc__)
     parser.add_argument("--strategy", required=True, choices=list(STRATEGIES))
     parser.add_argument("--targets", required=True, help="comma-separated replica base URLs")
     parser.add_argument("--product", type=int, required=True, help="a probe-only product id")
