@@ -80,6 +80,54 @@ def product_row(product_id: int, category: str) -> dict[str, Any]:
     }
 
 
+class Decoy(ThreadingHTTPServer):
+    """Where a redirect points: a server no test names a target, counting what reaches it."""
+
+    daemon_threads = True
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), DecoyHandler)
+        self.requests: list[str] = []
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+
+class DecoyHandler(BaseHTTPRequestHandler):
+    """Answers anything 200, so a client that followed a redirect would take it as served."""
+
+    server: Decoy
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass  # quiet
+
+    def answer(self) -> None:
+        self.server.requests.append(f"{self.command} {self.path}")
+        body = b'{"id": 1, "version": 1}'
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = do_PATCH = answer
+
+
+@contextmanager
+def decoy() -> Iterator[Decoy]:
+    """A decoy served from a thread of its own until the block is left: set `Shop.decoy`
+    to its url, and its `requests` list what a client that followed a redirect sent."""
+    server = Decoy()
+    thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+
 class Shop:
     """The one catalogue both replicas of a double serve, and each replica's own cache.
 

@@ -15,12 +15,9 @@ import re
 import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import ExitStack, contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from contextlib import ExitStack
 
 import pytest
 
@@ -31,7 +28,7 @@ from bench.runtime.processes import Supervisor
 from bench.runtime.redis_server import start_redis
 from bench.runtime.replicas import ReplicaConfig, start_replicas
 from bench.runtime.seed import SeedPlan, seed
-from tests.standin import BREAKS, CATALOGUE, DOUBLE_ARGS, DRIBBLE_S, Shop, serving
+from tests.standin import BREAKS, CATALOGUE, DOUBLE_ARGS, DRIBBLE_S, Shop, decoy, serving
 
 CLI_TIMEOUT_S = 30.0
 
@@ -186,50 +183,6 @@ def test_a_write_invisible_on_the_next_read_is_a_finding_too(
 
 
 # --- a hostile or broken service ----------------------------------------------------
-
-
-class Decoy(ThreadingHTTPServer):
-    """Where a redirect points: a server no test names a target, counting what reaches it."""
-
-    daemon_threads = True
-
-    def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), DecoyHandler)
-        self.requests: list[str] = []
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}"
-
-
-class DecoyHandler(BaseHTTPRequestHandler):
-    server: Decoy
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-    def answer(self) -> None:
-        self.server.requests.append(f"{self.command} {self.path}")
-        body = b'{"id": 1, "version": 1}'
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    do_GET = do_PATCH = answer
-
-
-@contextmanager
-def decoy() -> Iterator[Decoy]:
-    server = Decoy()
-    thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
-    thread.start()
-    try:
-        yield server
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
 
 
 @pytest.mark.parametrize(
