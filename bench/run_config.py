@@ -8,6 +8,7 @@ from typing import Any
 
 from bench.faults.kinds import CONTROLLED
 from bench.faults.spec import Fault, FaultSpecError, check_faults
+from bench.targets import BadTarget, parse_targets
 from scenarios.workload_config import ARRIVALS, REQUEST_TIMEOUT_S
 from services.strategies import GUIDE_STRATEGIES, STRATEGIES, STRATEGY_NAMES, OptionValue
 
@@ -171,6 +172,10 @@ class RunConfig:
                               " strategies; choose a name for your service")  # fmt: skip
         if not self.targets:
             raise ConfigError("--runtime external needs --targets URL[,URL...]")
+        try:  # as `--targets` checks them: a config made in code meets the same test
+            parse_targets(",".join(self.targets))
+        except BadTarget as exc:
+            raise ConfigError(f"--targets: {exc}") from None
         if len(self.targets) != self.replicas:
             raise ConfigError("--replicas is the number of --targets with --runtime external")
         if self.faults:

@@ -33,6 +33,8 @@ DOUBLE_ARGS = [
 # How a double breaks the contract: "rule" or "rule/how", the rule the checker must name.
 BREAKS: dict[str, str] = {
     "reachable": "the second target is a port nobody listens on",
+    "no-redirect": "the second replica answers GET with 302 and PATCH with 307 (the decoy)",
+    "no-redirect/patch": "the second replica answers GET itself, PATCH with 307 (the decoy)",
     "product/no-version": "products have no version",
     "product/string-version": 'versions are strings ("1")',
     "catalogue": "product 2 is in c0, not c1",
@@ -57,6 +59,7 @@ BREAKS: dict[str, str] = {
 # How a replica misbehaves, set per replica index in `Shop.hostile` while it serves.
 HOSTILE: dict[str, str] = {
     "redirect": "GET answers 302 and PATCH 307 to the decoy's port (`Shop.decoy`)",
+    "redirect-patch": "GET is answered, PATCH answers 307 to the decoy's port",
     "nested-version": 'a product body has "supplier": {"version": 1} before its own version',
     "truncate": "a 200 whose JSON body is cut in the middle",
     "hang": "the request is read and never answered (until the shop is closed)",
@@ -77,6 +80,54 @@ def product_row(product_id: int, category: str) -> dict[str, Any]:
     }
 
 
+class Decoy(ThreadingHTTPServer):
+    """Where a redirect points: a server no test names a target, counting what reaches it."""
+
+    daemon_threads = True
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), DecoyHandler)
+        self.requests: list[str] = []
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+
+class DecoyHandler(BaseHTTPRequestHandler):
+    """Answers anything 200, so a client that followed a redirect would take it as served."""
+
+    server: Decoy
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass  # quiet
+
+    def answer(self) -> None:
+        self.server.requests.append(f"{self.command} {self.path}")
+        body = b'{"id": 1, "version": 1}'
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = do_PATCH = answer
+
+
+@contextmanager
+def decoy() -> Iterator[Decoy]:
+    """A decoy served from a thread of its own until the block is left: set `Shop.decoy`
+    to its url, and its `requests` list what a client that followed a redirect sent."""
+    server = Decoy()
+    thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+
 class Shop:
     """The one catalogue both replicas of a double serve, and each replica's own cache.
 
@@ -94,6 +145,8 @@ class Shop:
             self.rows[2]["category"] = "c0"
         self.caches: list[dict[int, dict[str, Any]]] = [{}, {}]
         self.hostile: dict[int, str] = {}  # replica index -> a HOSTILE mode
+        if broken is not None and broken.startswith("no-redirect"):
+            self.hostile[1] = "redirect-patch" if broken.endswith("/patch") else "redirect"
         self.decoy = ""  # where "redirect" sends a request: a URL no test names a target
         self.closed = threading.Event()  # set when the shop shuts down: hung answers end
 
@@ -213,7 +266,7 @@ class DoubleHandler(BaseHTTPRequestHandler):
     def misbehaved(self, redirect_status: int) -> bool:
         """Answer as the replica's hostile mode says; False when it has none for this."""
         mode = self.hostile()
-        if mode == "redirect":
+        if mode == "redirect" or (mode == "redirect-patch" and redirect_status == 307):
             self.send_response(redirect_status)
             self.send_header("Location", self.server.shop.decoy + self.path)
             self.send_header("Content-Length", "0")

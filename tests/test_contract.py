@@ -22,12 +22,13 @@ from contextlib import ExitStack
 import pytest
 
 from bench.contract import Catalogue, Findings, check_contract
+from bench.contract.rules import Checker
 from bench.runtime.base import Replica
 from bench.runtime.local.redis_server import start_redis
 from bench.runtime.local.replicas import ReplicaConfig, start_replicas
 from bench.runtime.processes import Supervisor
 from bench.runtime.seed import SeedPlan, seed
-from tests.standin import BREAKS, CATALOGUE, DOUBLE_ARGS, Shop, serving
+from tests.standin import BREAKS, CATALOGUE, DOUBLE_ARGS, DRIBBLE_S, Shop, decoy, serving
 
 CLI_TIMEOUT_S = 30.0
 
@@ -181,6 +182,120 @@ def test_a_write_invisible_on_the_next_read_is_a_finding_too(
     assert time.monotonic() - started < 10  # a service that never turns fresh cannot hang it
 
 
+# --- a hostile or broken service ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("replica", "mode", "said"),
+    [(0, "redirect", "GET"), (1, "redirect", "GET"), (1, "redirect-patch", "PATCH")],
+)
+def test_a_redirect_is_a_breach_naming_its_location_and_never_followed(
+    replica: int, mode: str, said: str
+) -> None:
+    """A target that answers 302 (GET) or 307 (PATCH) would send the load elsewhere: the
+    check stops at `no-redirect`, names the Location, and the decoy hears nothing. Before,
+    urllib followed: the decoy received the check's reads, and the contract held."""
+    shop = Shop(None, None)
+    with decoy() as elsewhere, serving(shop) as targets:
+        shop.decoy = elsewhere.url
+        shop.misbehave(replica, mode)
+        findings = check_contract(targets, CATALOGUE)
+        assert [c.rule for c in findings.broken] == ["no-redirect"], verdict(findings)
+        detail = findings.broken[0].detail
+        code = 302 if said == "GET" else 307
+        assert detail.startswith(f"{said} {targets[replica]}/products/"), detail
+        assert f"HTTP {code} to {elsewhere.url}/products/" in detail, detail
+        done = bench_contract("--targets", ",".join(targets), *DOUBLE_ARGS)
+        assert done.returncode == 1, done.stdout + done.stderr
+        assert line_of(done.stdout, "no-redirect").startswith("FAIL ")
+        assert done.stdout.splitlines()[-1].endswith("does not hold: no-redirect")
+        assert elsewhere.requests == []
+
+
+def test_a_dribbling_target_ends_the_check_at_its_deadline_naming_the_rule() -> None:
+    """Headers, then a byte every 3 s: each read of the body came within its 5 s socket
+    timeout, so the check ran past 90 s. Now the check stops at `--deadline` and says which
+    rule it was in (exit 1)."""
+    shop = Shop(None, None)
+    with serving(shop) as targets:
+        shop.misbehave(0, "dribble")
+        started = time.monotonic()
+        done = bench_contract("--targets", ",".join(targets), *DOUBLE_ARGS, "--deadline", "4")
+        took = time.monotonic() - started
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "FAIL  deadline: 4 s ran out in rule reachable" in done.stdout.splitlines()
+    assert done.stdout.splitlines()[-1] == "contract v1: the contract does not hold: deadline"
+    assert done.stderr == ""
+    assert took < 4 + 5, f"took {took:.1f} s"
+
+
+def test_a_request_has_5_s_in_all_whatever_is_left_of_the_deadline() -> None:
+    """Within the default 30 s deadline, a dribbling answer is given up after 5 s: the
+    target is unreachable, said as such, long before its body would have ended."""
+    shop = Shop(None, None)
+    with serving(shop) as targets:
+        shop.misbehave(1, "dribble")
+        started = time.monotonic()
+        findings = check_contract(targets, CATALOGUE)
+        took = time.monotonic() - started
+    assert [c.rule for c in findings.broken] == ["reachable"], verdict(findings)
+    assert "no whole answer within 5.0 s" in findings.broken[0].detail
+    assert 5 <= took < 5 + 2 * DRIBBLE_S, f"took {took:.1f} s"
+
+
+class HangsAtReplicaNames(Checker):
+    """The checker as it is, but the second replica hangs from its `x-replica` rule on."""
+
+    shop: Shop
+
+    def replica_names(self) -> None:
+        self.shop.misbehave(1, "hang")
+        super().replica_names()
+
+
+def test_a_hung_target_is_given_up_when_the_deadline_runs_out_in_a_later_rule() -> None:
+    """The second replica stops answering once the check has passed `no-redirect`: the
+    deadline then names the rule it was checking, not the first one."""
+    shop = Shop(None, None)
+    with serving(shop) as targets:
+        checker = HangsAtReplicaNames(targets, CATALOGUE, deadline_s=3)
+        checker.shop = shop
+        started = time.monotonic()
+        findings = checker.run()
+        took = time.monotonic() - started
+    assert shop.hostile == {1: "hang"}
+    assert findings.checks[-1].line() == "FAIL  deadline: 3 s ran out in rule x-replica"
+    assert took < 3 + 2, f"took {took:.1f} s"
+
+
+@pytest.mark.parametrize("replicas", [(0,), (0, 1)])
+def test_a_nested_version_is_not_the_products(replicas: tuple[int, ...]) -> None:
+    """`"supplier": {"version": 1}` before the product's own version: the check reads the
+    top-level one (scenarios.bodies), so the contract holds and the write is + 1."""
+    shop = Shop(None, None)
+    with serving(shop) as targets:
+        for replica in replicas:
+            shop.misbehave(replica, "nested-version")
+        findings = check_contract(targets, CATALOGUE)
+    assert findings.holds and not findings.stale, verdict(findings)
+    assert "version 1 -> 2" in line_of(verdict(findings), "write")
+
+
+@pytest.mark.parametrize(("replica", "rule"), [(0, "product"), (1, "replicas-agree")])
+def test_truncated_json_is_a_breach_saying_so_not_a_crash(replica: int, rule: str) -> None:
+    """A 200 whose JSON is cut in the middle: the rule that reads it fails, saying the body
+    does not parse; the CLI prints its verdict (exit 1), no traceback."""
+    shop = Shop(None, None)
+    with serving(shop) as targets:
+        shop.misbehave(replica, "truncate")
+        findings = check_contract(targets, CATALOGUE)
+        assert [c.rule for c in findings.broken] == [rule], verdict(findings)
+        assert "the body does not parse as JSON" in findings.broken[0].detail
+        done = bench_contract("--targets", ",".join(targets), *DOUBLE_ARGS)
+    assert done.returncode == 1 and done.stderr == "", done.stdout + done.stderr
+    assert line_of(done.stdout, rule).startswith("FAIL ")
+
+
 # --- bad input -----------------------------------------------------------------------
 
 
@@ -191,7 +306,31 @@ def test_a_write_invisible_on_the_next_read_is_a_finding_too(
         (["--targets", "http://127.0.0.1:9"], "needs --targets URL[,URL...] and --probe-ids"),
         (["--targets", "http://127.0.0.1:9", "--probe-ids", "100-116"], "100 is a load product"),
         (["--targets", "http://127.0.0.1:9", "--probe-ids", "5"], "at least two ids"),
-        (["--targets", "ftp://x", "--probe-ids", "101-116"], "'ftp://x' is not an http(s)"),
+        (
+            ["--targets", "ftp://x", "--probe-ids", "101-116"],
+            "bad target 'ftp://x': the scheme must be http or https",
+        ),
+        (
+            ["--targets", "http://127.0.0.1:99999", "--probe-ids", "101-116"],
+            "bad target 'http://127.0.0.1:99999': port must be 1-65535",
+        ),
+        (
+            ["--targets", "http://127.0.0.1:0", "--probe-ids", "101-116"],
+            "bad target 'http://127.0.0.1:0': port must be 1-65535",
+        ),
+        (["--targets", "http://:8000", "--probe-ids", "101-116"], "'http://:8000': no host"),
+        (
+            ["--targets", "http://127.0.0.1:9/?a=1", "--probe-ids", "101-116"],
+            "'http://127.0.0.1:9/?a=1': a query (?...) has no place in a base URL",
+        ),
+        (
+            ["--targets", "http://127.0.0.1:9", "--probe-ids", "101-116", "--deadline", "0"],
+            "--deadline: must be a positive number of seconds, got 0",
+        ),
+        (
+            ["--targets", "http://127.0.0.1:9", "--probe-ids", "101-116", "--deadline", "nan"],
+            "--deadline: must be a positive number of seconds, got nan",
+        ),
         (["--targets", "http://127.0.0.1:9", "--probe-ids", "116-101"], "1 <= FIRST <= LAST"),
         (["--targets", "http://a:1,http://a:1", "--probe-ids", "101-116"], "listed twice"),
         (
@@ -205,6 +344,12 @@ def test_a_write_invisible_on_the_next_read_is_a_finding_too(
         "probe-id-in-catalogue",
         "one-probe-id",
         "ftp-target",
+        "port-99999",
+        "port-0",
+        "no-host",
+        "query",
+        "deadline-0",
+        "deadline-nan",
         "reversed-range",
         "target-twice",
         "more-categories",

@@ -13,6 +13,7 @@ import re
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ from bench.runtime.local.redis_server import start_redis
 from bench.runtime.ports import free_port
 from bench.runtime.processes import Supervisor
 from bench.runtime.waiting import wait_http_ok
+from tests.standin import DOUBLE_ARGS, Shop, decoy, serving
 
 ROOT = Path(__file__).resolve().parents[1]
 SHOP = ROOT / "examples" / "shop"
@@ -136,6 +138,8 @@ def test_an_unfresh_service_is_measured_and_the_report_says_so_first(
         ({"probe_ids": (150, 151)}, "150 is a load product"),
         ({"probe_ids": (201,)}, "at least two ids"),
         ({"replicas": 3}, "the number of --targets"),
+        ({"targets": ("http://127.0.0.1:99999",)}, "port must be 1-65535"),
+        ({"targets": ("127.0.0.1:9",)}, "the scheme must be http or https"),
     ],
 )
 def test_an_external_config_is_checked_before_anything_starts(
@@ -153,7 +157,12 @@ def test_an_external_config_is_checked_before_anything_starts(
     [
         (["--fault", "redis-kill@1+1"], "injects no fault"),
         (["--strategies", "delete"], "--strategies"),
-        (["--targets", "ftp://127.0.0.1:9"], "not an http(s)://host[:port] URL"),
+        (["--targets", "ftp://127.0.0.1:9"], "bad target 'ftp://127.0.0.1:9': the scheme must be"),
+        (
+            ["--targets", "http://127.0.0.1:99999"],
+            "bad target 'http://127.0.0.1:99999': port must be 1-65535",
+        ),
+        (["--targets", "http://127.0.0.1:9?x=1"], "a query (?...) has no place in a base URL"),
     ],
 )
 def test_bad_external_input_is_one_line_and_exit_2(
@@ -191,4 +200,43 @@ def test_a_broken_contract_stops_the_run_with_its_findings(tmp_path: Path) -> No
     assert manifest["status"] == "failed" and "reachable" in manifest["reason"]
     contract = (folder / "logs" / "gone" / "contract.txt").read_text()
     assert contract.startswith("FAIL  reachable") and "does not hold" in contract
+    assert not (folder / "requests").exists()
+
+
+@pytest.mark.parametrize(
+    ("mode", "said"),
+    [
+        ("dribble", "FAIL  reachable: {target}: no answer (no whole answer within 5.0 s)"),
+        ("redirect", "FAIL  no-redirect: GET {target}/products/1: HTTP 302 to {decoy}/products/1"),
+    ],
+    ids=["dribble", "redirect"],
+)
+@pytest.mark.run
+def test_a_hostile_target_ends_the_run_failed_within_a_bound(
+    mode: str, said: str, tmp_path: Path
+) -> None:
+    """Headers, then a byte every 3 s: the run never left its deploy step (each read had a
+    5 s timeout, the check none); now the request is given up after 5 s in all. A 302:
+    the check followed it, the contract held and the load went to the other port; now it
+    is the breach `no-redirect`. Either way the run ends `failed` with the finding, nothing
+    measured, and the decoy hears nothing."""
+    shop = Shop(None, None)
+    with decoy() as elsewhere, serving(shop) as targets:
+        shop.decoy = elsewhere.url
+        shop.misbehave(1, mode)
+        argv = [sys.executable, "-m", "bench", "run", "--runtime", "external", "--targets",
+                ",".join(targets), "--label", "hostile", *DOUBLE_ARGS,
+                "--results", str(tmp_path), "--duration", "5"]  # fmt: skip
+        started = time.monotonic()
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+        took = time.monotonic() - started
+    assert done.returncode == 1, done.stderr[-2000:]
+    assert took < 30, f"took {took:.0f} s"  # the contract's deadline, with room to start
+    assert elsewhere.requests == []
+    [folder] = tmp_path.iterdir()
+    manifest = json.loads((folder / "run.json").read_text())
+    line = said.format(target=targets[1], decoy=elsewhere.url)
+    assert manifest["status"] == "failed" and line in manifest["reason"], manifest["reason"]
+    assert manifest["strategies"]["hostile"]["status"] == "failed"
+    assert line in (folder / "logs" / "hostile" / "contract.txt").read_text()
     assert not (folder / "requests").exists()

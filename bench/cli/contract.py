@@ -1,7 +1,8 @@
 """`bench contract`: does a running service keep the contract the suite measures by?
 
 One line per check and a verdict; exit 0 when the contract holds, 1 when it does not
-(freshness findings are printed, never a breach), 2 for bad input as everywhere.
+(freshness findings are printed, never a breach) or the deadline ran out first (the line
+names the rule it was checking), 2 for bad input as everywhere.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from bench.cli.options import UsageError, add_target_options, positive_int
+from bench.cli.options import UsageError, add_target_options, positive_int, seconds
 
 
 def cmd_contract(args: argparse.Namespace) -> int:
@@ -24,7 +25,7 @@ def cmd_contract(args: argparse.Namespace) -> int:
     if args.categories > args.products:
         raise UsageError("--categories cannot exceed --products")
     findings = check_contract(
-        args.targets, Catalogue(args.products, args.categories, args.probe_ids)
+        args.targets, Catalogue(args.products, args.categories, args.probe_ids), args.deadline
     )
     print("\n".join(findings.lines()))
     return 0 if findings.holds else 1
@@ -32,6 +33,7 @@ def cmd_contract(args: argparse.Namespace) -> int:
 
 def add_contract_command(commands: Any) -> None:
     from bench.run_config import RunConfig
+    from bench.targets import CONTRACT_DEADLINE_S
 
     defaults = RunConfig()
     contract = commands.add_parser(
@@ -40,4 +42,9 @@ def add_contract_command(commands: Any) -> None:
     add_target_options(contract)
     contract.add_argument("--products", type=positive_int, default=defaults.products)
     contract.add_argument("--categories", type=positive_int, default=defaults.categories)
+    contract.add_argument(
+        "--deadline", type=seconds, default=CONTRACT_DEADLINE_S, metavar="SECONDS",
+        help=f"the whole check's time limit (default {CONTRACT_DEADLINE_S:g}); each request"
+             " also has 5 s at most",
+    )  # fmt: skip
     contract.set_defaults(handler=cmd_contract)

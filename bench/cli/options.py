@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import urllib.parse
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -35,6 +34,17 @@ def positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def seconds(text: str) -> float:
+    """A positive, finite number of seconds."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a number of seconds, got {text!r}") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text}")
     return value
 
 
@@ -78,16 +88,12 @@ def fault(text: str) -> Fault:
 
 def target_list(text: str) -> tuple[str, ...]:
     """`http://host:port[,...]`: each one replica's base URL, as a load balancer sees it."""
-    targets = tuple(url.strip().rstrip("/") for url in text.split(",") if url.strip())
-    for url in targets:
-        parts = urllib.parse.urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname or parts.query:
-            raise argparse.ArgumentTypeError(f"{url!r} is not an http(s)://host[:port] URL")
-    if not targets:
-        raise argparse.ArgumentTypeError("at least one URL")
-    if len(set(targets)) != len(targets):
-        raise argparse.ArgumentTypeError("a URL is listed twice")
-    return targets
+    from bench.targets import BadTarget, parse_targets
+
+    try:
+        return parse_targets(text)
+    except BadTarget as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def id_range(text: str) -> tuple[int, ...]:

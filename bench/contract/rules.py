@@ -1,4 +1,9 @@
-"""The contract's rules, checked in order against live targets (see `bench.contract`)."""
+"""The contract's rules, checked in order against live targets (see `bench.contract`).
+
+The whole check has a deadline: every request gets at most what is left of it, and when
+it runs out the verdict says which rule was being checked. No request is redirected: a
+3xx anywhere is the breach `no-redirect`, naming where it pointed.
+"""
 
 from __future__ import annotations
 
@@ -7,15 +12,10 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from bench.contract.answers import (
-    PRODUCT_FIELDS,
-    Answer,
-    call,
-    field_of,
-    is_version,
-    product_problem,
-)
+from bench.contract.answers import PRODUCT_FIELDS, Answer, call, field_of, product_problem
 from bench.contract.findings import Catalogue, Check, Findings, Target
+from bench.targets import CONTRACT_DEADLINE_S
+from scenarios.bodies import items_in, version_in
 
 FRESH_WITHIN_S = 2.0
 ABSENT_ID = 2**31 - 1  # the largest 32-bit id: a catalogue the suite measures never holds it
@@ -26,24 +26,57 @@ class Broken(Exception):
     """A rule is broken and the checks after it would only repeat it."""
 
 
+class OutOfTime(Exception):
+    """The check's deadline passed; `Checker.rule` is the rule it was checking."""
+
+
 class Checker:
     """The contract's rules in order; each appends one line, the first broken one stops."""
 
-    def __init__(self, targets: Sequence[str], catalogue: Catalogue) -> None:
+    def __init__(
+        self, targets: Sequence[str], catalogue: Catalogue, deadline_s: float = CONTRACT_DEADLINE_S
+    ) -> None:
         self.targets = [t.rstrip("/") for t in targets]
         self.catalogue = catalogue
         self.findings = Findings()
         self.seen_cache: set[str] = set()
         self.cache_absent = 0
+        self.deadline_s = deadline_s
+        self.deadline = time.monotonic() + deadline_s
+        self.rule = "reachable"  # the rule being checked, which a deadline names
 
     def note(self, rule: str, ok: bool, detail: str, *, finding: bool = False) -> None:
         self.findings.checks.append(Check(rule, ok, detail, finding))
         if not ok and not finding:
             raise Broken(rule)
 
+    def call(self, method: str, target: str, path: str, body: Any = None) -> Answer:
+        """One request within what is left of the deadline; a 3xx is a breach at once."""
+        if time.monotonic() >= self.deadline:
+            raise OutOfTime
+        answer = call(method, target + path, body, deadline=self.deadline)
+        if answer.status == 0 and time.monotonic() >= self.deadline:
+            raise OutOfTime
+        if answer.redirect:
+            self.rule = "no-redirect"
+            self.note(
+                "no-redirect",
+                False,
+                f"{method} {target}{path}: {answer.reply.redirected() if answer.reply else ''};"
+                " the suite follows no redirect, each target must answer itself",
+            )
+        return answer
+
     def get(self, target: str, path: str) -> Answer:
-        answer = call("GET", target + path)
+        answer = self.call("GET", target, path)
         self.saw(answer)
+        return answer
+
+    def read(self, target: str, path: str) -> Answer:
+        """A GET whose body the rule reads: a 200 without JSON breaks the rule at once."""
+        answer = self.get(target, path)
+        if answer.status == 200 and answer.unreadable():
+            self.note(self.rule, False, f"GET {path}: HTTP 200, but {answer.unreadable()}")
         return answer
 
     def saw(self, answer: Answer) -> None:
@@ -59,23 +92,28 @@ class Checker:
             self.seen_cache.add(value)
 
     def run(self) -> Findings:
-        steps: list[Callable[[], None]] = [
-            self.reachable,
-            self.products,
-            self.catalogue_layout,
-            self.lists,
-            self.refusals,
-            self.replica_names,
-            self.agreement,
-            self.write,
-            self.bad_writes,
-            self.cache_header,
+        steps: list[tuple[str, Callable[[], None]]] = [  # each step's first rule
+            ("reachable", self.reachable),
+            ("no-redirect", self.no_redirect),
+            ("product", self.products),
+            ("catalogue", self.catalogue_layout),
+            ("list", self.lists),
+            ("http-404", self.refusals),
+            ("x-replica", self.replica_names),
+            ("replicas-agree", self.agreement),
+            ("write", self.write),
+            ("http-422", self.bad_writes),
+            ("x-cache", self.cache_header),
         ]
         try:
-            for step in steps:
+            for self.rule, step in steps:
                 step()
         except Broken:
             pass
+        except OutOfTime:
+            self.findings.checks.append(
+                Check("deadline", False, f"{self.deadline_s:g} s ran out in rule {self.rule}")
+            )
         if not self.findings.replicas:
             self.findings.replicas = [Target(url, url) for url in self.targets]
         return self.findings
@@ -86,11 +124,20 @@ class Checker:
             said = f"HTTP {answer.status}" if answer.status else f"no answer ({answer.error})"
             self.note("reachable", answer.status != 0, f"{target}: {said}")
 
+    def no_redirect(self) -> None:
+        """Every target answers a read and a write itself: a 3xx would send the load, the
+        probe and their writes to a host nobody named a target. The write is a refusal
+        (an id no catalogue holds), so the check's own write is still the first."""
+        for target in self.targets:
+            self.get(target, "/products/1")
+            self.call("PATCH", target, f"/products/{ABSENT_ID}", {"name": "x"})
+        self.note("no-redirect", True, "no target redirects a GET or a PATCH")
+
     def products(self) -> None:
         """Every catalogue edge and probe id is a product with the contract's fields."""
         ids = list(dict.fromkeys([1, self.catalogue.products, *self.catalogue.probe_ids]))
         for product_id in ids:
-            answer = self.get(self.targets[0], f"/products/{product_id}")
+            answer = self.read(self.targets[0], f"/products/{product_id}")
             problem = product_problem(answer.body, product_id) if answer.status == 200 else ""
             if answer.status != 200 or problem:
                 self.note(
@@ -111,7 +158,7 @@ class Checker:
         last = min(self.catalogue.categories, self.catalogue.products)
         sample = list(dict.fromkeys([*range(1, last + 1), self.catalogue.products]))
         for product_id in sample:
-            got = field_of(self.get(self.targets[0], f"/products/{product_id}").body, "category")
+            got = field_of(self.read(self.targets[0], f"/products/{product_id}").body, "category")
             want = self.catalogue.category_of(product_id)
             if got != want:
                 self.note(
@@ -126,9 +173,10 @@ class Checker:
             f"products 1..{last} and {self.catalogue.products} in"
             f" c{{(i-1) % {self.catalogue.categories}}}",
         )
+        self.rule = "probe-ids"
         load = {f"c{c}" for c in range(self.catalogue.categories)}
         for product_id in self.catalogue.probe_ids:
-            got = field_of(self.get(self.targets[0], f"/products/{product_id}").body, "category")
+            got = field_of(self.read(self.targets[0], f"/products/{product_id}").body, "category")
             if got in load:
                 self.note(
                     "probe-ids",
@@ -142,7 +190,7 @@ class Checker:
         )
 
     def lists(self) -> None:
-        answer = self.get(self.targets[0], "/categories/c0/products")
+        answer = self.read(self.targets[0], "/categories/c0/products")
         items = answer.body.get("items") if isinstance(answer.body, dict) else None
         if answer.status != 200 or not isinstance(items, list) or not items:
             self.note(
@@ -157,6 +205,8 @@ class Checker:
                 problem = f"product {item['id']} is listed in c0 but says {item['category']!r}"
             if problem:
                 self.note("list", False, f"an item of c0: {problem}")
+        if items_in(answer.body) is None:  # as the recorder reads a list: never, here
+            self.note("list", False, "an item of c0 lacks a top-level integer id or version")
         self.note(
             "list",
             True,
@@ -165,6 +215,7 @@ class Checker:
 
     def refusals(self) -> None:
         for path, want in [(f"/products/{ABSENT_ID}", 404), ("/products/abc", 422)]:
+            self.rule = f"http-{want}"
             answer = self.get(self.targets[0], path)
             self.note(
                 f"http-{want}",
@@ -191,17 +242,17 @@ class Checker:
         )
         self.findings.replicas = [Target(n, t) for n, t in zip(named, self.targets, strict=True)]
 
-    def versions(self, product_id: int) -> list[Any]:
-        answers = [self.get(t, f"/products/{product_id}") for t in self.targets]
-        return [field_of(a.body, "version") for a in answers]
-
     def agreement(self) -> None:
         """Before the write every target reads the product: each cache holds its old value."""
-        before = self.versions(self.catalogue.probe_ids[-1])
+        product_id = self.catalogue.probe_ids[-1]
+        answers = [self.get(t, f"/products/{product_id}") for t in self.targets]
+        before = [version_in(a.body) for a in answers]
+        said = [str(v) if v is not None else f"none ({unversioned(a)})"
+                for v, a in zip(before, answers, strict=True)]  # fmt: skip
         self.note(
             "replicas-agree",
-            all(is_version(v) and v == before[0] for v in before),
-            f"product {self.catalogue.probe_ids[-1]} at versions {before} before a write",
+            before[0] is not None and all(v == before[0] for v in before),
+            f"product {product_id} at versions {', '.join(said)} before a write",
         )
         self.before = before[0]
 
@@ -209,16 +260,18 @@ class Checker:
         """The suite's first write, made the guide's freshness experiment."""
         product_id, first = self.catalogue.probe_ids[-1], self.targets[0]
         path = f"/products/{product_id}"
-        answer = call("PATCH", first + path, {"name": f"contract check {time.time_ns()}"})
+        answer = self.call("PATCH", first, path, {"name": f"contract check {time.time_ns()}"})
         acked = time.monotonic()
-        written = field_of(answer.body, "version")
+        written = version_in(answer.body)
         self.note(
             "write",
-            answer.status == 200 and is_version(written) and written == self.before + 1,
-            f"PATCH {path}: HTTP {answer.status}, version {self.before} -> {written}"
+            answer.status == 200 and written is not None and written == self.before + 1,
+            f"PATCH {path}: HTTP {answer.status}, version {self.before} ->"
+            f" {written if written is not None else f'none ({unversioned(answer)})'}"
             ", the contract says + 1",
         )
-        served = field_of(self.get(first, path).body, "version")
+        self.rule = "fresh-next-read"
+        served = version_in(self.get(first, path).body)
         self.note(
             "fresh-next-read",
             served == written,
@@ -226,6 +279,7 @@ class Checker:
             f" after the write acknowledged {written}",
             finding=True,
         )
+        self.rule = "fresh-everywhere"
         late = {t: fresh_after(lambda t=t: self.get(t, path), written, acked) for t in self.targets}
         self.note(
             "fresh-everywhere",
@@ -241,7 +295,8 @@ class Checker:
             (f"/products/{product_id}", {"price": "free"}, 422),
             (f"/products/{ABSENT_ID}", {"name": "x"}, 404),
         ]:
-            answer = call("PATCH", self.targets[0] + path, body)
+            self.rule = f"http-{want}"
+            answer = self.call("PATCH", self.targets[0], path, body)
             self.note(
                 f"http-{want}",
                 answer.status == want,
@@ -265,13 +320,9 @@ class Checker:
 def fresh_after(read: Callable[[], Answer], version: int, acked: float) -> float | None:
     """Seconds from the ack until `read` serves `version` or newer; None past FRESH_WITHIN_S."""
     while True:
-        body = read().body
+        served = version_in(read().body)
         now = time.monotonic()
-        if (
-            isinstance(body, dict)
-            and isinstance(body.get("version"), int)
-            and body["version"] >= version
-        ):
+        if served is not None and served >= version:
             return now - acked
         if now - acked > FRESH_WITHIN_S:
             return None
@@ -284,6 +335,16 @@ def freshness(seconds: float | None) -> str:
     return f"fresh {seconds * 1000:.0f} ms after the ack"
 
 
-def check_contract(targets: Sequence[str], catalogue: Catalogue) -> Findings:
-    """Every rule in order, stopping at the first broken one; see the module docstring."""
-    return Checker(targets, catalogue).run()
+def unversioned(answer: Answer) -> str:
+    """Why an answer states no version, in a few words."""
+    if answer.status == 0:
+        return f"no answer: {answer.error}"
+    return f"HTTP {answer.status}, {answer.unreadable() or 'no top-level integer version'}"
+
+
+def check_contract(
+    targets: Sequence[str], catalogue: Catalogue, deadline_s: float = CONTRACT_DEADLINE_S
+) -> Findings:
+    """Every rule in order, stopping at the first broken one or when `deadline_s` pass;
+    see the module docstring."""
+    return Checker(targets, catalogue, deadline_s).run()

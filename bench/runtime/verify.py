@@ -6,34 +6,49 @@ write, every replica serves the new version within a short bounded wait. A
 strategy that fails is reported as failed, not measured. One that serves stale by
 design (`swr`) is held to the same write promise: what it answers stale is old by
 its clock, never a value a write replaced (`claim` says so in the run's record).
+
+Each request is bounded in total time and follows no redirect; an answer that is no 200
+with a top-level integer `version` (read by `scenarios.bodies`, as the recorder reads it)
+fails verification with what came instead, never with a traceback.
 """
 
 import argparse
-import json
 import sys
-import urllib.request
 from collections.abc import Sequence
 from typing import Any
 
+from bench.bounded_http import NoAnswer, request
 from bench.runtime.base import Replica
 from bench.runtime.waiting import StartupTimeout, wait_until
+from bench.targets import BadTarget, parse_targets
+from scenarios.bodies import parse, version_in
 from services.strategies import STRATEGIES
 
 PROPAGATION_TIMEOUT_S = 2.0
+REQUEST_TIMEOUT_S = 5.0  # one request, start to last byte
 VERIFY_FAILED = 3  # `python -m bench.runtime.verify`'s exit code: the strategy broke its promise
-_opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 class VerifyFailed(Exception):
     """The strategy broke its promise; the message says how."""
 
 
-def _request(method: str, url: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(url, data=data, method=method)
-    request.add_header("content-type", "application/json")
-    with _opener.open(request, timeout=5) as response:
-        return json.load(response)
+def _version(method: str, url: str, body: dict[str, Any] | None = None) -> int:
+    """The version `method url` answers with; VerifyFailed saying what came instead."""
+    try:
+        reply = request(method, url, body, timeout_s=REQUEST_TIMEOUT_S)
+    except (NoAnswer, ValueError) as exc:
+        raise VerifyFailed(f"{method} {url}: no answer ({exc})") from None
+    if reply.redirect:
+        raise VerifyFailed(f"{method} {url}: {reply.redirected()}; verify follows no redirect")
+    if reply.status != 200:
+        raise VerifyFailed(f"{method} {url}: HTTP {reply.status}, not 200")
+    document = parse(reply.body)
+    version = version_in(document)
+    if version is None:
+        why = "does not parse as JSON" if document is None else "has no top-level integer version"
+        raise VerifyFailed(f"{method} {url}: HTTP 200, but the body {why} ({reply.preview()})")
+    return version
 
 
 def claim(strategy: str) -> str:
@@ -55,10 +70,10 @@ def claim(strategy: str) -> str:
 
 def verify(strategy: str, replicas: Sequence[Replica], product_id: int) -> None:
     path = f"/products/{product_id}"
-    before = [_request("GET", r.url + path)["version"] for r in replicas]
+    before = [_version("GET", r.url + path) for r in replicas]
     if len(set(before)) != 1:
         raise VerifyFailed(f"replicas disagree before any write: versions {before}")
-    written = _request("PATCH", replicas[0].url + path, {"name": "verify"})["version"]
+    written = _version("PATCH", replicas[0].url + path, {"name": "verify"})
     if written != before[0] + 1:
         raise VerifyFailed(f"a write moved version {before[0]} to {written}, not by one")
     if not STRATEGIES[strategy].invalidates_on_write:  # declared in the registry
@@ -66,7 +81,7 @@ def verify(strategy: str, replicas: Sequence[Replica], product_id: int) -> None:
     for replica in replicas:
         try:
             wait_until(
-                lambda url=replica.url + path: _request("GET", url)["version"] >= written,
+                lambda url=replica.url + path: _version("GET", url) >= written,
                 PROPAGATION_TIMEOUT_S,
                 what=f"{replica.name} to serve version {written}",
                 poll_interval_s=0.01,
@@ -75,15 +90,24 @@ def verify(strategy: str, replicas: Sequence[Replica], product_id: int) -> None:
             raise VerifyFailed(str(exc)) from None
 
 
+def target_list(text: str) -> tuple[str, ...]:
+    try:
+        return parse_targets(text)
+    except BadTarget as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def main(argv: list[str] | None = None) -> int:
     """`python -m bench.runtime.verify`: the same check on replicas given by URL (the compose
     runtime runs it in a container, on the compose network, where the replicas are)."""
     parser = argparse.ArgumentParser(prog="python -m bench.runtime.verify", description=__doc__)
     parser.add_argument("--strategy", required=True, choices=list(STRATEGIES))
-    parser.add_argument("--targets", required=True, help="comma-separated replica base URLs")
+    parser.add_argument(
+        "--targets", required=True, type=target_list, help="comma-separated replica base URLs"
+    )
     parser.add_argument("--product", type=int, required=True, help="a probe-only product id")
     args = parser.parse_args(argv)
-    targets = args.targets.split(",")
+    targets = args.targets
     replicas = [Replica(f"{args.strategy}-{i}", url) for i, url in enumerate(targets, 1)]
     try:
         verify(args.strategy, replicas, args.product)

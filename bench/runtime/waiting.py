@@ -5,9 +5,9 @@ turn fresh. A child that dies while we wait fails the wait at once, with its log
 from __future__ import annotations
 
 import time
-import urllib.request
 from collections.abc import Callable
 
+from bench.bounded_http import request
 from bench.runtime.processes import Child, ChildExitedError, SupervisorError, log_tail
 
 
@@ -56,16 +56,15 @@ def wait_http_ok(
 ) -> None:
     """Poll `url` until it answers 200; raise with `child`'s log tail if it dies or times out.
 
-    Proxies are bypassed: a user's http_proxy must not intercept loopback health checks.
+    Each poll is one request of at most 1 s in all, redirected nowhere and asking no proxy
+    (a user's http_proxy must not intercept loopback health checks).
     """
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
     def answers_200() -> bool:
-        with opener.open(url, timeout=1.0) as response:
-            return bool(response.status == 200)
+        return request("GET", url, timeout_s=1.0).status == 200
 
-    # URLError, HTTPError (e.g. 503 while starting), refused and timed-out sockets are all
-    # OSError: "not ready yet".
+    # No answer (refused, timed out: bench.bounded_http.NoAnswer) is an OSError: "not ready
+    # yet", as is any status but 200 (e.g. 503 while starting).
     wait_until(
         answers_200,
         timeout_s,

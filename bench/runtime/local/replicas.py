@@ -6,11 +6,11 @@ environment variables of docs/strategies.md and nothing else.
 
 import json
 import sys
-import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bench.bounded_http import request
 from bench.runtime.base import Replica
 from bench.runtime.ports import LOOPBACK, free_port
 from bench.runtime.processes import Child, Supervisor
@@ -58,10 +58,11 @@ class StartedReplica(Replica):
 
 def _ready(url: str, subscriber: bool) -> bool:
     """Reaching Redis, and subscribed if the strategy declares a subscriber: a replica
-    deaf to invalidations would serve old values from its local tier."""
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    with opener.open(f"{url}/healthz", timeout=1.0) as response:
-        health = json.load(response)
+    deaf to invalidations would serve old values from its local tier. One request of at
+    most 1 s in all; a body that is no JSON object is "not ready" (ValueError)."""
+    health = json.loads(request("GET", f"{url}/healthz", timeout_s=1.0).body)
+    if not isinstance(health, dict):
+        raise ValueError(f"/healthz answered {health!r}")
     return health.get("redis") == "ok" and (not subscriber or health.get("subscribed") is True)
 
 
