@@ -50,12 +50,15 @@ def die_with_master(server: object, worker: object) -> None:
         os._exit(1)
 
 
-async def _check_origin(database_url: str) -> None:
-    origin = await open_origin(database_url)
+async def _check_origin(database_url: str, read_url: str | None) -> None:
+    origin = await open_origin(database_url, read_url=read_url)
     try:
         await origin.ping()
     except Exception as exc:
-        raise OriginUnavailable(f"DATABASE_URL={database_url}: {exc} (seed it first)") from None
+        named = f"DATABASE_URL={database_url}" + (
+            f", DATABASE_READ_URL={read_url}" * bool(read_url)
+        )
+        raise OriginUnavailable(f"{named}: {exc} (seed it first)") from None
     finally:
         await origin.close()
 
@@ -69,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         settings = load_settings()
-        asyncio.run(_check_origin(settings.database_url))
+        asyncio.run(_check_origin(settings.database_url, settings.database_read_url))
     except (SettingsError, OriginUnavailable) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

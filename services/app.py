@@ -55,7 +55,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         config = settings or load_settings()
         metrics = Metrics()
-        origin = await open_origin(config.database_url, config.origin_delay_ms)
+        origin = await open_origin(
+            config.database_url, config.origin_delay_ms, config.database_read_url
+        )
         redis = cache.connect(config.redis_url)
         strategy_class: type[Strategy] = STRATEGIES[config.cache_strategy].load()
         invalidations = InvalidationLog(config.invalidation_log)

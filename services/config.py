@@ -21,6 +21,9 @@ class Settings(BaseSettings):
     local_max_items: int = Field(10_000, gt=0)
     redis_url: str = "redis://127.0.0.1:6379/0"
     database_url: str = "sqlite:///./origin.db"
+    # a read replica of the origin, which may lag: reads go there, writes to DATABASE_URL;
+    # unset, reads go where writes go
+    database_read_url: str | None = None
     origin_delay_ms: float = Field(0.0, ge=0)
     # pubsub: PING the subscriber connection this often; two beats unanswered and the
     # local tier goes off and is emptied, as after a disconnect.
@@ -43,10 +46,12 @@ class Settings(BaseSettings):
             raise ValueError(f"must be one of: {', '.join(STRATEGY_NAMES)}")
         return value
 
-    @field_validator("database_url")
+    @field_validator("database_url", "database_read_url")
     @classmethod
-    def _known_origin(cls, value: str) -> str:
-        if not value.startswith(("sqlite:///", "postgresql://", "postgres://")):
+    def _known_origin(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(
+            ("sqlite:///", "postgresql://", "postgres://")
+        ):
             raise ValueError("must start with sqlite:/// or postgresql://")
         return value
 

@@ -34,10 +34,14 @@ UNREACHABLE: tuple[type[Exception], ...] = (OSError, asyncpg.exceptions.Postgres
 
 
 class Origin(Protocol):
-    async def get_product(self, product_id: int) -> Product | None: ...
+    """The source of truth. A read may go to a read replica (`DATABASE_READ_URL`), which can
+    lag behind; `primary=True` asks the primary itself (a strategy that must not fill from
+    a lagging replica). Without a read replica `primary` changes nothing."""
+
+    async def get_product(self, product_id: int, *, primary: bool = False) -> Product | None: ...
     async def update_product(self, product_id: int, changes: dict[str, Any]) -> Product | None: ...
-    async def list_category(self, category: str) -> list[Product]: ...
-    async def category_of(self, product_id: int) -> str | None: ...
+    async def list_category(self, category: str, *, primary: bool = False) -> list[Product]: ...
+    async def category_of(self, product_id: int, *, primary: bool = False) -> str | None: ...
     async def create_schema(self) -> None: ...
     async def insert_products(self, rows: list[Product]) -> int: ...
     async def ping(self) -> None: ...
@@ -110,7 +114,7 @@ class SqliteOrigin(_Delayed):
         assert self._writer is not None, "origin not opened"
         return self._writer
 
-    async def get_product(self, product_id: int) -> Product | None:
+    async def get_product(self, product_id: int, *, primary: bool = False) -> Product | None:
         rows = await self.reader.execute_fetchall(
             f"SELECT {COLUMNS} FROM products WHERE id = ?", (product_id,)
         )
@@ -167,14 +171,14 @@ class SqliteOrigin(_Delayed):
         )
         return dict(rows[0]) if rows else None
 
-    async def list_category(self, category: str) -> list[Product]:
+    async def list_category(self, category: str, *, primary: bool = False) -> list[Product]:
         rows = await self.reader.execute_fetchall(
             f"SELECT {COLUMNS} FROM products WHERE category = ? ORDER BY id", (category,)
         )
         await self._delay()
         return [dict(row) for row in rows]
 
-    async def category_of(self, product_id: int) -> str | None:
+    async def category_of(self, product_id: int, *, primary: bool = False) -> str | None:
         await self._delay()
         rows = await self.reader.execute_fetchall(
             "SELECT category FROM products WHERE id = ?", (product_id,)
@@ -236,7 +240,7 @@ class PostgresOrigin(_Delayed):
         product["updated_at"] = product["updated_at"].isoformat(timespec="microseconds")
         return product
 
-    async def get_product(self, product_id: int) -> Product | None:
+    async def get_product(self, product_id: int, *, primary: bool = False) -> Product | None:
         record = await self.pool.fetchrow(
             f"SELECT {COLUMNS} FROM products WHERE id = $1", product_id
         )
@@ -279,14 +283,14 @@ class PostgresOrigin(_Delayed):
         )
         return self._product(record)
 
-    async def list_category(self, category: str) -> list[Product]:
+    async def list_category(self, category: str, *, primary: bool = False) -> list[Product]:
         records = await self.pool.fetch(
             f"SELECT {COLUMNS} FROM products WHERE category = $1 ORDER BY id", category
         )
         await self._delay()
         return [p for p in map(self._product, records) if p is not None]
 
-    async def category_of(self, product_id: int) -> str | None:
+    async def category_of(self, product_id: int, *, primary: bool = False) -> str | None:
         await self._delay()
         return await self.pool.fetchval("SELECT category FROM products WHERE id = $1", product_id)
 
@@ -324,16 +328,70 @@ class PostgresOrigin(_Delayed):
             self._pool = None
 
 
-async def open_origin(database_url: str, delay_ms: float = 0.0) -> SqliteOrigin | PostgresOrigin:
-    """Open the origin named by DATABASE_URL; raise OriginUnavailable with one line."""
+class ReplicatedOrigin:
+    """Writes (and everything but reads) go to the primary; reads go to the read replica,
+    which may lag, unless a caller asks for `primary=True`. What production's read
+    replicas do, and what puts an old row back in a cache after a write's delete."""
+
+    def __init__(
+        self, primary: SqliteOrigin | PostgresOrigin, replica: SqliteOrigin | PostgresOrigin
+    ):
+        self.primary, self.replica = primary, replica
+
+    def _reader(self, primary: bool) -> SqliteOrigin | PostgresOrigin:
+        return self.primary if primary else self.replica
+
+    async def get_product(self, product_id: int, *, primary: bool = False) -> Product | None:
+        return await self._reader(primary).get_product(product_id)
+
+    async def list_category(self, category: str, *, primary: bool = False) -> list[Product]:
+        return await self._reader(primary).list_category(category)
+
+    async def category_of(self, product_id: int, *, primary: bool = False) -> str | None:
+        return await self._reader(primary).category_of(product_id)
+
+    def slow_down(self, extra_ms: float) -> None:
+        self.primary.slow_down(extra_ms)
+        self.replica.slow_down(extra_ms)
+
+    async def ping(self) -> None:
+        await self.primary.ping()
+        await self.replica.ping()
+
+    async def close(self) -> None:
+        await self.replica.close()
+        await self.primary.close()
+
+    def __getattr__(self, name: str) -> Any:
+        """Writes, transactions, the schema and seeding: the primary's."""
+        return getattr(self.primary, name)
+
+
+async def _open_one(url: str, delay_ms: float, variable: str) -> SqliteOrigin | PostgresOrigin:
     origin: SqliteOrigin | PostgresOrigin
-    if database_url.startswith("sqlite:///"):
-        origin = SqliteOrigin(database_url.removeprefix("sqlite:///"), delay_ms)
-    elif database_url.startswith(("postgresql://", "postgres://")):
-        origin = PostgresOrigin(database_url, delay_ms)
+    if url.startswith("sqlite:///"):
+        origin = SqliteOrigin(url.removeprefix("sqlite:///"), delay_ms)
+    elif url.startswith(("postgresql://", "postgres://")):
+        origin = PostgresOrigin(url, delay_ms)
     else:
-        raise OriginUnavailable(
-            f"DATABASE_URL={database_url!r}: must start with sqlite:/// or postgresql://"
-        )
+        raise OriginUnavailable(f"{variable}={url!r}: must start with sqlite:/// or postgresql://")
     await origin.open()
     return origin
+
+
+async def open_origin(
+    database_url: str, delay_ms: float = 0.0, read_url: str | None = None
+) -> SqliteOrigin | PostgresOrigin | ReplicatedOrigin:
+    """Open the origin named by DATABASE_URL, and its read replica when DATABASE_READ_URL
+    names one; raise OriginUnavailable with one line."""
+    primary = await _open_one(database_url, delay_ms, "DATABASE_URL")
+    if not read_url:
+        return primary
+    try:
+        replica = await _open_one(read_url, delay_ms, "DATABASE_READ_URL")
+    except OriginUnavailable as exc:
+        await primary.close()
+        raise OriginUnavailable(
+            str(exc).replace("DATABASE_URL=", "DATABASE_READ_URL=", 1)
+        ) from None
+    return ReplicatedOrigin(primary, replica)
