@@ -71,7 +71,8 @@ def test_the_probe_polls_every_replica_in_order_on_probe_keys() -> None:
     config = RunConfig(poll_ms=1.5, ttl_s=5, duration_s=20)
     options = probe_options(config, "delete", REPLICAS, range(1001, 1004), "/r/probe/delete.csv")
     assert options == [
-        "--targets", "http://127.0.0.1:8001,http://h:8002", "--names", "delete-1,delete-2",
+        "--targets", "http://127.0.0.1:8001,http://h:8002",
+        "--name", "delete-1", "--name", "delete-2",
         "--strategy", "delete", "--keys", "1001,1002,1003", "--poll-ms", "1.5",
         "--out", "/r/probe/delete.csv", "--ttl", "5", "--duration", "20",
     ]  # fmt: skip

@@ -190,7 +190,8 @@ def test_the_plan_runs_each_strategy_in_turn_in_order() -> None:
         f" --strategy delete --targets {targets} --product 1016 > {logs}/verify.log 2>&1",
         "docker compose --profile load up -d --no-deps --scale locust-worker=2 locust-worker",
         f"docker compose run --rm -T --no-deps --name {PROJECT}-probe-delete probe"
-        f" python -m bench.probe --targets {targets} --names delete-1,delete-2,delete-3"
+        f" python -m bench.probe --targets {targets} --name delete-1 --name delete-2"
+        " --name delete-3"
         f" --strategy delete --keys {','.join(map(str, range(1001, 1016)))} --poll-ms 2.0"
         f" --out /results/{RUN}/probe/delete.csv --ttl 30.0 --duration 30.0"
         f" > {logs}/probe.log 2>&1 &",

@@ -98,6 +98,7 @@ CATALOGUE: tuple[Column, ...] = (
     _c("probe_bracket_p50_ms", "ms", "lower", "fresh", "probe bracket p50 ms"),
     _c("probe_poll_interval_ms", "ms"),
     _c("probe_censored", "count", "lower", "fresh"),
+    _c("probe_errors", "count", "lower", "fresh"),
     _c("whitebox_p50_ms", "ms", "lower", "fresh", "white-box p50 ms"),
     _c("whitebox_p99_ms", "ms", "lower"),
     _c("whitebox_rows", "count"),

@@ -144,11 +144,13 @@ def probe_stats(probe: pd.DataFrame) -> dict[str, float]:
     `convergence` is the upper bound (first fresh answer), with censored rows as +inf
     (see `censored_quantile`); `convergence_lo` the lower bound (last stale send); both
     may be negative (fresh before the ack reached the probe). The bracket is upper -
-    lower on uncensored rows; poll interval is the achieved median.
+    lower on uncensored rows; poll interval is the achieved median. `errors` counts the
+    probe's requests that brought no version (each censors its replica's row).
     """
     censored = probe["censored"].astype(bool)
     observed = probe.loc[~censored, "convergence_ms"].dropna().to_numpy(dtype=float)
     bracket = probe.loc[~censored, "convergence_ms"] - probe.loc[~censored, "convergence_lo_ms"]
+    errors = probe["errors"].dropna()  # none: a probe too old to count them, or no rows
     return {
         "probe_cycles": int(probe["cycle"].nunique()),
         "probe_convergence_p50_ms": censored_quantile(observed, int(censored.sum()), 0.5),
@@ -158,4 +160,5 @@ def probe_stats(probe: pd.DataFrame) -> dict[str, float]:
         "probe_bracket_p50_ms": _quantile(bracket.dropna(), 0.5),
         "probe_poll_interval_ms": _quantile(probe["poll_interval_ms"].dropna(), 0.5),
         "probe_censored": int(censored.sum()),
+        "probe_errors": int(errors.sum()) if len(errors) else math.nan,
     }

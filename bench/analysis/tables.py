@@ -153,8 +153,9 @@ def load_probe(folder: Path) -> tuple[pd.DataFrame, Unreadable]:
     the unreadable rows skipped per file."""
     probe, unreadable = read_csvs(RunFolder(folder).probe, cycle.DTYPES)
     probe["censored"] = probe["censored"].fillna("").str.lower().isin(["true", "1"])
-    if "sent_ms" not in probe:  # written before the probe polled through the write
-        probe["sent_ms"] = pd.Series(index=probe.index, dtype="float64")
+    for column in ("sent_ms", "errors"):  # written before the probe polled through the
+        if column not in probe:  # write, or counted its failed requests: unknown
+            probe[column] = pd.Series(index=probe.index, dtype=cycle.DTYPES[column])
     return probe, unreadable
 
 

@@ -25,6 +25,7 @@ DTYPES: dict[str, str] = {
     "poll_interval_ms": "float64",
     "censored": "string",
     "sent_ms": "float64",  # the write's send, ms from its ack (negative): polling began then
+    "errors": "Int64",  # the replica's failed requests in the cycle; empty in older files
 }
 COLUMNS: tuple[str, ...] = tuple(DTYPES)
 
@@ -38,6 +39,8 @@ class ReplicaWatch:
     first_fresh_answer: int | None = None
     polls: int = 0
     sends: list[int] = field(default_factory=list)
+    errors: int = 0  # requests with no version: no answer, a status other than 200, a bad body
+    skipped: bool = False  # no answer to the warm-up: not polled in this cycle
 
 
 @dataclass
@@ -50,6 +53,7 @@ class Cycle:
     sent_perf: int = 0  # when the write was sent: polling starts then
     watches: list[ReplicaWatch] = field(default_factory=list)
     censored: bool = False
+    failed: str = ""  # why the write made no version the polls could look for
 
 
 def cycle_rows(strategy: str, names: list[str], cycle: Cycle) -> list[list[object]]:
@@ -59,23 +63,32 @@ def cycle_rows(strategy: str, names: list[str], cycle: Cycle) -> list[list[objec
     reaches the probe: both bounds can be negative.
     convergence_ms: first fresh answer - ack, empty when none came before the cap.
     convergence_lo_ms: last stale send - ack; with no stale answer at all, the write's
-        send - ack (the replica was fresh at the first poll, sent with the write).
+        send - ack (the replica was fresh at the first poll, sent with the write); empty
+        when that cannot be said (a failed request came first, or no poll was sent).
     poll_interval_ms: the mean gap between this replica's polls, empty with fewer than two.
+    censored: no fresh answer before the cap, or a failed request of this replica in the
+        cycle (`errors`), or a failed write: what the row shows is not the strategy's
+        bracket alone, so analysis counts it beyond the cap.
+    A failed write (`cycle.failed`) leaves every bound empty; its ack is when it failed.
     """
     rows = []
     for index, watch in enumerate(cycle.watches):
-        upper = (
-            ""
-            if watch.first_fresh_answer is None
-            else (watch.first_fresh_answer - cycle.ack_perf) / 1e6
-        )
-        stale_until = cycle.sent_perf if watch.last_stale_send is None else watch.last_stale_send
+        answer = None if cycle.failed else watch.first_fresh_answer
+        fresh = answer is not None
+        upper = "" if answer is None else (answer - cycle.ack_perf) / 1e6
+        if cycle.failed:
+            lower: object = ""
+        elif watch.last_stale_send is not None:
+            lower = (watch.last_stale_send - cycle.ack_perf) / 1e6
+        elif watch.errors or not watch.sends:
+            lower = ""
+        else:
+            lower = (cycle.sent_perf - cycle.ack_perf) / 1e6
         gaps = [(b - a) / 1e6 for a, b in itertools.pairwise(watch.sends)]
-        fresh = watch.first_fresh_answer is not None
+        censored = not fresh or watch.errors > 0
         rows.append(
             [strategy, cycle.number, cycle.key, names[cycle.writer], names[index], cycle.ack_ns,
-             upper, (stale_until - cycle.ack_perf) / 1e6, watch.polls,
-             statistics.fmean(gaps) if gaps else "", not fresh,
-             (cycle.sent_perf - cycle.ack_perf) / 1e6]
+             upper, lower, watch.polls, statistics.fmean(gaps) if gaps else "", censored,
+             (cycle.sent_perf - cycle.ack_perf) / 1e6, watch.errors]
         )  # fmt: skip
     return rows

@@ -2,152 +2,317 @@
 
 aiohttp rather than httpx: one poll round over three replicas costs about a third as
 much, and the probe must measure the strategy, not itself.
+
+Nothing a replica does stops the probe. Every request has a deadline of its own
+(POLL_TIMEOUT_S, WRITE_TIMEOUT_S), so a hung replica stalls only its own polls; no
+redirect is followed (a 3xx is an answer without a version, sent to no other host); a
+body is read by `scenarios.bodies`, as every other part of the suite reads it. A request
+that brings no version (no answer in time, a refused connection, a status other than
+200, a body without a top-level version) is an error of its replica in that cycle:
+counted in the row's `errors`, and the row censored. A replica that does not answer the
+warm-up is skipped for the cycle (its row says so) and the write goes through the next
+replica that did. A cycle whose write fails is recorded as failed, every row censored,
+and the next begins after FAILED_PAUSE_S; one in which no replica answered the warm-up
+sends no write, records nothing and waits as long. The probe gives up (`ProbeStopped`)
+only when no replica has answered at all within `give_up_s` of its start.
+
+What goes wrong is said in the probe's log once per change (a replica starts failing, or
+fails otherwise, or answers again), not once per request.
 """
+
+from __future__ import annotations
 
 import argparse
 import asyncio
 import contextlib
 import csv
-import json
+import sys
 import time
+from collections.abc import Awaitable
+from dataclasses import dataclass
+from typing import TypeVar
 
 import aiohttp
 
 from bench.probe.cycle import COLUMNS, Cycle, ReplicaWatch, cycle_rows
+from scenarios.bodies import product_version
 
-WARM_TIMEOUT_S = 2.0
+WARM_TIMEOUT_S = 2.0  # no new warm-up read after this; one in flight may take POLL_TIMEOUT_S
 WARM_PAUSE_S = 0.02  # between warm-up rounds: at most 50 reads/s per replica that misses
 CYCLE_PAUSE_S = 0.05  # between cycles: the probe samples, it does not add load
+FAILED_PAUSE_S = 0.5  # after a cycle that wrote nothing or whose write failed
+ERROR_PAUSE_S = 0.1  # between polls of a replica after one failed: a dead one is not hammered
 CAP_MARGIN_S = 2.0
 DENSE_S = 0.05  # after a write, poll each replica back to back for this long
+POLL_TIMEOUT_S = 2.0  # one read, from send to the body's last byte
+WRITE_TIMEOUT_S = 5.0  # the write: it goes through the origin, which may be slowed on purpose
+GIVE_UP_S = 10.0  # no answer at all from any replica this long after the start: stop
+
+T = TypeVar("T")
 
 
-async def get_version(session: aiohttp.ClientSession, url: str) -> tuple[int | None, str]:
-    async with session.get(url) as response:
-        body = await response.read()
-        if response.status != 200:
-            return None, ""
-        return json.loads(body)["version"], response.headers.get("X-Cache", "")
+class ProbeStopped(Exception):
+    """The probe cannot go on; the message says why."""
 
 
-async def warm(session: aiohttp.ClientSession, targets: list[str], key: int) -> int | None:
-    """Read until every replica answers from a cache tier, so the write has something to
-    undo; the newest version seen (None if no replica answered).
+@dataclass
+class Answer:
+    """One request's outcome: the version it brought, or the error that it did not."""
 
-    Paced: with Redis down (a fault) no read is ever a hit, and an unpaced loop sent each
-    replica ~500 origin reads a second for its whole timeout, which the timeline then
-    showed as the strategy's origin load."""
-    deadline = time.monotonic() + WARM_TIMEOUT_S
-    pending = list(targets)
-    seen: list[int] = []
-    while pending and time.monotonic() < deadline:
-        results = await asyncio.gather(
-            *(get_version(session, f"{t}/products/{key}") for t in pending)
-        )
-        seen += [version for version, _ in results if version is not None]
-        pending = [t for t, (_, cache) in zip(pending, results, strict=True) if cache == "miss"]
-        if pending:
+    version: int | None
+    cache: str = ""  # X-Cache, "" when absent
+    error: str = ""  # set exactly when `version` is None
+
+    @classmethod
+    def failed(cls, exc: BaseException) -> Answer:
+        if isinstance(exc, TimeoutError):  # aiohttp's timeouts are TimeoutErrors too
+            return cls(None, error="no answer in time")
+        return cls(None, error=f"{type(exc).__name__}: {exc}"[:200])
+
+
+@dataclass
+class Tally:
+    """What the probe did, for its status file and its last line."""
+
+    cycles: int = 0  # written to the CSV (failed ones included)
+    failed: int = 0  # written, with a failed write
+    unwritten: int = 0  # no replica answered the warm-up: no write was sent
+    errors: int = 0  # failed requests, over every replica and cycle
+
+
+class Health:
+    """Which replicas are failing, said in the log when that changes."""
+
+    def __init__(self, names: list[str]) -> None:
+        self.names = names
+        self.failing: dict[int, str] = {}
+        self.answered = False  # some replica has brought a version since the start
+        self.last_error = ""
+
+    def saw(self, index: int, answer: Answer, cycle: int) -> None:
+        name = self.names[index]
+        if answer.error:
+            self.last_error = f"{name}: {answer.error}"
+            if self.failing.get(index) != answer.error:
+                say(f"replica {name}: {answer.error} (cycle {cycle})")
+            self.failing[index] = answer.error
+            return
+        self.answered = True
+        if self.failing.pop(index, None) is not None:
+            say(f"replica {name} answers again (cycle {cycle})")
+
+
+def say(line: str) -> None:
+    print(f"probe: {line}", file=sys.stderr, flush=True)
+
+
+def _answer(status: int, body: bytes, cache: str) -> Answer:
+    if status != 200:
+        return Answer(None, error=f"answered {status}")
+    version = product_version(body)
+    if version is None:
+        return Answer(None, error="answered 200 without a top-level version")
+    return Answer(version, cache)
+
+
+async def read_product(session: aiohttp.ClientSession, url: str) -> Answer:
+    """GET one product: its version, never from another host than `url`'s."""
+    timeout = aiohttp.ClientTimeout(total=POLL_TIMEOUT_S)
+    try:
+        async with session.get(url, allow_redirects=False, timeout=timeout) as response:
+            body = await response.read()
+            return _answer(response.status, body, response.headers.get("X-Cache", ""))
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        return Answer.failed(exc)
+
+
+async def write(session: aiohttp.ClientSession, url: str, cycle: Cycle) -> Answer:
+    """The probe's write; stamps its ack (or, with no answer, when it was given up)."""
+    timeout = aiohttp.ClientTimeout(total=WRITE_TIMEOUT_S)
+    change = {"name": f"probe-{cycle.number}"}
+    try:
+        async with session.patch(url, json=change, allow_redirects=False,
+                                 timeout=timeout) as response:  # fmt: skip
+            body = await response.read()
+            cycle.ack_perf, cycle.ack_ns = time.perf_counter_ns(), time.time_ns()
+            return _answer(response.status, body, "")
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        cycle.ack_perf, cycle.ack_ns = time.perf_counter_ns(), time.time_ns()
+        return Answer.failed(exc)
+
+
+class Poller:
+    """One probe's session against its replicas, cycle after cycle."""
+
+    def __init__(
+        self, session: aiohttp.ClientSession, targets: list[str], names: list[str],
+        poll_s: float, cap_s: float,
+    ) -> None:  # fmt: skip
+        self.session, self.targets = session, targets
+        self.poll_s, self.cap_s = poll_s, cap_s
+        self.health = Health(names)
+
+    async def read(self, cycle: Cycle, index: int) -> Answer:
+        """A read of the cycle's product from replica `index`, its failure counted."""
+        answer = await read_product(self.session, f"{self.targets[index]}/products/{cycle.key}")
+        self.health.saw(index, answer, cycle.number)
+        if answer.error:
+            cycle.watches[index].errors += 1
+        return answer
+
+    async def warm(self, cycle: Cycle, index: int, deadline: float) -> int | None:
+        """Read until the replica answers from a cache tier (or does not say), so the write
+        has something to undo; the version it served, None when it did not answer.
+
+        Paced: with Redis down (a fault) no read is ever a hit, and an unpaced loop sent
+        each replica ~500 origin reads a second for its whole timeout, which the timeline
+        then showed as the strategy's origin load."""
+        version = None
+        while True:
+            answer = await self.read(cycle, index)
+            if answer.version is None:
+                return None
+            version = answer.version
+            if answer.cache != "miss" or time.monotonic() >= deadline:
+                return version
             await asyncio.sleep(WARM_PAUSE_S)
-    return max(seen, default=None)
+
+    async def poll(self, cycle: Cycle, index: int, version: int) -> bool:
+        """One poll; whether it failed."""
+        watch = cycle.watches[index]
+        sent = time.perf_counter_ns()
+        watch.sends.append(sent)
+        answer = await self.read(cycle, index)
+        if answer.version is None:
+            return True
+        watch.polls += 1
+        if answer.version >= version:
+            watch.first_fresh_answer = time.perf_counter_ns()
+        else:
+            watch.last_stale_send = sent
+        return False
+
+    async def watch(self, cycle: Cycle, index: int, version: int, deadline: int) -> None:
+        """Poll one replica until it serves `version` or the deadline (perf_counter ns)
+        passes: back to back for the first DENSE_S after the write, where the strategies
+        that invalidate turn fresh and a poll interval would be most of the bracket, then
+        every `poll_s`, so a replica stale until its TTL is not polled flat out for 30 s;
+        ERROR_PAUSE_S after a poll that failed."""
+        watch = cycle.watches[index]
+        dense_until = time.perf_counter() + DENSE_S
+        next_send = time.perf_counter()
+        while watch.first_fresh_answer is None and time.perf_counter_ns() < deadline:
+            failed = await self.poll(cycle, index, version)
+            now = time.perf_counter()
+            if failed:
+                next_send = now + ERROR_PAUSE_S
+            else:
+                next_send = now if now < dense_until else max(next_send + self.poll_s, now)
+            await asyncio.sleep(max(0.0, next_send - now))
+
+    async def run_cycle(self, cycle: Cycle) -> bool:
+        """Warm, then write and poll every replica that answered from the moment the write
+        is sent: a replica that turns fresh before the ack reaches the probe is seen doing
+        so, and the bracket around that moment is not cut off at the ack. False when no
+        replica answered the warm-up: no write was sent, there is nothing to record.
+
+        The new version is known before the ack: the probe alone writes its products, and
+        a write moves the version by one (verify checked it); the ack must agree, or the
+        cycle failed (an earlier write that timed out may have been made after all)."""
+        cycle.watches = [ReplicaWatch(url) for url in self.targets]
+        warm_until = time.monotonic() + WARM_TIMEOUT_S
+        warmed = await asyncio.gather(
+            *(self.warm(cycle, i, warm_until) for i in range(len(self.targets)))
+        )
+        answered = [i for i, version in enumerate(warmed) if version is not None]
+        if not answered:
+            return False
+        for i, version in enumerate(warmed):
+            cycle.watches[i].skipped = version is None
+        # round robin over the replicas that answered
+        cycle.writer = min(answered, key=lambda i: (i - cycle.writer) % len(self.targets))
+        version = max(v for v in warmed if v is not None) + 1
+        cycle.sent_perf = time.perf_counter_ns()
+        deadline = cycle.sent_perf + int(self.cap_s * 1e9)
+        polls = [asyncio.ensure_future(self.watch(cycle, i, version, deadline)) for i in answered]
+        try:
+            url = f"{self.targets[cycle.writer]}/products/{cycle.key}"
+            made = await write(self.session, url, cycle)
+            self.health.saw(cycle.writer, made, cycle.number)
+            if made.version is None:
+                cycle.watches[cycle.writer].errors += 1
+                cycle.failed = f"the write {made.error}"
+            elif made.version != version:
+                cycle.failed = (
+                    f"the write made version {made.version}, not {version}: another write of"
+                    f" product {cycle.key} (an earlier one that timed out?)"
+                )
+            if cycle.failed:
+                say(f"cycle {cycle.number} failed: {cycle.failed}")
+                for poll in polls:
+                    poll.cancel()
+            await asyncio.gather(*polls, return_exceptions=bool(cycle.failed))
+        except BaseException:  # cancelled (the probe was asked to stop): no poll outlives it
+            for poll in polls:
+                poll.cancel()
+            await asyncio.gather(*polls, return_exceptions=True)
+            raise
+        cycle.censored = bool(cycle.failed) or any(
+            w.first_fresh_answer is None or w.errors for w in cycle.watches
+        )
+        return True
 
 
-async def poll_once(
-    session: aiohttp.ClientSession, watch: ReplicaWatch, key: int, version: int
-) -> None:
-    sent = time.perf_counter_ns()
-    watch.sends.append(sent)
+async def unless(stop: asyncio.Event, work: Awaitable[T]) -> tuple[bool, T | None]:
+    """`work`'s result, or (False, None) once `stop` is set first (`work` cancelled)."""
+    task, stopped = asyncio.ensure_future(work), asyncio.ensure_future(stop.wait())
     try:
-        seen, _ = await get_version(session, f"{watch.url}/products/{key}")
-    except (aiohttp.ClientError, TimeoutError):
-        return
-    answered = time.perf_counter_ns()
-    watch.polls += 1
-    if seen is not None and seen >= version:
-        watch.first_fresh_answer = answered
-    elif seen is not None:
-        watch.last_stale_send = sent
+        await asyncio.wait({task, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopped.cancel()
+    if task.done():
+        return True, task.result()
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    return False, None
 
 
-async def write(session: aiohttp.ClientSession, url: str, cycle: Cycle) -> int:
-    """The probe's write; stamps its ack and returns the version it made."""
-    async with session.patch(url, json={"name": f"probe-{cycle.number}"}) as response:
-        body = await response.read()
-        cycle.ack_perf = time.perf_counter_ns()
-        cycle.ack_ns = time.time_ns()
-        if response.status != 200:
-            raise RuntimeError(f"probe write answered {response.status}: {body[:200]!r}")
-    return int(json.loads(body)["version"])
-
-
-async def watch_replica(
-    session: aiohttp.ClientSession, watch: ReplicaWatch, key: int, version: int,
-    poll_s: float, deadline: int,
-) -> None:  # fmt: skip
-    """Poll one replica until it serves `version` or the deadline (perf_counter ns) passes:
-    back to back for the first DENSE_S after the write, where the strategies that
-    invalidate turn fresh and a poll interval would be most of the bracket, then every
-    `poll_s`, so a replica stale until its TTL (`ttl`) is not polled flat out for 30 s."""
-    dense_until = time.perf_counter() + DENSE_S
-    next_send = time.perf_counter()
-    while watch.first_fresh_answer is None and time.perf_counter_ns() < deadline:
-        await poll_once(session, watch, key, version)
-        now = time.perf_counter()
-        next_send = now if now < dense_until else next_send + poll_s
-        await asyncio.sleep(max(0.0, next_send - now))
-
-
-async def run_cycle(
-    session: aiohttp.ClientSession, targets: list[str], cycle: Cycle, poll_s: float, cap_s: float
-) -> None:
-    """Warm, then write and poll every replica from the moment the write is sent: a
-    replica that turns fresh before the ack reaches the probe is seen doing so, and the
-    bracket around that moment is not cut off at the ack.
-
-    The new version is known before the ack: the probe alone writes its products, and a
-    write moves the version by one (verify checked it); the ack must agree."""
-    before = await warm(session, targets, cycle.key)
-    if before is None:
-        raise RuntimeError(f"no replica answered a read of probe product {cycle.key}")
-    version = before + 1
-    cycle.watches = [ReplicaWatch(url) for url in targets]
-    cycle.sent_perf = time.perf_counter_ns()
-    deadline = cycle.sent_perf + int(cap_s * 1e9)
-    polls = [asyncio.create_task(watch_replica(session, w, cycle.key, version, poll_s, deadline))
-             for w in cycle.watches]  # fmt: skip
-    try:
-        made = await write(session, f"{targets[cycle.writer]}/products/{cycle.key}", cycle)
-        if made != version:
-            raise RuntimeError(f"probe write of {cycle.key} made version {made}, not {version}:"
-                               " something else writes probe products")  # fmt: skip
-    except BaseException:
-        for poll in polls:
-            poll.cancel()
-        await asyncio.gather(*polls, return_exceptions=True)
-        raise
-    await asyncio.gather(*polls)
-    cycle.censored = any(w.first_fresh_answer is None for w in cycle.watches)
-
-
-async def probe(args: argparse.Namespace, stop: asyncio.Event) -> int:
+async def probe(args: argparse.Namespace, names: list[str], stop: asyncio.Event,
+                tally: Tally) -> None:  # fmt: skip
+    """Cycles until `args.duration` is up or `stop` is set; a stop loses only the cycle in
+    flight. Raises ProbeStopped when no replica answered within `args.give_up_s`."""
     targets = args.targets.split(",")
     keys = [int(k) for k in args.keys.split(",")]
-    names = args.names.split(",") if args.names else [str(i) for i in range(len(targets))]
-    cap_s = args.ttl + CAP_MARGIN_S
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    deadline = time.monotonic() + args.duration
-    timeout = aiohttp.ClientTimeout(total=5)
+    started = time.monotonic()
+    deadline = started + args.duration
     connector = aiohttp.TCPConnector(limit_per_host=3, force_close=False)  # a poll, the write
-    cycles = 0
+    number = 0
     with args.out.open("w", newline="") as out:
         writer = csv.writer(out)
         writer.writerow(COLUMNS)
-        async with aiohttp.ClientSession(timeout=timeout, connector=connector) as session:
+        out.flush()
+        async with aiohttp.ClientSession(connector=connector) as session:
+            poller = Poller(session, targets, names, args.poll_ms / 1000, args.ttl + CAP_MARGIN_S)
             while not stop.is_set() and time.monotonic() < deadline:
-                cycle = Cycle(cycles, keys[cycles % len(keys)], cycles % len(targets))
-                await run_cycle(session, targets, cycle, args.poll_ms / 1000, cap_s)
-                writer.writerows(cycle_rows(args.strategy, names, cycle))
-                out.flush()  # a stop loses at most the cycle in flight
-                cycles += 1
+                cycle = Cycle(number, keys[number % len(keys)], number % len(targets))
+                number += 1
+                done, wrote = await unless(stop, poller.run_cycle(cycle))
+                if not done:
+                    break
+                tally.errors += sum(w.errors for w in cycle.watches)
+                if wrote:
+                    writer.writerows(cycle_rows(args.strategy, names, cycle))
+                    out.flush()  # a stop loses at most the cycle in flight
+                    tally.cycles += 1
+                    tally.failed += bool(cycle.failed)
+                else:
+                    tally.unwritten += 1
+                if not poller.health.answered and time.monotonic() - started >= args.give_up_s:
+                    raise ProbeStopped(
+                        f"no replica answered a read of a probe product in {args.give_up_s:g} s"
+                        f" (last: {poller.health.last_error or 'nothing'})"
+                    )
+                pause = FAILED_PAUSE_S if cycle.failed or not wrote else CYCLE_PAUSE_S
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), CYCLE_PAUSE_S)
-    return cycles
+                    await asyncio.wait_for(stop.wait(), pause)

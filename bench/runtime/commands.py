@@ -72,10 +72,11 @@ def locust_worker(locustfile: str, master_host: str, master_port: int) -> list[s
 def probe_options(
     config: RunConfig, strategy: str, replicas: Sequence[Replica], keys: Sequence[int], out: str
 ) -> list[str]:
-    """Options of `python -m bench.probe`: every replica, in order, on probe-only `keys`."""
+    """Options of `python -m bench.probe`: every replica, in order, on probe-only `keys`;
+    one `--name` each, so a name may hold anything (a service's X-Replica, a comma)."""
     return [
         "--targets", ",".join(r.url for r in replicas),
-        "--names", ",".join(r.name for r in replicas),
+        *[option for r in replicas for option in ("--name", r.name)],
         "--strategy", strategy,
         "--keys", ",".join(map(str, keys)),
         "--poll-ms", str(config.poll_ms),
