@@ -21,6 +21,7 @@ from bench.disk import DiskFull, as_disk_full, discard_derived, no_space, raise_
 from bench.faults.injector import write_faults
 from bench.layout import RunFolder, count_rows
 from bench.manifest import REPORT_NOT_WRITTEN, Manifest, create_run_folder, utc_now
+from bench.probe.status import stop_sentence, stopped_early
 from bench.report.run import build_report
 from bench.run_config import RunConfig
 from bench.runtime.base import Deployment, RunFailure, Runtime
@@ -81,8 +82,7 @@ def run_experiment(config: RunConfig, runtime: Runtime, folder: Path | None = No
         with shielded():
             manifest.finish("failed", f"internal error: {type(exc).__name__}: {exc}")
         raise
-    failed = [s for s, r in manifest.data["strategies"].items() if r["status"] != "complete"]
-    reason = f"strategies that failed verification: {', '.join(failed)}" if failed else None
+    reason = unfinished(manifest.data["strategies"])
     manifest.finish("complete", reason)
     try:
         analyse_and_report(folder)
@@ -103,6 +103,15 @@ def report_not_written(folder: Path) -> DiskFull:
     it may be partial; `bench report` rebuilds it all once there is room)."""
     discard_derived(RunFolder(folder))
     return DiskFull(folder, "the analysis and report were not written")
+
+
+def unfinished(records: dict[str, dict]) -> str | None:
+    """The strategies that did not complete, by what stopped them, for the run's reason."""
+    unverified = [s for s, r in records.items() if r["status"] == "failed_verify"]
+    failed = [s for s, r in records.items() if r["status"] not in ("complete", "failed_verify")]
+    said = [f"strategies that failed verification: {', '.join(unverified)}"] * bool(unverified)
+    said += [f"strategies that failed: {', '.join(failed)}"] * bool(failed)
+    return "; ".join(said) or None
 
 
 def interruption(exc: KeyboardInterrupt) -> str:
@@ -193,6 +202,7 @@ def measure_deployed(
         raise NothingRecorded(NOTHING_RECORDED)
     if unfresh is not None:
         record.update(status="failed_verify", reason=unfresh)
+    note_probe(record, run, strategy)
     said = f"{strategy}: {rows} requests recorded, {rows / config.load_s:.0f} rps"
     if load.requests is not None:
         record["locust_requests"] = load.requests
@@ -203,3 +213,19 @@ def measure_deployed(
         said += f", {load.failures} errors"
     manifest.save()
     console.print(said)
+
+
+def note_probe(record: dict, run: RunFolder, strategy: str) -> None:
+    """A probe that stopped before it was asked to is said in the strategy's record
+    (`probe_stopped`, which the report opens with); one that stopped, or was killed,
+    with no cycle recorded at all fails the strategy: it has no figures of the probe's.
+    (One that left no status at all, as under a stand-in engine, is said, no more.)"""
+    stop = stopped_early(run.probe_status(strategy), run.logs(strategy) / "probe.log")
+    if stop is None:
+        return
+    record["probe_stopped"] = stop
+    console.print(f"[red]{strategy}: {stop_sentence(stop)}[/]")
+    probe = run.probe_file(strategy)
+    cycles = probe.exists() and count_rows({probe}) > 0
+    if record["status"] == "complete" and stop["how"] != "absent" and not cycles:
+        record.update(status="failed", reason=f"{stop_sentence(stop)}; no probe cycle recorded")

@@ -39,6 +39,10 @@ class RunFolder:
     def probe_file(self, strategy: str) -> Path:
         return self.probe / f"{strategy}.csv"
 
+    def probe_status(self, strategy: str) -> Path:
+        """How the probe ended (`bench.probe.status`), which it writes beside its CSV."""
+        return self.probe / f"{strategy}.json"
+
     @property
     def locust(self) -> Path:
         return self.path / "locust"

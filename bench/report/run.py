@@ -30,7 +30,7 @@ from bench.report.numbers import (
 )
 from bench.report.plots import make_plots
 from bench.report.render import write_reports
-from bench.report.setup import describe_run, unfresh_warnings
+from bench.report.setup import describe_run, probe_warnings, unfresh_warnings
 from bench.report.timing import timing_note, timing_table
 from bench.report.write_visibility import whitebox_note, write_visibility_table
 
@@ -318,7 +318,8 @@ def report_context(folder: Path) -> dict[str, Any]:
                " garbled, as a killed writer leaves); the figures leave them out."
                for r in read_table(run.unreadable_rows).itertuples()]  # fmt: skip
     unfresh = unfresh_warnings(manifest, set(rows))
-    warning = " ".join(w for w in [*unfresh, stopped, *skipped] if w) or None
+    warnings = [*probe_warnings(manifest), *unfresh, stopped, *skipped]  # a stopped probe first
+    warning = " ".join(w for w in warnings if w) or None
     vis_table, sentences = visibility(vis, order) if not vis.empty else (None, [])
     return {
         "title": f"Cache invalidation: {manifest['config']['scenario']} ({folder.name})",

@@ -2,11 +2,13 @@
 
 A run of the suite's own replicas says what it set (TTL, origin delay, seed); a run of
 a service the suite did not start (`--runtime external`) says what it could not know,
-and a service that failed the freshness check has that said first, in bold.
+and a service that failed the freshness check has that said first, in bold, as has a
+probe that stopped before the load did.
 """
 
 from typing import Any
 
+from bench.probe.status import stop_sentence
 from bench.report.numbers import fmt_int
 from services.strategies import STRATEGIES
 
@@ -92,4 +94,15 @@ def unfresh_warnings(manifest: dict[str, Any], measured: set[str]) -> list[str]:
         )
         for name, rec in manifest.get("strategies", {}).items()
         if rec.get("status") == "failed_verify"
+    ]
+
+
+def probe_warnings(manifest: dict[str, Any]) -> list[str]:
+    """A probe that stopped before the load did (run.json's `probe_stopped`), said first:
+    its figures end where it stopped."""
+    return [
+        f"{name}: {stop_sentence(rec['probe_stopped'])}; the probe's figures cover only"
+        " what it recorded before."
+        for name, rec in manifest.get("strategies", {}).items()
+        if rec.get("probe_stopped")
     ]
