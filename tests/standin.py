@@ -203,8 +203,8 @@ def valid_change(body: Any) -> dict[str, Any] | None:
 class DoubleReplica(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, shop: Shop, index: int) -> None:
-        super().__init__(("127.0.0.1", 0), DoubleHandler)
+    def __init__(self, shop: Shop, index: int, port: int = 0) -> None:
+        super().__init__(("127.0.0.1", port), DoubleHandler)
         self.shop, self.index = shop, index
         self.name = "double" if shop.broken == "x-replica" else f"double-{index + 1}"
 
@@ -345,18 +345,26 @@ class DoubleHandler(BaseHTTPRequestHandler):
 
 
 @contextmanager
+def replica(shop: Shop, index: int, port: int = 0) -> Iterator[DoubleReplica]:
+    """Replica `index` of `shop`, served from a thread of its own on `port` (0: a free
+    one) until the block is left: leaving it is the replica's death, and a new one on the
+    same port its restart."""
+    server = DoubleReplica(shop, index, port)
+    thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+
+@contextmanager
 def serving(shop: Shop, replicas: int = 2) -> Iterator[list[str]]:
     """Serve `shop` from `replicas` threads of their own; yield their base URLs, and shut
     every one down (hung and dribbling answers released first) on leaving."""
     with ExitStack() as stack:
+        urls = [stack.enter_context(replica(shop, index)).url for index in range(replicas)]
         stack.callback(shop.closed.set)  # runs first on leaving: hung handlers return
-        urls = []
-        for index in range(replicas):
-            server = DoubleReplica(shop, index)
-            thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
-            thread.start()
-            stack.callback(thread.join, 5)
-            stack.callback(server.server_close)
-            stack.callback(server.shutdown)
-            urls.append(server.url)
         yield urls

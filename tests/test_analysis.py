@@ -28,6 +28,7 @@ from bench.analysis.figures import censored_quantile, read_stats
 from bench.analysis.summary import CDF_QUANTILES, analyse, write_analysis
 from bench.analysis.tables import HIT_CACHE_VALUES, MISS
 from bench.manifest import SCHEMA_VERSION, Manifest
+from bench.probe import cycle
 from bench.run_config import RunConfig
 from scenarios.request_rows import CACHE_VALUES, COLUMNS
 
@@ -301,6 +302,15 @@ def test_probe_columns_count_censored_cycles_as_beyond_every_bound(run_folder: P
     pubsub = summary_row(run_folder, "pubsub")
     assert (pubsub["probe_cycles"], pubsub["probe_censored"]) == (0, 0)
     assert math.isnan(pubsub["probe_convergence_p50_ms"])
+
+
+def test_probe_errors_summed_and_unknown_in_a_file_written_before_them(run_folder: Path) -> None:
+    assert math.isnan(summary_row(run_folder, "delete")["probe_errors"])  # no such column
+    newer = [["delete", 3, "p3", "r1", "r1", T0_NS, 1.0, 0.5, 3, 0.5, "False", -0.2, 0],
+             ["delete", 3, "p3", "r1", "r2", T0_NS, "", "", 0, "", "True", -0.2, 2]]  # fmt: skip
+    write_csv(run_folder / "probe" / "probe-newer.csv", cycle.COLUMNS, newer)
+    delete = summary_row(run_folder, "delete")
+    assert (delete["probe_cycles"], delete["probe_censored"], delete["probe_errors"]) == (3, 2, 2)
 
 
 def test_censored_quantile_matches_numpy_below_the_censored_tail() -> None:

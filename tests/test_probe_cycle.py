@@ -57,3 +57,38 @@ def test_a_replica_never_fresh_is_censored_with_no_upper_bound() -> None:
     assert record["convergence_ms"] == "" and record["censored"] is True
     assert record["convergence_lo_ms"] == 5.0
     assert record["poll_interval_ms"] == pytest.approx(2.5)  # mean of the 3 ms and 2 ms gaps
+
+
+def test_a_replica_that_failed_a_request_is_censored_and_says_how_often() -> None:
+    sent, ack = 0, 2 * MS
+    cycle = Cycle(number=3, key=1001, writer=0, ack_perf=ack, sent_perf=sent)
+    cycle.watches = [
+        # an error, then fresh: fresh when, is known; since when, is not
+        ReplicaWatch("http://a", first_fresh_answer=5 * MS, polls=1, sends=[sent, 3 * MS],
+                     errors=1),
+        # stale, an error, then fresh: the stale poll still bounds it from below
+        ReplicaWatch("http://b", last_stale_send=MS, first_fresh_answer=6 * MS, polls=2,
+                     sends=[sent, MS, 4 * MS], errors=1),
+        # no answer to the warm-up: skipped, never polled
+        ReplicaWatch("http://c", errors=1, skipped=True),
+    ]  # fmt: skip
+    rows = rows_by_replica(cycle)
+    assert [rows[n]["censored"] for n in "abc"] == [True, True, True]
+    assert [rows[n]["errors"] for n in "abc"] == [1, 1, 1]
+    assert (rows["a"]["convergence_ms"], rows["a"]["convergence_lo_ms"]) == (3.0, "")
+    assert (rows["b"]["convergence_ms"], rows["b"]["convergence_lo_ms"]) == (4.0, -1.0)
+    assert (rows["c"]["convergence_ms"], rows["c"]["convergence_lo_ms"]) == ("", "")
+    assert (rows["c"]["polls"], rows["c"]["poll_interval_ms"]) == (0, "")
+
+
+def test_a_failed_write_censors_every_row_and_bounds_none() -> None:
+    cycle = Cycle(number=4, key=1002, writer=1, ack_perf=5 * MS, sent_perf=0,
+                  failed="the write answered 307")  # fmt: skip
+    cycle.watches = [
+        ReplicaWatch("http://a", first_fresh_answer=MS, polls=1, sends=[0]),
+        ReplicaWatch("http://b", polls=0, sends=[0], errors=1),
+    ]
+    for row in rows_by_replica(cycle).values():
+        assert row["censored"] is True
+        assert (row["convergence_ms"], row["convergence_lo_ms"]) == ("", "")
+    assert [r["errors"] for r in rows_by_replica(cycle).values()] == [0, 1]
