@@ -116,3 +116,16 @@ def test_a_killed_replica_comes_back_and_a_slow_origin_shows(every_other_kind: P
     during = rows["t_start_ns"].between(slow["started_ns"] + 0.2e9, slow["ended_ns"])
     misses = rows.loc[during & (rows["cache"] == "miss"), "latency_ms"]
     assert len(misses) and misses.min() >= 50, "every origin query took 50 ms more"
+
+
+def test_the_probe_measures_through_a_killed_replica_and_after_it(every_other_kind: Path) -> None:
+    kill = faults_of(every_other_kind).set_index("kind").loc["replica-kill"]
+    probe = analyse(every_other_kind).probe
+    after = probe[probe["ack_ns"] > kill["ended_ns"]]
+    assert after["cycle"].nunique() >= 2, "probe cycles go on after the fault"
+    back = after[(after["replica"] == "pubsub-2") & ~after["censored"] & (after["errors"] == 0)]
+    assert len(back), "the restarted replica is measured again"
+    during = probe[probe["ack_ns"].between(kill["started_ns"], kill["ended_ns"])]
+    assert (during.loc[during["replica"] == "pubsub-2", "errors"] > 0).any()
+    record = json.loads((every_other_kind / "run.json").read_text())["strategies"]["pubsub"]
+    assert "probe_stopped" not in record and record["status"] == "complete"

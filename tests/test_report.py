@@ -400,3 +400,13 @@ def test_a_replica_fresh_before_the_ack_is_said_so() -> None:
     said = probe_phrase(row)
     assert said == ("replicas served a probe write 0.40 ms before its acknowledgement"
                     " reached the probe (p50; p99 1.5 ms)")  # fmt: skip
+
+
+def test_probe_readings_censored_by_failed_requests_are_said_so() -> None:
+    row = {"probe_convergence_p50_ms": 1.2, "probe_convergence_p99_ms": math.inf,
+           "probe_censored": 40, "probe_errors": 40}  # fmt: skip
+    assert probe_phrase(row).endswith(
+        "40 probe readings censored (40 probe requests failed: no answer or no version)"
+    )
+    older = {k: v for k, v in row.items() if k != "probe_errors"}  # a summary.csv before it
+    assert probe_phrase(older).endswith("40 probe readings censored")

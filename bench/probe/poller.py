@@ -67,6 +67,10 @@ class Answer:
     def failed(cls, exc: BaseException) -> Answer:
         if isinstance(exc, TimeoutError):  # aiohttp's timeouts are TimeoutErrors too
             return cls(None, error="no answer in time")
+        if isinstance(exc, aiohttp.ClientConnectorError):  # its text repeats the address
+            cause = exc.os_error
+            said = "refused" if isinstance(cause, ConnectionRefusedError) else cause.strerror
+            return cls(None, error=f"no connection ({said or type(cause).__name__})")
         return cls(None, error=f"{type(exc).__name__}: {exc}"[:200])
 
 

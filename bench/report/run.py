@@ -171,7 +171,11 @@ def probe_phrase(row: Row) -> str:
     when = (f"within {fmt_ms(p50)} ms of its acknowledgement" if p50 >= 0
             else f"{fmt_ms(-p50)} ms before its acknowledgement reached the probe")  # fmt: skip
     text = f"replicas served a probe write {when} (p50; {tail})"
-    return text + (f", {fmt_int(censored)} probe readings censored" if positive(censored) else "")
+    if positive(censored):
+        text += f", {fmt_int(censored)} probe readings censored"
+        if positive(errors := row.get("probe_errors")):  # absent from an older summary.csv
+            text += f" ({fmt_int(errors)} probe requests failed: no answer or no version)"
+    return text
 
 
 def guide_notes(rows: dict[str, Row], vis: pd.DataFrame, ttl_s: float) -> list[str]:
