@@ -15,6 +15,8 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 
+from rich.markup import escape
+
 from bench.analysis.summary import write_analysis
 from bench.console import console, say
 from bench.disk import DiskFull, as_disk_full, discard_derived, no_space, raise_if_full
@@ -224,7 +226,7 @@ def note_probe(record: dict, run: RunFolder, strategy: str) -> None:
     if stop is None:
         return
     record["probe_stopped"] = stop
-    console.print(f"[red]{strategy}: {stop_sentence(stop)}[/]")
+    console.print(f"[red]{strategy}: {escape(stop_sentence(stop))}[/]")
     probe = run.probe_file(strategy)
     cycles = probe.exists() and count_rows({probe}) > 0
     if record["status"] == "complete" and stop["how"] != "absent" and not cycles:

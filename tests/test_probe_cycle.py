@@ -83,7 +83,7 @@ def test_a_replica_that_failed_a_request_is_censored_and_says_how_often() -> Non
 
 def test_a_failed_write_censors_every_row_and_bounds_none() -> None:
     cycle = Cycle(number=4, key=1002, writer=1, ack_perf=5 * MS, sent_perf=0,
-                  failed="the write answered 307")  # fmt: skip
+                  failed="write: answered 307")  # fmt: skip
     cycle.watches = [
         ReplicaWatch("http://a", first_fresh_answer=MS, polls=1, sends=[0]),
         ReplicaWatch("http://b", polls=0, sends=[0], errors=1),

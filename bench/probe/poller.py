@@ -85,11 +85,12 @@ class Tally:
 
 
 class Health:
-    """Which replicas are failing, said in the log when that changes."""
+    """Which replicas are failing, and whether writes do: said in the log on a change."""
 
     def __init__(self, names: list[str]) -> None:
         self.names = names
         self.failing: dict[int, str] = {}
+        self.write_failure = ""  # why the last write failed, "" once one went through
         self.answered = False  # some replica has brought a version since the start
         self.last_error = ""
 
@@ -104,6 +105,14 @@ class Health:
         self.answered = True
         if self.failing.pop(index, None) is not None:
             say(f"replica {name} answers again (cycle {cycle})")
+
+    def wrote(self, cycle: Cycle) -> None:
+        """A failed write said when its reason changes, and the first that went through."""
+        if cycle.failed and cycle.failed != self.write_failure:
+            say(f"cycle {cycle.number} failed: {cycle.failed}")
+        elif self.write_failure and not cycle.failed:
+            say(f"writes go through again (cycle {cycle.number})")
+        self.write_failure = cycle.failed
 
 
 def say(line: str) -> None:
@@ -126,7 +135,7 @@ async def read_product(session: aiohttp.ClientSession, url: str) -> Answer:
         async with session.get(url, allow_redirects=False, timeout=timeout) as response:
             body = await response.read()
             return _answer(response.status, body, response.headers.get("X-Cache", ""))
-    except (aiohttp.ClientError, TimeoutError) as exc:
+    except (aiohttp.ClientError, TimeoutError, OSError) as exc:
         return Answer.failed(exc)
 
 
@@ -140,7 +149,7 @@ async def write(session: aiohttp.ClientSession, url: str, cycle: Cycle) -> Answe
             body = await response.read()
             cycle.ack_perf, cycle.ack_ns = time.perf_counter_ns(), time.time_ns()
             return _answer(response.status, body, "")
-    except (aiohttp.ClientError, TimeoutError) as exc:
+    except (aiohttp.ClientError, TimeoutError, OSError) as exc:
         cycle.ack_perf, cycle.ack_ns = time.perf_counter_ns(), time.time_ns()
         return Answer.failed(exc)
 
@@ -245,14 +254,14 @@ class Poller:
             self.health.saw(cycle.writer, made, cycle.number)
             if made.version is None:
                 cycle.watches[cycle.writer].errors += 1
-                cycle.failed = f"the write {made.error}"
+                cycle.failed = f"write: {made.error}"
             elif made.version != version:
                 cycle.failed = (
                     f"the write made version {made.version}, not {version}: another write of"
                     f" product {cycle.key} (an earlier one that timed out?)"
                 )
+            self.health.wrote(cycle)
             if cycle.failed:
-                say(f"cycle {cycle.number} failed: {cycle.failed}")
                 for poll in polls:
                     poll.cancel()
             await asyncio.gather(*polls, return_exceptions=bool(cycle.failed))
