@@ -250,8 +250,7 @@ class Poller:
         polls = [asyncio.ensure_future(self.watch(cycle, i, version, deadline)) for i in answered]
         try:
             url = f"{self.targets[cycle.writer]}/products/{cycle.key}"
-            made = await write(self.session, url, cycle)
-            self.health.saw(cycle.writer, made, cycle.number)
+            made = await write(self.session, url, cycle)  # said by `health.wrote`
             if made.version is None:
                 cycle.watches[cycle.writer].errors += 1
                 cycle.failed = f"write: {made.error}"
