@@ -15,10 +15,8 @@ import json
 import re
 import subprocess
 import sys
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +26,7 @@ import pytest
 from bench.analysis.tables import load_requests
 from bench.runtime.waiting import wait_until
 from scenarios.request_rows import TIMEOUT, UNANSWERED, UNPARSEABLE
-from tests.standin import DOUBLE_ARGS, PRODUCTS, Shop, serving
+from tests.standin import DOUBLE_ARGS, Decoy, Shop, decoy, serving
 
 pytestmark = pytest.mark.run  # starts real runs: make test-fast leaves it out
 
@@ -37,57 +35,11 @@ RUN_TIMEOUT_S = 150.0  # the whole run: contract check, load, analysis and repor
 DURATION_S = 6
 
 
-class Decoy(ThreadingHTTPServer):
-    """Where a hostile replica's redirects point: records every request it gets."""
-
-    daemon_threads = True
-
-    def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), DecoyHandler)
-        self.seen: list[tuple[str, str, str]] = []  # method, path, User-Agent
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}"
-
-    def load_requests(self) -> list[tuple[str, str, str]]:
-        """What came for the load's own products (1..PRODUCTS) or categories: Locust's.
-        The probe's products are ids above PRODUCTS, which the load never touches."""
-        load_path = re.compile(r"/products/(\d+)|/categories/[^/]+/products")
-        return [
-            seen
-            for seen in self.seen
-            if (m := load_path.fullmatch(seen[1])) and (m[1] is None or int(m[1]) <= PRODUCTS)
-        ]
-
-
-class DecoyHandler(BaseHTTPRequestHandler):
-    server: Decoy
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-    def answer(self) -> None:
-        self.server.seen.append((self.command, self.path, self.headers.get("User-Agent", "")))
-        body = b'{"id": 1, "version": 999}'
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    do_GET = do_PATCH = answer
-
-
 @pytest.fixture
-def decoy() -> Iterator[Decoy]:
-    server = Decoy()
-    thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
-    thread.join(5)
+def elsewhere() -> Iterator[Decoy]:
+    """Where a hostile replica's redirects point; it must hear nothing."""
+    with decoy() as server:
+        yield server
 
 
 @dataclass
@@ -147,14 +99,16 @@ def bench_run(
     return Run(harness.returncode, folder, log.read_text())
 
 
-def test_a_redirect_is_an_answer_recorded_and_never_followed(tmp_path: Path, decoy: Decoy) -> None:
+def test_a_redirect_is_an_answer_recorded_and_never_followed(
+    tmp_path: Path, elsewhere: Decoy
+) -> None:
     shop = Shop(None, None)
-    shop.decoy = decoy.url
+    shop.decoy = elsewhere.url
     with serving(shop) as urls:
         run = bench_run(tmp_path / "results", urls, "--scenario", "update_heavy",
                         once_loading=lambda: shop.misbehave(1, "redirect"))  # fmt: skip
     assert run.returncode == 0, run.output[-3000:]
-    assert decoy.load_requests() == [], "Locust followed a redirect off the targets"
+    assert elsewhere.requests == [], "a redirect was followed off the targets"
     rows = run.rows()
     redirected = rows[rows["status"].between(300, 399)]
     assert set(redirected["status"]) == {302, 307}, "GETs answer 302, PATCHes 307"
