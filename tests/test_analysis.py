@@ -492,3 +492,20 @@ def test_a_parquet_copy_is_kept_and_read_while_newer_than_its_csv(run_folder: Pa
     os.utime(csv, ns=(copy.stat().st_mtime_ns + 10**9,) * 2)
     later = analyse(run_folder)
     assert later.summary["requests"].sum() == first.summary["requests"].sum() + 1
+
+
+def test_stale_reads_are_split_by_where_they_were_served(tmp_path: Path) -> None:
+    """A replica behind the primary answers a miss with the old row (stale from the origin);
+    that row put back in the cache answers later reads stale (from a cache tier), longer."""
+    write_manifest(tmp_path, ["delete"])
+    write_csv(tmp_path / "requests" / "a.csv", COLUMNS, [
+        request("delete", "write", "1", 0, 2, 200, "2", "", "miss"),   # v2 acked at 2 ms
+        request("delete", "read", "1", 3, 4, 200, "1", "", "miss"),    # the replica: 1 ms old
+        request("delete", "read", "1", 10, 11, 200, "1", "", "redis"),  # put back: 8 ms old
+        request("delete", "read", "1", 50, 51, 200, "1", "", "redis"),  # 48 ms old
+        request("delete", "read", "1", 60, 61, 200, "2", "", "miss"),   # fresh at last
+    ])  # fmt: skip
+    delete = summary_row(tmp_path, "delete")
+    assert (delete["stale_reads_origin"], delete["stale_reads_cached"]) == (1, 2)
+    assert delete["stale_age_origin_max_ms"] == pytest.approx(1.0)
+    assert delete["stale_age_cached_max_ms"] == pytest.approx(48.0)

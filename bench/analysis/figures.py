@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from bench.analysis.staleness import answered
-from bench.analysis.tables import STALE, hits
+from bench.analysis.tables import MISS, STALE, hits
 from scenarios.request_rows import UNPARSEABLE
 
 LATE_MS = 1.0  # an open-loop arrival sent later than this after its intended time is late
@@ -110,6 +110,11 @@ def read_stats(reads: pd.DataFrame) -> dict[str, float]:
     said; `stale_by_design_ratio` is the share the strategy itself marked `stale`, served
     on purpose past its soft TTL (0.0 for strategies that never do). One can be high
     without the other: a value past its soft TTL is often still the newest.
+
+    Where a stale read was served: `stale_reads_origin` from the origin itself (`X-Cache:
+    miss`: a read replica was behind), `stale_reads_cached` from a cache tier (an old value
+    put back, the one that outlives a replica's lag), each with its oldest age in ms
+    (NaN when there is none). A read without X-Cache is in neither.
     """
     cache = reads["cache"].astype(str)
     stale = reads["stale"].astype(bool)
@@ -126,10 +131,23 @@ def read_stats(reads: pd.DataFrame) -> dict[str, float]:
         "stale_age_p99_ms": _quantile(ages, 0.99),
         "stale_age_max_ms": _quantile(ages, 1.0),
         "list_stale_ratio": float(stale[is_list].mean()) if is_list.any() else math.nan,
+        **served_stale(cache, stale, reads["stale_age_ms"]),
         # Over ALL reads, a fresh one counting 0 ms: "99% of reads were at most this stale".
         # Unlike the stale-age quantiles (over stale reads only), a handful of rare races
         # cannot swing it, which is what a staleness budget needs.
         "read_staleness_p99_ms": _quantile(reads["stale_age_ms"].where(stale, 0.0), 0.99),
+    }
+
+
+def served_stale(cache: pd.Series, stale: pd.Series, age_ms: pd.Series) -> dict[str, float]:
+    """Stale reads split by where they were served (see `read_stats`)."""
+    from_origin = stale & (cache == MISS)
+    from_cache = stale & hits(cache).eq(1.0)
+    return {
+        "stale_reads_origin": int(from_origin.sum()),
+        "stale_reads_cached": int(from_cache.sum()),
+        "stale_age_origin_max_ms": _quantile(age_ms[from_origin], 1.0),
+        "stale_age_cached_max_ms": _quantile(age_ms[from_cache], 1.0),
     }
 
 
