@@ -12,7 +12,8 @@ from bench.targets import BadTarget, parse_targets
 from scenarios.workload_config import ARRIVALS, REQUEST_TIMEOUT_S
 from services.strategies import GUIDE_STRATEGIES, STRATEGIES, STRATEGY_NAMES, OptionValue
 
-SCENARIOS = ("read_mostly", "update_heavy", "read_latest", "lists", "race", "stampede")
+SCENARIOS = ("read_mostly", "update_heavy", "read_latest", "lists", "race", "stampede",
+             "replica_lag")  # fmt: skip
 RUNTIMES = ("local", "compose", "external")  # bench.runtime.runtime_for makes them
 # An external service's label stands where a strategy name stands, also in file names.
 LABEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,39}")
