@@ -36,7 +36,6 @@ def cmd_seed(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from bench.experiment import run_experiment
     from bench.layout import RunFolder
     from bench.manifest import run_folder_now
     from bench.run_config import ConfigError, RunConfig, scenario_ttl_s
@@ -73,6 +72,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from None
     runtime = checked_runtime(config.runtime)
     usable_results(config.results)
+    # imported once the input is known good: analysis and plots (pandas, matplotlib) cost
+    # about 0.6 s, which a refusal in one line need not pay
+    from bench.experiment import run_experiment
+
     outcome = run_experiment(config, runtime)
     print(f"results: {outcome.folder} ({outcome.status})")
     return outcome.exit_code
