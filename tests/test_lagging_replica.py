@@ -144,6 +144,7 @@ async def test_guarded_refuses_a_list_holding_a_product_below_its_floor(
     async with lagging("guarded", redis_url, origins) as c:
         assert await read(c, LIST_PATH) == ("miss", 1)
         assert await cached_version(r, LIST) == 1
+        old = await r.get(LIST)
         await write(c)
         assert await read(c, LIST_PATH) == ("miss", 1)
         assert await r.exists(LIST) == 0, "one item below its floor: the list is not cached"
@@ -152,6 +153,10 @@ async def test_guarded_refuses_a_list_holding_a_product_below_its_floor(
         catch_up(origins)
         assert await read(c, LIST_PATH) == ("miss", 2)
         assert await read(c, LIST_PATH) == ("redis", 2)
+        await r.delete(floor_key(KEY))  # no floor left: the cached list alone guards it
+        strategy = c.app.state.strategy  # type: ignore[attr-defined]
+        assert not await strategy.fill(LIST, old, json.loads(old)["items"])
+        assert await cached_version(r, LIST) == 2, "an item older than its cached copy"
 
 
 async def test_guarded_never_overwrites_a_newer_value_nor_fills_below_the_floor(
@@ -161,16 +166,22 @@ async def test_guarded_never_overwrites_a_newer_value_nor_fills_below_the_floor(
     is below the floor; and an older row never replaces a newer one in the cache."""
     async with lagging("guarded", redis_url, origins) as c:
         strategy = c.app.state.strategy  # type: ignore[attr-defined]
-        old = (await c.get(PATH)).json()
+        old = await c.get(PATH)
         await write(c)
         catch_up(origins)
-        new = (await c.get(PATH)).json()
-        assert await cached_version(r) == 2
-        old_body = httpx.Response(200, json=old).content
-        assert not await strategy.fill(KEY, old_body, [old]), "below the cached version"
+        new = await c.get(PATH)
+        assert await cached_version(r) == 2 and int(await r.get(floor_key(KEY))) == 2
+        await r.delete(floor_key(KEY))
+        assert not await strategy.fill(KEY, old.content, [old.json()]), "below the cached one"
         await r.delete(KEY)
-        assert not await strategy.fill(KEY, old_body, [old]), "below the floor"
-        assert await strategy.fill(KEY, httpx.Response(200, json=new).content, [new])
+        await r.set(floor_key(KEY), 2, px=5_000)
+        assert not await strategy.fill(KEY, old.content, [old.json()]), "below the floor"
+        assert await r.exists(KEY) == 0
+        assert await strategy.fill(KEY, new.content, [new.json()]), "at the floor: filled"
+        assert await strategy.fill(KEY, new.content, [new.json()]), "equal to the cached one"
+        await r.delete(KEY, floor_key(KEY))
+        assert await strategy.fill(KEY, old.content, [old.json()]), "nothing to compare with"
+        assert await strategy.fill(KEY, new.content, [new.json()]), "newer than the cached one"
         assert await cached_version(r) == 2
 
 
@@ -247,12 +258,12 @@ async def test_double_delete_s_second_delete_removes_a_stale_refill(
         assert await read(c) == ("miss", 1), "the replica is behind"
         assert await cached_version(r) == 1, "a stale refill, within the delay"
 
-        async def removed() -> bool:
-            return await cached_version(r) is None
+        async def done() -> bool:
+            return strategy.health()["second_deletes"] == 0
 
-        await async_wait_until(removed, 5, "the second delete")
+        await async_wait_until(done, 5, "the second delete")
         assert time.monotonic() - sent >= 0.9 * delay_ms / 1000, "not before its delay"
-        assert strategy.health()["second_deletes"] == 0
+        assert await cached_version(r) is None, "it removed the stale refill"
         catch_up(origins)
         assert await read(c) == ("miss", 2)
         assert await read(c) == ("redis", 2)

@@ -33,7 +33,8 @@ class DoubleDeleteStrategy(DeleteStrategy):
 
     def __init__(self, deps: Deps) -> None:
         super().__init__(deps)
-        self.delay_s = deps.settings.options["delay-ms"] / 1000
+        self.delay_ms: int = deps.settings.options["delay-ms"]
+        self.delay_s = self.delay_ms / 1000
         self._categories: dict[int, str] = {}
         self._pending: set[asyncio.Task[None]] = set()
 
@@ -43,7 +44,7 @@ class DoubleDeleteStrategy(DeleteStrategy):
         await asyncio.gather(*self._pending, return_exceptions=True)
 
     def health(self) -> dict[str, Any]:
-        return {"double_delete_delay_ms": self.delay_s * 1000, "second_deletes": len(self._pending)}
+        return {"double_delete_delay_ms": self.delay_ms, "second_deletes": len(self._pending)}
 
     async def _category(self, product_id: int) -> str | None:
         category = self._categories.get(product_id)
