@@ -56,17 +56,23 @@ def line_of(output: str, rule: str) -> str:
 # --- the project's own replicas ------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def own_replicas(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[Replica]]:
-    """Two `delete` replicas on their own Redis and SQLite origin, as the local runtime
-    starts them; the supervisor stops every process when the module is done. Its signal
-    traps stay off: pytest keeps Ctrl-C, and the supervisor still kills on leaving."""
+# `delete`, and the strategies whose write path is its own beyond a DEL
+OWN_STRATEGIES = ("delete", "double-delete", "guarded", "marker")
+
+
+@pytest.fixture(scope="module", params=OWN_STRATEGIES)
+def own_replicas(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[list[Replica]]:
+    """Two replicas of one strategy on their own Redis and SQLite origin, as the local
+    runtime starts them; the supervisor stops every process when the module is done. Its
+    signal traps stay off: pytest keeps Ctrl-C, and the supervisor still kills on leaving."""
     work = tmp_path_factory.mktemp("contract-own")
     with Supervisor(trap_signals=False) as supervisor:
         redis = start_redis(supervisor, work, log_path=work / "redis-server.log")
         database_url = f"sqlite:///{work / 'origin.db'}"
         seed(database_url, OWN)
-        config = ReplicaConfig("delete", redis.url, database_url, 30.0)
+        config = ReplicaConfig(request.param, redis.url, database_url, 30.0)
         yield list(start_replicas(supervisor, config, 2, work / "logs"))
 
 
@@ -90,7 +96,9 @@ def test_check_contract_names_the_own_replicas_by_x_replica(own_replicas: list[R
     findings = check_contract([r.url for r in own_replicas], OWN_CATALOGUE)
     assert findings.holds, "\n".join(findings.lines())
     assert not findings.stale, "\n".join(findings.lines())
-    assert [r.name for r in findings.replicas] == ["delete-1", "delete-2"]
+    strategy = own_replicas[0].name.rpartition("-")[0]
+    assert strategy in OWN_STRATEGIES
+    assert [r.name for r in findings.replicas] == [f"{strategy}-1", f"{strategy}-2"]
     assert [r.url for r in findings.replicas] == [r.url for r in own_replicas]
 
 

@@ -122,6 +122,51 @@ STRATEGIES: dict[str, StrategySpec] = {
                 ),
             ),
         ),
+        # against a read replica that lags (DATABASE_READ_URL)
+        StrategySpec(
+            "double-delete",
+            "services.strategies.double_delete:DoubleDeleteStrategy",
+            options=(
+                Option(
+                    "delay-ms",
+                    "DOUBLE_DELETE_DELAY_MS",
+                    int,
+                    500,
+                    above=0,
+                    help="milliseconds after the commit the write's keys are deleted again",
+                ),
+            ),
+        ),
+        StrategySpec(
+            "guarded",
+            "services.strategies.guarded:GuardedStrategy",
+            options=(
+                Option(
+                    "floor-ms",
+                    "GUARDED_FLOOR_MS",
+                    int,
+                    5000,
+                    above=0,
+                    help="milliseconds a write's version floor refuses older fills"
+                    " (must outlast the replica's lag)",
+                ),
+            ),
+        ),
+        StrategySpec(
+            "marker",
+            "services.strategies.marker:MarkerStrategy",
+            options=(
+                Option(
+                    "ttl-ms",
+                    "MARKER_TTL_MS",
+                    int,
+                    2000,
+                    above=0,
+                    help="milliseconds after a write a miss of its keys reads the primary"
+                    " (must outlast the replica's lag)",
+                ),
+            ),
+        ),
     )
 }
 STRATEGY_NAMES: tuple[str, ...] = tuple(STRATEGIES)
