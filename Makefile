@@ -18,10 +18,11 @@ $(STAMP): pyproject.toml
 test: install
 	$(VENV)/bin/pytest -q
 
-# Everything but the tests that start real runs of the harness (marked `run`) and the
-# compose ones: under 2 minutes on 2 cores, for the edit-test loop.
+# Everything but the tests that start real runs of the harness (marked `run`), those that
+# wait seconds on real time (`slow`) and the compose ones: under 2 minutes on 2 cores,
+# for the edit-test loop. `make test` runs them all.
 test-fast: install
-	$(VENV)/bin/pytest -q -m "not run and not compose"
+	$(VENV)/bin/pytest -q -m "not run and not slow and not compose"
 
 # --runtime compose end to end on podman, with no registry: prepares podman and builds the
 # base images locally (cached on the machine), then runs tests/compose (docs/runtimes.md: On Docker

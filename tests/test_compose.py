@@ -290,6 +290,7 @@ def test_faults_run_beside_the_load_at_their_times() -> None:
     assert done.returncode == 0, done.stderr
 
 
+@pytest.mark.slow
 def test_execute_applies_faults_and_records_when(tmp_path: Path) -> None:
     done, folder = run_with_stand_in(tmp_path, "--fault", "redis-kill@0.2+0.3")
     assert done.returncode == 0, done.stderr

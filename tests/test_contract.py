@@ -158,6 +158,7 @@ def test_a_broken_rule_is_named_and_nothing_after_it_is_checked(
     assert done.stdout.splitlines()[-1] == f"contract v1: the contract does not hold: {rule}"
 
 
+@pytest.mark.slow
 def test_a_replica_that_keeps_the_old_version_is_a_finding_not_a_breach(
     double: Callable[..., list[str]],
 ) -> None:
@@ -178,6 +179,7 @@ def test_a_replica_that_keeps_the_old_version_is_a_finding_not_a_breach(
     assert done.stdout.splitlines()[-1] == "contract v1: the contract holds"
 
 
+@pytest.mark.slow
 def test_a_write_invisible_on_the_next_read_is_a_finding_too(
     double: Callable[..., list[str]],
 ) -> None:
@@ -220,6 +222,7 @@ def test_a_redirect_is_a_breach_naming_its_location_and_never_followed(
         assert elsewhere.requests == []
 
 
+@pytest.mark.slow
 def test_a_dribbling_target_ends_the_check_at_its_deadline_naming_the_rule() -> None:
     """Headers, then a byte every 3 s: each read of the body came within its 5 s socket
     timeout, so the check ran past 90 s. Now the check stops at `--deadline` and says which
@@ -237,6 +240,7 @@ def test_a_dribbling_target_ends_the_check_at_its_deadline_naming_the_rule() -> 
     assert took < 4 + 5, f"took {took:.1f} s"
 
 
+@pytest.mark.slow
 def test_a_request_has_5_s_in_all_whatever_is_left_of_the_deadline() -> None:
     """Within the default 30 s deadline, a dribbling answer is given up after 5 s: the
     target is unreachable, said as such, long before its body would have ended."""
@@ -261,6 +265,7 @@ class HangsAtReplicaNames(Checker):
         super().replica_names()
 
 
+@pytest.mark.slow
 def test_a_hung_target_is_given_up_when_the_deadline_runs_out_in_a_later_rule() -> None:
     """The second replica stops answering once the check has passed `no-redirect`: the
     deadline then names the rule it was checking, not the first one."""

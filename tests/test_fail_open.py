@@ -113,6 +113,7 @@ async def test_local_tier_emptied_after_reconnect(
         server.stop()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", LOCAL_TIER)
 async def test_local_tier_goes_off_when_redis_hangs(
     name: str, database_url: str, tmp_path: Path

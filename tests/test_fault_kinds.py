@@ -119,6 +119,7 @@ def test_every_kind_has_a_local_effect_to_check() -> None:
     assert set(EFFECT) == set(KINDS)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", KINDS.values(), ids=lambda k: k.name)
 def test_every_kind_is_applied_and_healed_by_the_local_runtime(
     local: LocalFaults, kind: Kind, tmp_path: Path

@@ -119,6 +119,7 @@ def test_a_disk_that_fills_during_the_load_fails_the_run_in_one_line(
 
 # 5,000 rows: analysis writes ~0.5 MB (Parquet copies, CSVs), the report ~0.6 MB (plots
 # ~0.25 MB, report.html ~0.33 MB). The disk fills in the Parquet copies, or at report.html.
+@pytest.mark.slow
 @pytest.mark.parametrize("room", [96 * 1024, 800 * 1024], ids=["in-analysis", "in-report"])
 def test_a_report_that_cannot_be_written_is_removed_and_run_json_says_so(
     room: int, disk: Path

@@ -26,6 +26,8 @@ from schemathesis.specs.openapi.checks import (
 from bench.runtime.local.replicas import ReplicaConfig, start_replicas
 from bench.runtime.processes import Supervisor
 
+pytestmark = pytest.mark.slow  # about 15 s of generated requests
+
 # Examples per operation and mode; the four tests (2 modes x 2 origins) take ~20 s in all.
 EXAMPLES = 60
 CHECKS = [

@@ -114,6 +114,7 @@ def stop(probe: subprocess.Popen[str]) -> int:
     return probe.wait(15)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", ["hang", "redirect", "redirect-patch", "truncate", "dribble"])
 def test_the_probe_keeps_going_through_a_misbehaving_replica(tmp_path: Path, mode: str) -> None:
     out, shop = tmp_path / "x.csv", Shop(None, None)
@@ -167,6 +168,7 @@ def test_a_redirect_is_an_answer_for_the_probe_read_and_write(tmp_path: Path) ->
     assert decoy.requests == []
 
 
+@pytest.mark.slow
 def test_a_nested_version_is_not_the_products_and_a_duration_ends_the_probe(
     tmp_path: Path,
 ) -> None:

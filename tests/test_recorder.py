@@ -385,6 +385,7 @@ def check_product_rows(rows: list[dict[str, str]]) -> None:
         assert len(versions) == len(set(versions))
 
 
+@pytest.mark.slow
 def test_read_mostly_records_one_row_per_request(replica_url: str, tmp_path: Path) -> None:
     started_ns = time.time_ns()
     stats = run_locust("read_mostly", replica_url, tmp_path)
@@ -402,6 +403,7 @@ def test_read_mostly_records_one_row_per_request(replica_url: str, tmp_path: Pat
     assert any(row["cache"] != "miss" for row in rows), "zipfian reads should hit the cache"
 
 
+@pytest.mark.slow
 def test_lists_records_embedded_products(replica_url: str, tmp_path: Path) -> None:
     started_ns = time.time_ns()
     stats = run_locust("lists", replica_url, tmp_path)
@@ -423,6 +425,7 @@ def test_lists_records_embedded_products(replica_url: str, tmp_path: Path) -> No
     check_product_rows([row for row in rows if row["op"] != "list"])
 
 
+@pytest.mark.slow
 def test_master_with_workers_writes_one_file_per_worker(replica_url: str, tmp_path: Path) -> None:
     started_ns = time.time_ns()
     stats = run_locust("read_mostly", replica_url, tmp_path, "--processes", "2")
@@ -435,12 +438,14 @@ def test_master_with_workers_writes_one_file_per_worker(replica_url: str, tmp_pa
         check_product_rows(rows)
 
 
+@pytest.mark.slow
 def test_bench_record_0_records_nothing(replica_url: str, tmp_path: Path) -> None:
     stats = run_locust("read_mostly", replica_url, tmp_path, record=False)
     assert sum(counts_by_endpoint(stats).values()) > 0
     assert not (tmp_path / "requests").exists()
 
 
+@pytest.mark.slow
 def test_sigterm_mid_run_loses_no_row(replica_url: str, tmp_path: Path) -> None:
     with (tmp_path / "locust.log").open("wb") as log:
         locust = subprocess.Popen(

@@ -37,6 +37,7 @@ def test_replicas_that_invalidate_pass(tmp_path: Path) -> None:
         verify("delete", replicas, PLAN.probe_ids[-1])
 
 
+@pytest.mark.slow
 def test_replicas_that_keep_an_old_version_fail_a_strategy_that_promises_fresh_reads(
     tmp_path: Path,
 ) -> None:
@@ -79,6 +80,7 @@ def test_a_consistent_standin_passes_and_a_nested_version_is_not_the_products() 
 URL = r"http://127\.0\.0\.1:\d+/products/24"  # the probe-only product verify writes
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("replica", "mode", "said"),
     [
