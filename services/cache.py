@@ -65,7 +65,11 @@ class Cache:
     async def set(self, key: str, value: bytes, ttl_s: float) -> None:
         await self.call("SET", self.redis.set(key, value, px=int(ttl_s * 1000)), None)
 
-    async def delete(self, *keys: str) -> None:
-        self.invalidations.applied("del_sent", keys)
-        if await self.call("DEL", self.redis.delete(*keys), None) is not None:
+    async def delete(self, *keys: str, logged: bool = True) -> None:
+        """DEL the keys; `logged` writes the DEL's send and reply to the invalidation log,
+        the white-box time at which a replica could first serve a write."""
+        if logged:
+            self.invalidations.applied("del_sent", keys)
+        done = await self.call("DEL", self.redis.delete(*keys), None) is not None
+        if logged and done:
             self.invalidations.applied("del_done", keys)
