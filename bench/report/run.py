@@ -30,6 +30,7 @@ from bench.report.numbers import (
 )
 from bench.report.plots import make_plots
 from bench.report.render import write_reports
+from bench.report.replication import replication_section
 from bench.report.setup import describe_run, probe_warnings, unfresh_warnings
 from bench.report.timing import timing_note, timing_table
 from bench.report.write_visibility import whitebox_note, write_visibility_table
@@ -343,6 +344,7 @@ def report_context(folder: Path) -> dict[str, Any]:
         if rows
         else [],
         "faults": fault_section(folder, manifest["config"]["ttl_s"]),
+        "replication": replication_section(manifest["config"], ordered),
     }
 
 
