@@ -16,7 +16,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, TypeVar
 
 from bench.contract import Catalogue
 
@@ -80,18 +80,38 @@ def product_row(product_id: int, category: str) -> dict[str, Any]:
     }
 
 
-class Decoy(ThreadingHTTPServer):
-    """Where a redirect points: a server no test names a target, counting what reaches it."""
+class LoopbackServer(ThreadingHTTPServer):
+    """A server of the stand-in on 127.0.0.1, each request in a thread of its own."""
 
     daemon_threads = True
-
-    def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), DecoyHandler)
-        self.requests: list[str] = []
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.server_address[1]}"
+
+
+S = TypeVar("S", bound=LoopbackServer)
+
+
+@contextmanager
+def served(server: S) -> Iterator[S]:
+    """Serve `server` from a thread of its own until the block is left."""
+    thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+
+class Decoy(LoopbackServer):
+    """Where a redirect points: a server no test names a target, counting what reaches it."""
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), DecoyHandler)
+        self.requests: list[str] = []
 
 
 class DecoyHandler(BaseHTTPRequestHandler):
@@ -117,15 +137,8 @@ class DecoyHandler(BaseHTTPRequestHandler):
 def decoy() -> Iterator[Decoy]:
     """A decoy served from a thread of its own until the block is left: set `Shop.decoy`
     to its url, and its `requests` list what a client that followed a redirect sent."""
-    server = Decoy()
-    thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
-    thread.start()
-    try:
+    with served(Decoy()) as server:
         yield server
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
 
 
 class Shop:
@@ -200,17 +213,11 @@ def valid_change(body: Any) -> dict[str, Any] | None:
     return body
 
 
-class DoubleReplica(ThreadingHTTPServer):
-    daemon_threads = True
-
+class DoubleReplica(LoopbackServer):
     def __init__(self, shop: Shop, index: int, port: int = 0) -> None:
         super().__init__(("127.0.0.1", port), DoubleHandler)
         self.shop, self.index = shop, index
         self.name = "double" if shop.broken == "x-replica" else f"double-{index + 1}"
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}"
 
 
 class DoubleHandler(BaseHTTPRequestHandler):
@@ -349,15 +356,8 @@ def replica(shop: Shop, index: int, port: int = 0) -> Iterator[DoubleReplica]:
     """Replica `index` of `shop`, served from a thread of its own on `port` (0: a free
     one) until the block is left: leaving it is the replica's death, and a new one on the
     same port its restart."""
-    server = DoubleReplica(shop, index, port)
-    thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
-    thread.start()
-    try:
+    with served(DoubleReplica(shop, index, port)) as server:
         yield server
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
 
 
 @contextmanager
