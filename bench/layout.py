@@ -63,6 +63,10 @@ class RunFolder:
         """The replicas' own counters, scraped once a second during the load."""
         return self.path / "metrics" / f"{strategy}.csv"
 
+    def origin_lag(self, strategy: str) -> Path:
+        """The origin read replica's lag, sampled once a second during the load."""
+        return self.path / "origin_lag" / f"{strategy}.csv"
+
     def logs(self, strategy: str) -> Path:
         return self.path / "logs" / strategy
 

@@ -23,6 +23,10 @@ DEFAULT_RATE = 300.0
 # The `race` scenario models a costly query; without it there is no window to race in.
 # `stampede`'s herd forms while the refill's query runs: the slower, the bigger.
 SCENARIO_ORIGIN_DELAY_MS = {"race": 20.0, "stampede": 50.0}
+# `replica_lag` needs an origin whose reads lag its writes: the suite's own PostgreSQL
+# primary with a streaming replica this many ms behind.
+SCENARIO_ORIGIN = {"replica_lag": ("postgres", 200.0)}
+ORIGINS = ("sqlite", "postgres")
 # `stampede` needs hot keys to expire often, under load, for its herds to be counted.
 SCENARIO_TTL_S = {"stampede": 2.0}
 DEFAULT_TTL_S = 30.0
@@ -47,6 +51,10 @@ class RunConfig:
     users: int = 20
     rate: float | None = DEFAULT_RATE  # total requests/s; None = as fast as possible
     origin_delay_ms: float | None = None  # None = the scenario's default
+    # the origin: embedded SQLite, or the suite's own PostgreSQL primary (None = the
+    # scenario's default, else sqlite); with a lag, reads go to a replica that far behind
+    origin: str | None = None
+    origin_lag_ms: float | None = None
     products: int = 1000
     categories: int = 10
     seed: int = 1
@@ -115,6 +123,7 @@ class RunConfig:
             ("--ttl", self.ttl_s),
             ("--rate", self.rate),
             ("--origin-delay-ms", self.origin_delay_ms),
+            ("--origin-lag-ms", self.origin_lag_ms),
             ("--poll-ms", self.poll_ms),
             ("--request-timeout-s", self.request_timeout_s),
         ]:  # nan slips past every comparison below, and inf would never end a run
@@ -139,6 +148,7 @@ class RunConfig:
             raise ConfigError(f"--rate must be positive or 'max', got {self.rate}")
         if self.origin_delay_ms is not None and self.origin_delay_ms < 0:
             raise ConfigError(f"--origin-delay-ms must be >= 0, got {self.origin_delay_ms}")
+        self._check_origin()
         if self.categories > self.products:
             raise ConfigError("--categories cannot exceed --products")
         try:
@@ -146,6 +156,33 @@ class RunConfig:
         except FaultSpecError as exc:
             raise ConfigError(str(exc)) from None
         self._check_options()
+
+    def _check_origin(self) -> None:
+        if self.origin is not None and self.origin not in ORIGINS:
+            raise ConfigError(f"--origin {self.origin!r}: choose from {', '.join(ORIGINS)}")
+        if self.origin_lag_ms is not None and self.origin_lag_ms <= 0:
+            raise ConfigError(f"--origin-lag-ms must be positive, got {self.origin_lag_ms}")
+        if self.effective_origin_lag_ms and self.effective_origin != "postgres":
+            raise ConfigError("--origin-lag-ms needs --origin postgres: the sqlite origin has"
+                              " no read replica")  # fmt: skip
+        if (self.origin or self.origin_lag_ms) and self.runtime != "local":
+            raise ConfigError("--origin and --origin-lag-ms are for --runtime local")
+
+    @property
+    def effective_origin(self) -> str:
+        """The origin this run uses: as given, else the scenario's, else sqlite."""
+        if self.origin is not None:
+            return self.origin
+        return SCENARIO_ORIGIN.get(self.scenario, ("sqlite", None))[0] or "sqlite"
+
+    @property
+    def effective_origin_lag_ms(self) -> float | None:
+        """The read replica's lag (ms), None for no read replica."""
+        if self.origin_lag_ms is not None:
+            return self.origin_lag_ms
+        if self.origin in (None, "postgres") and self.runtime == "local":
+            return SCENARIO_ORIGIN.get(self.scenario, (None, None))[1]
+        return None
 
     def _check_options(self) -> None:
         """Each given option is one a strategy declares, with a value it takes."""
@@ -212,6 +249,8 @@ class RunConfig:
         data["results"] = str(self.results)
         data["strategies"] = list(self.strategies)
         data["origin_delay_ms"] = self.effective_origin_delay_ms
+        data["origin"] = self.effective_origin if self.runtime == "local" else self.origin
+        data["origin_lag_ms"] = self.effective_origin_lag_ms
         data["faults"] = [fault.spec for fault in self.faults]
         data["options"] = {s: self.option_values(s) for s in self.strategies
                            if s in STRATEGIES and STRATEGIES[s].options}  # fmt: skip

@@ -74,6 +74,8 @@ CATALOGUE: tuple[Column, ...] = (
     _c("origin_rps_mean", "per_s", "lower", "speed compare sweep", "origin reads/s",
        "Origin reads/s, mean over 1 s windows (lower is better)"),
     _c("origin_rps_peak", "per_s", "lower", "speed compare", "origin reads/s peak"),
+    _c("origin_lag_ms_p50", "ms", None, "compare", "origin lag p50 ms"),
+    _c("origin_lag_ms_max", "ms", None, "", "origin lag max ms"),
     _c("herd_size_p50", "count", "lower", "compare"),
     _c("herd_size_p99", "count", "lower", "compare"),
     _c("herd_size_max", "count", "lower"),

@@ -24,6 +24,7 @@ from bench.analysis.columns import SUMMARY_COLUMNS
 from bench.analysis.faults import fault_effects, load_faults
 from bench.analysis.figures import probe_stats, read_stats, request_stats
 from bench.analysis.herds import herd_stats
+from bench.analysis.origin_lag import origin_lag
 from bench.analysis.staleness import answered, check_staleness, t_visibility
 from bench.analysis.tables import Unreadable, load_probe, load_requests
 from bench.analysis.timeline import load_metrics, origin_load, timeline
@@ -106,6 +107,7 @@ def summarise(
     columns: Sequence[str],
     origin: pd.DataFrame | None = None,
     whitebox: pd.DataFrame | None = None,
+    lag: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """One row per group (`columns`), `SUMMARY_COLUMNS` in order (+ `repeat` in a sweep).
 
@@ -118,7 +120,7 @@ def summarise(
     """
     config = manifest.get("config", {})
     per_strategy = herd_stats(reads, config.get("ttl_s"))
-    for extra in (origin, whitebox):
+    for extra in (origin, whitebox, lag):
         if extra is not None:
             per_strategy = extra.join(per_strategy, how="outer")
     reads_by = dict(_groups(reads, columns))
@@ -168,11 +170,12 @@ def analyse(folder: Path, keep_parquet: bool = False) -> Analysis:
     seconds = timeline(requests, reads, load_metrics(folder))
     origin = origin_load(seconds)
     matched = whitebox(probe, load_invalidations(folder))
+    lag = origin_lag(folder)
 
     def figures(reads: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
         visibility = t_visibility(reads, columns)
         return (summarise(requests, reads, probe, manifest, columns, origin,
-                          whitebox_stats(matched)),
+                          whitebox_stats(matched), lag),
                 _in_run_order(visibility, order, [*columns, "t_ms"]))  # fmt: skip
 
     summary, visibility = figures(reads)

@@ -16,6 +16,7 @@ from bench.faults.spec import Fault, FaultSpecError, parse_fault
 from bench.layout import RunFolder
 
 if TYPE_CHECKING:
+    from bench.run_config import RunConfig
     from bench.runtime.base import Runtime
 
 
@@ -163,6 +164,16 @@ def add_load_options(
         "--origin-delay-ms", type=float, default=None,
         help="added to every origin query (default: 0, or 20 for race)",
     )  # fmt: skip
+    parser.add_argument(
+        "--origin", default=None, metavar="sqlite|postgres",
+        help="the origin: embedded SQLite, or the suite's own PostgreSQL primary (local"
+             " runtime; default sqlite, postgres for replica_lag)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--origin-lag-ms", type=float, default=None, metavar="MS",
+        help="with --origin postgres: reads go to a streaming replica MS behind the primary"
+             " (default: none, 200 for replica_lag)",
+    )  # fmt: skip
     parser.add_argument("--products", type=int, default=defaults.products)
     parser.add_argument("--categories", type=int, default=defaults.categories)
     parser.add_argument("--seed", type=int, default=defaults.seed, help="seeds the key choice")
@@ -208,14 +219,15 @@ def usable_results(results: Path) -> None:
                          f" ({exc.strerror or exc})") from None  # fmt: skip
 
 
-def checked_runtime(name: str) -> Runtime:
-    """The runtime, having checked it can run here; else exit 2 before anything exists."""
+def checked_runtime(name: str, config: RunConfig | None = None) -> Runtime:
+    """The runtime, having checked it can run here (this run, if given); else exit 2
+    before anything exists."""
     from bench.runtime import runtime_for
     from bench.runtime.base import RuntimeUnavailable
 
     runtime = runtime_for(name)
     try:
-        runtime.check()
+        runtime.check(config)
     except RuntimeUnavailable as exc:
         raise UsageError(str(exc)) from None
     return runtime

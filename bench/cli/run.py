@@ -59,6 +59,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             duration_s=args.duration, ttl_s=ttl_s, users=args.users, rate=args.rate,
             arrivals=args.arrivals, request_timeout_s=args.request_timeout_s,
             origin_delay_ms=args.origin_delay_ms, products=args.products,
+            origin=args.origin, origin_lag_ms=args.origin_lag_ms,
             categories=args.categories, seed=args.seed, locust_workers=args.locust_workers,
             poll_ms=args.poll_ms,
             runtime=args.runtime, results=args.results, faults=tuple(args.fault),
@@ -70,7 +71,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             return 0
     except ConfigError as exc:
         raise UsageError(str(exc)) from None
-    runtime = checked_runtime(config.runtime)
+    runtime = checked_runtime(config.runtime, config)
     usable_results(config.results)
     # imported once the input is known good: analysis and plots (pandas, matplotlib) cost
     # about 0.6 s, which a refusal in one line need not pay

@@ -61,6 +61,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         base = RunConfig(
             strategies=args.strategies, scenario=args.scenario, duration_s=args.duration,
             users=args.users, rate=args.rate, origin_delay_ms=args.origin_delay_ms,
+            origin=args.origin, origin_lag_ms=args.origin_lag_ms,
             arrivals=args.arrivals, request_timeout_s=args.request_timeout_s,
             products=args.products, categories=args.categories, seed=args.seed,
             locust_workers=args.locust_workers, poll_ms=args.poll_ms,
@@ -76,7 +77,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             return 0
     except (ConfigError, BudgetError) as exc:
         raise UsageError(str(exc)) from None
-    runtime = checked_runtime(base.runtime)
+    runtime = checked_runtime(base.runtime, base)
     usable_results(base.results)
     outcome = run_sweep(config, runtime)
     if budget and outcome.status != "interrupted":

@@ -63,7 +63,7 @@ def fmt_figure(column: str, value: Any) -> str:
     or a rate."""
     if column.endswith("_ratio"):
         return fmt_pct(value)
-    return fmt_ms(value) if column.endswith("_ms") else fmt_number(value)
+    return fmt_ms(value) if "_ms" in column else fmt_number(value)
 
 
 def format_share(share: float) -> str:

@@ -74,8 +74,9 @@ class Deployment(Protocol):
 class Runtime(Protocol):
     name: str  # as `--runtime` names it
 
-    def check(self) -> None:
-        """Raise RuntimeUnavailable when this runtime cannot run here."""
+    def check(self, config: RunConfig | None = None) -> None:
+        """Raise RuntimeUnavailable when this runtime cannot run here (`config` given: this
+        run, whose parts, such as its origin, may need more of the machine)."""
         ...
 
     def facts(self) -> dict[str, Any]:

@@ -86,7 +86,7 @@ class ExternalRuntime:
         self._supervisor: Supervisor | None = None
         self.findings: Findings | None = None
 
-    def check(self) -> None:
+    def check(self, config: RunConfig | None = None) -> None:
         """Nothing to find on this machine: the service is the user's."""
 
     def facts(self) -> dict[str, Any]:

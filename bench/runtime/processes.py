@@ -193,8 +193,11 @@ class Supervisor:
         *,
         extra_env: Mapping[str, str] | None = None,
         cwd: Path | str | None = None,
+        user: str | None = None,
     ) -> Child:
-        """Start `argv` in a new session with stdout+stderr appended to `log_path`."""
+        """Start `argv` in a new session with stdout+stderr appended to `log_path`, as
+        `user` when given (a server that refuses to run as root). The user is switched
+        before the parent-death signal is armed, which a change of user would clear."""
         if self._tearing_down:
             raise SupervisorError(f"not starting {name}: the supervisor is shutting down")
         log_path = Path(log_path)
@@ -214,6 +217,7 @@ class Supervisor:
                     preexec_fn=self._arm_child,
                     env=env,
                     cwd=cwd,
+                    user=user,
                 )
             child = Child(name=name, argv=tuple(argv), log_path=log_path, popen=popen,
                           extra_env=extra_env)  # fmt: skip

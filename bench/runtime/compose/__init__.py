@@ -182,7 +182,7 @@ class ComposeRuntime:
         self.versions: dict[str, str] = {}
         self._shell: Shell | None = None
 
-    def check(self) -> None:
+    def check(self, config: RunConfig | None = None) -> None:
         self.versions = check_engine()
 
     def facts(self) -> dict[str, Any]:

@@ -25,6 +25,8 @@ from bench.runtime.base import LoadResult, Replica
 from bench.runtime.commands import probe_options
 from bench.runtime.load import start_load, watch_load
 from bench.runtime.local.faults import LocalFaults, start_proxy
+from bench.runtime.local.lag import LagMeter
+from bench.runtime.local.postgres import PostgresOrigin, find_bindir
 from bench.runtime.local.redis_server import find_redis_server, redis_server_version, start_redis
 from bench.runtime.local.replicas import ReplicaConfig, start_replicas
 from bench.runtime.local.scraper import Scraper
@@ -47,7 +49,11 @@ class LocalDeployment:
     replicas: list[Replica]
     probe_ids: range  # the last is verify's, the others the probe's
     target: LocalFaults
-    measured_despite_verify = False
+    # With a lagging read replica a write's delete is undone by the next miss, which reads
+    # the old row: verify's "every replica fresh within 2 s" fails for most strategies, and
+    # that failure is the finding the run is for, so it is recorded and measured anyway.
+    measured_despite_verify: bool = False
+    lag: tuple[str, str] | None = None  # (primary, replica) URLs whose lag is sampled
 
     def verify(self) -> None:
         verify(self.strategy, self.replicas, self.probe_ids[-1])
@@ -59,6 +65,9 @@ class LocalDeployment:
         injector.start()
         probe = self.start_probe()
         scraper = Scraper(self.replicas, self.run.metrics(self.strategy)).start()
+        meter = None
+        if self.lag is not None:
+            meter = LagMeter(*self.lag, self.run.origin_lag(self.strategy)).start()
         try:
             requests, failures = watch_load(
                 self.supervisor, self.config, self.strategy, load, injector
@@ -68,6 +77,9 @@ class LocalDeployment:
             with suppress(OSError):  # the load's own error is the one to tell
                 scraper.stop()
             raise
+        finally:
+            if meter is not None:
+                meter.stop()
         applied = injector.finish()
         scraper.stop()  # raises the OSError that stopped its writing (a full disk), if any
         self.supervisor.stop(probe)  # SIGTERM: it writes its last complete cycle and exits
@@ -89,9 +101,14 @@ class LocalRuntime:
         self.redis_binary: Path | None = None
         self._supervisor: Supervisor | None = None
         self._scratch: Path | None = None
+        self._postgres: PostgresOrigin | None = None  # the strategy's, when it has one
 
-    def check(self) -> None:
+    def check(self, config: RunConfig | None = None) -> None:
+        """What this machine must have: a redis-server, and PostgreSQL's server binaries
+        for a run whose origin is the suite's own PostgreSQL (both RuntimeUnavailable)."""
         self.redis_binary = find_redis_server()  # RedisServerNotFound is RuntimeUnavailable
+        if config is not None and config.effective_origin == "postgres":
+            find_bindir()  # PostgresNotFound, before any folder is made
 
     def facts(self) -> dict[str, Any]:
         assert self.redis_binary is not None, "check() first"
@@ -122,8 +139,7 @@ class LocalRuntime:
                 supervisor, work, binary=self.redis_binary, log_path=logs / "redis-server.log"
             )
             plan = SeedPlan(config.products, config.categories)
-            database_url = f"sqlite:///{work / 'origin.db'}"
-            seed(database_url, plan)
+            database_url, read_url = self.origin(config, supervisor, work, logs, plan)
             # only a replica a scheduled partition cuts reaches Redis through a proxy
             cut = sorted({int(f.arg or 0) for f in config.faults if f.kind_of.proxied})
             proxies = {r: start_proxy(supervisor, redis.port, logs / f"redis-proxy-{r}.log")
@@ -134,15 +150,39 @@ class LocalRuntime:
                 strategy, redis.url, database_url, config.ttl_s, config.effective_origin_delay_ms,
                 fault_control=config.fault_control,
                 options_env=config.option_env(strategy), invalidation_logs=run.invalidations,
+                database_read_url=read_url,
             )  # fmt: skip
             run.invalidations.mkdir(parents=True, exist_ok=True)
             replicas = start_replicas(supervisor, replica_config, config.replicas, logs, through)
             target = LocalFaults(supervisor, redis, list(replicas), proxies)
-            yield LocalDeployment(
+            deployment = LocalDeployment(
                 supervisor, config, strategy, run, list(replicas), plan.probe_ids, target
             )
+            if read_url is not None:
+                deployment.measured_despite_verify = True
+                deployment.lag = (database_url, read_url)
+            yield deployment
         finally:  # what this strategy started, and nothing of the next one's
             supervisor.stop(*[child for child in supervisor.children if child not in before])
+            if self._postgres is not None:
+                self._postgres.remove()
+                self._postgres = None
+
+    def origin(
+        self, config: RunConfig, supervisor: Supervisor, work: Path, logs: Path, plan: SeedPlan
+    ) -> tuple[str, str | None]:
+        """A freshly seeded origin for one strategy: (DATABASE_URL, DATABASE_READ_URL)."""
+        if config.effective_origin == "sqlite":
+            database_url = f"sqlite:///{work / 'origin.db'}"
+            seed(database_url, plan)
+            return database_url, None
+        self._postgres = postgres = PostgresOrigin(supervisor, find_bindir(), logs)
+        primary = postgres.start_primary()
+        seed(primary.url, plan)  # before the base backup, so the replica starts with it
+        lag_ms = config.effective_origin_lag_ms
+        if not lag_ms:
+            return primary.url, None
+        return primary.url, postgres.start_replica(lag_ms).url
 
     def plan(self, config: RunConfig, run: RunFolder) -> list[str]:
         raise ConfigError("--dry-run prints the commands of --runtime compose; local has none")

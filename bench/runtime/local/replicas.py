@@ -32,6 +32,7 @@ class ReplicaConfig:
     fault_control: bool = False  # the control routes of origin-slow and subscriber-delay
     options_env: dict[str, str] = field(default_factory=dict)  # the strategy's own options
     invalidation_logs: Path | None = None  # INVALIDATION_LOG of each: <this>/<name>.csv
+    database_read_url: str | None = None  # a read replica of the origin, which may lag
 
     def env(self, name: str) -> dict[str, str]:
         return {
@@ -40,6 +41,8 @@ class ReplicaConfig:
             "CACHE_TTL": str(self.ttl_s),
             "REDIS_URL": self.redis_url,
             "DATABASE_URL": self.database_url,
+            **({} if self.database_read_url is None
+               else {"DATABASE_READ_URL": self.database_read_url}),
             "ORIGIN_DELAY_MS": str(self.origin_delay_ms),
             "REPLICA_NAME": name,
             "WORKERS": str(self.workers),
