@@ -126,12 +126,12 @@ def interrupt_when(
     return children
 
 
-def start_run(results: Path, scratch: Path) -> subprocess.Popen[str]:
+def start_run(results: Path, scratch: Path, *extra: str) -> subprocess.Popen[str]:
     """A two-strategy run whose scratch folders land in `scratch` (TMPDIR)."""
     scratch.mkdir()
     return subprocess.Popen(
         [*RUN, "--strategies", "ttl,delete", "--replicas", "2", "--duration", "60",
-         "--results", str(results)],
+         "--results", str(results), *extra],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
         env={**os.environ, "TMPDIR": str(scratch)},
     )  # fmt: skip
@@ -194,22 +194,32 @@ def test_a_second_ctrl_c_still_marks_the_run_and_removes_its_scratch(tmp_path: P
 
 
 @pytest.mark.run
-def test_children_die_with_a_harness_killed_by_sigkill(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("extra", "servers"),
+    [((), 0), (("--origin", "postgres", "--origin-lag-ms", "200"), 2)],
+    ids=["sqlite", "postgres-with-replica"],
+)
+def test_children_die_with_a_harness_killed_by_sigkill(
+    tmp_path: Path, extra: tuple[str, ...], servers: int
+) -> None:
     """No handler sees SIGKILL: the kernel must take redis-server, the replicas (and
-    their workers), Locust and the probe down with the harness."""
+    their workers), Locust and the probe down with the harness, and the PostgreSQL
+    primary and replica of a postgres origin (whose own backends follow them)."""
     results = tmp_path / "results"
-    harness = start_run(results, tmp_path / "tmp")
-    every = "redis-server, two replicas and their workers, Locust, probe"
+    harness = start_run(results, tmp_path / "tmp", *extra)
+    every = "redis-server, two replicas and their workers, Locust, probe" + (
+        ", two PostgreSQL servers" * bool(servers)
+    )
     try:
         wait_until(load_running(results), 60, what=LOAD)
         # the manifest says `running` a moment before the probe has started beside Locust
         # (the snapshot once caught 5): wait for all of them, then kill the harness
-        wait_until(lambda: len(descendants(harness.pid)) >= 6, 30, what=every)
+        wait_until(lambda: len(descendants(harness.pid)) >= 6 + servers, 30, what=every)
         children = descendants(harness.pid)
     finally:
         harness.kill()
         harness.wait(timeout=10)
-    assert len(children) >= 6, every
+    assert len(children) >= 6 + servers, every
     wait_until(lambda: not any(alive(p) for p in children), 20, what="every child to die")
 
 

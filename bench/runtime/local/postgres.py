@@ -103,8 +103,9 @@ class PostgresOrigin:
         self.supervisor, self.bindir, self.logs = supervisor, bindir, logs
         self.user = SERVER_USER if os.geteuid() == 0 else None
         # not under the run's scratch folder: that one is the harness's own (mode 0700),
-        # which the server's user could not enter
-        self.folder = Path(tempfile.mkdtemp(prefix="bench-postgres-"))
+        # which the server's user could not enter, nor under a private TMPDIR
+        where = "/tmp" if self.user is not None else None
+        self.folder = Path(tempfile.mkdtemp(prefix="bench-postgres-", dir=where))
         self._own(self.folder)
         self.primary: Server | None = None
         self.replica: Server | None = None
