@@ -1,7 +1,7 @@
 """A read replica that lags, for real: the suite's own PostgreSQL primary and a streaming
 replica 200 ms behind, the `replica_lag` scenario, and the issue's known answers.
 
-One run of four strategies (2 replicas, 10 s each). `delete` puts the replica's old row
+One run of four strategies (2 replicas, 8 s each). `delete` puts the replica's old row
 back in the cache, where it outlives the lag many times over; `double-delete` bounds
 that by its second delete; `guarded` never caches a row older than the write's floor
 (stale reads from the origin itself remain: the replica is behind); `marker` reads the
@@ -29,7 +29,7 @@ RUN = [sys.executable, "-m", "bench", "run", "--scenario", "replica_lag", "--rep
 def lagging(tmp_path_factory: pytest.TempPathFactory) -> Path:
     results = tmp_path_factory.mktemp("replica-lag")
     done = subprocess.run([*RUN, "--strategies", "delete,double-delete,guarded,marker",
-                           "--duration", "10", "--results", str(results)],
+                           "--duration", "8", "--results", str(results)],
                           capture_output=True, text=True, timeout=600)  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
     [folder] = list(results.iterdir())
