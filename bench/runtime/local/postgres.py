@@ -24,7 +24,7 @@ from pathlib import Path
 
 import asyncpg
 
-from bench.runtime.base import RuntimeUnavailable
+from bench.runtime.base import RunFailure, RuntimeUnavailable
 from bench.runtime.ports import LOOPBACK, free_port
 from bench.runtime.processes import Child, Supervisor, as_user
 from bench.runtime.waiting import wait_until
@@ -121,7 +121,7 @@ class PostgresOrigin:
                               text=True, timeout=COMMAND_TIMEOUT_S, **as_user(self.user),
                               cwd=self.folder)  # fmt: skip
         if done.returncode != 0:
-            raise RuntimeError(f"{argv[0]} failed: {(done.stderr or done.stdout).strip()[-500:]}")
+            raise RunFailure(f"{argv[0]} failed: {(done.stderr or done.stdout).strip()[-500:]}")
 
     def _serve(self, name: str, data: Path, port: int) -> Server:
         argv = [str(self.bindir / "postgres"), "-D", str(data)]
