@@ -162,17 +162,23 @@ class RunConfig:
             raise ConfigError(f"--origin {self.origin!r}: choose from {', '.join(ORIGINS)}")
         if self.origin_lag_ms is not None and self.origin_lag_ms <= 0:
             raise ConfigError(f"--origin-lag-ms must be positive, got {self.origin_lag_ms}")
+        if (self.origin or self.origin_lag_ms) and self.external:
+            raise ConfigError("--origin and --origin-lag-ms: the origin of a service the suite"
+                              " did not start is the service's own")  # fmt: skip
         if self.effective_origin_lag_ms and self.effective_origin != "postgres":
             raise ConfigError("--origin-lag-ms needs --origin postgres: the sqlite origin has"
                               " no read replica")  # fmt: skip
-        if (self.origin or self.origin_lag_ms) and self.runtime != "local":
-            raise ConfigError("--origin and --origin-lag-ms are for --runtime local")
+        if self.runtime == "compose" and self.origin == "sqlite":
+            raise ConfigError("--origin sqlite: the compose runtime's origin is PostgreSQL")
 
     @property
     def effective_origin(self) -> str:
-        """The origin this run uses: as given, else the scenario's, else sqlite."""
+        """The origin this run uses: as given, else the scenario's, else sqlite; always
+        PostgreSQL on compose."""
         if self.origin is not None:
             return self.origin
+        if self.runtime == "compose":
+            return "postgres"
         return SCENARIO_ORIGIN.get(self.scenario, ("sqlite", None))[0] or "sqlite"
 
     @property
@@ -180,7 +186,7 @@ class RunConfig:
         """The read replica's lag (ms), None for no read replica."""
         if self.origin_lag_ms is not None:
             return self.origin_lag_ms
-        if self.origin in (None, "postgres") and self.runtime == "local":
+        if self.origin in (None, "postgres") and self.runtime in ("local", "compose"):
             return SCENARIO_ORIGIN.get(self.scenario, (None, None))[1]
         return None
 
@@ -249,7 +255,7 @@ class RunConfig:
         data["results"] = str(self.results)
         data["strategies"] = list(self.strategies)
         data["origin_delay_ms"] = self.effective_origin_delay_ms
-        data["origin"] = self.effective_origin if self.runtime == "local" else self.origin
+        data["origin"] = None if self.external else self.effective_origin
         data["origin_lag_ms"] = self.effective_origin_lag_ms
         data["faults"] = [fault.spec for fault in self.faults]
         data["options"] = {s: self.option_values(s) for s in self.strategies

@@ -21,7 +21,7 @@ from bench.faults.spec import parse_fault
 from bench.layout import RunFolder
 from bench.manifest import Manifest
 from bench.matrix import SweepConfig, expand_matrix
-from bench.run_config import RunConfig
+from bench.run_config import ConfigError, RunConfig
 from bench.runtime import verify as verify_module
 from bench.runtime.commands import load_env
 from bench.runtime.compose import Shell, StepFailed, deployment
@@ -30,6 +30,8 @@ from bench.runtime.compose.plan import (
     DATABASE_URL,
     PROFILES,
     PROJECT,
+    READ_URL,
+    REPLICA_PROFILE,
     RESULTS_INSIDE,
     ROOT,
     Step,
@@ -140,10 +142,34 @@ def test_every_python_healthcheck_compiles() -> None:
     image_check = json.loads(re.search(r"HEALTHCHECK .*?CMD (\[[^\n]*\])", dockerfile, re.S)[1])
     checks = [image_check] + [s["healthcheck"]["test"][1:] for s in services().values()]
     python = [check for check in checks if check[:2] == ["python", "-c"]]
-    assert len(python) == len(services()) - 2 + 1  # all but redis and postgres, and the image's
+    # all but redis, postgres and postgres-replica, and the image's
+    assert len(python) == len(services()) - 3 + 1
     for check in python:
         compile(check[2], "healthcheck", "exec")
     assert image_check[2] == services()["app-delete"]["healthcheck"]["test"][3]
+
+
+def test_the_origin_s_replica_is_a_lagging_standby_of_it_and_only_read_when_asked() -> None:
+    replica, origin = services()["postgres-replica"], services()["postgres"]
+    assert replica["image"] == origin["image"] and replica["profiles"] == [REPLICA_PROFILE]
+    assert replica["depends_on"] == {"postgres": {"condition": "service_healthy"}}
+    assert replica["user"] == "postgres" and "volumes" not in replica  # fresh per strategy
+    [script] = replica["entrypoint"][2:]
+    assert "pg_basebackup -h postgres -U bench" in script and " -R " in script
+    assert "recovery_min_apply_delay=${ORIGIN_LAG_MS:-200}ms" in script
+    assert "-c hot_standby=on" in script and "exec postgres -D " in script
+    assert READ_URL.split("@")[1].startswith("postgres-replica:5432/")
+    # passed through from the harness's shell: set for a lagging run, else left unset
+    assert services()["app-delete"]["environment"]["DATABASE_READ_URL"] is None
+
+
+def test_the_replica_s_lag_is_what_the_harness_exports() -> None:
+    argv = [docker_compose_v1(), "-f", str(COMPOSE_FILE), "--profile", REPLICA_PROFILE, "config"]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=60,
+                          env=clean_env(ORIGIN_LAG_MS="300"))  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    [script] = yaml.safe_load(done.stdout)["services"]["postgres-replica"]["entrypoint"][2:]
+    assert "recovery_min_apply_delay=300ms" in script
 
 
 def test_load_probe_and_harness_write_into_results_through_a_bind_mount() -> None:
@@ -248,6 +274,45 @@ def test_the_plan_starts_from_nothing_and_exports_what_compose_interpolates() ->
     }
 
 
+def test_with_a_lag_the_seeded_origin_gets_its_replica_before_the_app_reads_there() -> None:
+    config = RunConfig(strategies=("delete",), runtime="compose", origin_lag_ms=250)
+    lines = commands(config)
+    exported = dict(item.split("=", 1) for item in lines[5].split()[1:])
+    assert (exported["ORIGIN_LAG_MS"], exported["DATABASE_READ_URL"]) == ("250", READ_URL)
+    seed = next(i for i, line in enumerate(lines) if " bench seed " in line)
+    logs = f"results/{RUN}/logs/delete"
+    profiles = f"--profile delete --profile load --profile {REPLICA_PROFILE}"
+    assert lines[seed + 1 : seed + 4] == [
+        'docker compose exec -T postgres sh -c \'echo "host replication all all scram-sha-256"'
+        ' >> "$PGDATA/pg_hba.conf" && psql -q -U bench -d bench -c "SELECT pg_reload_conf()"\'',
+        f"docker compose --profile {REPLICA_PROFILE} up -d --wait postgres-replica",
+        "docker compose --profile delete up -d --wait --scale app-delete=3",
+    ]
+    assert f"docker compose {profiles} logs --no-color --timestamps postgres-replica" + (
+        f" > {logs}/postgres-replica.log 2>&1") in lines  # fmt: skip
+    assert lines[-1] == f"docker compose {profiles} down -v --remove-orphans"
+    plain = "\n".join(commands(RunConfig(strategies=("delete",), runtime="compose")))
+    assert "postgres-replica" not in plain and "DATABASE_READ_URL" not in plain
+    assert "ORIGIN_LAG_MS=200" in "\n".join(
+        commands(  # replica_lag's own lag
+            RunConfig(strategies=("delete",), runtime="compose", scenario="replica_lag")
+        )
+    )
+
+
+@pytest.mark.parametrize(
+    ("given", "needle"),
+    [({"runtime": "compose", "origin": "sqlite"}, "compose runtime's origin is PostgreSQL"),
+     ({"runtime": "external", "targets": ("http://a:1",), "replicas": 1, "strategies": ("mine",),
+       "probe_ids": (5000, 5001), "origin_lag_ms": 200.0}, "is the service's own")],
+)  # fmt: skip
+def test_an_origin_the_runtime_does_not_have_is_refused(given: dict, needle: str) -> None:
+    with pytest.raises(ConfigError, match=needle):
+        RunConfig(**given)
+    recorded = RunConfig(runtime="compose").as_json()
+    assert (recorded["origin"], recorded["origin_lag_ms"]) == ("postgres", None)
+
+
 def test_one_locust_process_without_workers() -> None:
     lines = commands(RunConfig(strategies=("delete",)))
     assert not [line for line in lines if "locust-worker" in line]
@@ -330,6 +395,19 @@ def test_dry_run_prints_the_plan_and_creates_nothing(tmp_path: Path) -> None:
     config = RunConfig(strategies=("delete", "pubsub"), results=results)
     assert lines == compose_plan(config, results / run_name, os.getuid(), os.getgid()).lines()
     assert not results.exists()
+
+
+def test_dry_run_prints_the_lagging_origin_s_plan(tmp_path: Path) -> None:
+    results = tmp_path / "results"
+    done = bench_run("--runtime", "compose", "--dry-run", "--strategies", "guarded",
+                     "--origin-lag-ms", "200", "--results", str(results))  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    [run_name] = set(re.findall(r"/results/(\d{8}T\d{6}Z-read_mostly)/", done.stdout))
+    config = RunConfig(strategies=("guarded",), results=results, runtime="compose",
+                       origin_lag_ms=200)  # fmt: skip
+    plan = compose_plan(config, results / run_name, os.getuid(), os.getgid()).lines()
+    assert done.stdout.splitlines() == plan
+    assert "up -d --wait postgres-replica" in done.stdout and not results.exists()
 
 
 def test_a_sweep_dry_run_prints_each_cells_plan_and_creates_nothing(tmp_path: Path) -> None:
@@ -459,6 +537,23 @@ def test_execute_reports_a_strategy_that_fails_verification(tmp_path: Path) -> N
     assert manifest["strategies"]["pubsub"]["status"] == "complete"
     calls = (tmp_path / "calls").read_text()
     assert "locust-master" not in calls.split("--profile delete --profile load down")[0]
+
+
+def test_execute_measures_against_a_lagging_replica_a_strategy_that_fails_verify(
+    tmp_path: Path,
+) -> None:
+    """A miss put the old row back: what a run with a lag is for, so it is measured."""
+    done, folder = run_with_stand_in(tmp_path, "--origin-lag-ms", "200", FAIL_VERIFY="delete")
+    assert done.returncode == 0, done.stderr
+    manifest = json.loads((folder / "run.json").read_text())
+    config = manifest["config"]
+    assert (config["origin"], config["origin_lag_ms"]) == ("postgres", 200.0)
+    delete = manifest["strategies"]["delete"]
+    assert delete["status"] == "failed_verify" and delete["rows_recorded"] == 1
+    calls = (tmp_path / "calls").read_text().splitlines()
+    assert calls.count(f"compose --profile {REPLICA_PROFILE} up -d --wait postgres-replica") == 2
+    assert calls[-1] == (f"compose --profile pubsub --profile load --profile {REPLICA_PROFILE}"
+                         " down -v --remove-orphans")  # fmt: skip
 
 
 def test_execute_fails_the_run_when_a_step_fails_and_still_tears_down(tmp_path: Path) -> None:

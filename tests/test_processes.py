@@ -269,3 +269,32 @@ def test_never_signals_a_pid_it_did_not_start(tmp_path: Path, strays: list[int])
     finally:
         os.killpg(outsider.pid, signal.SIGKILL)
         outsider.wait(timeout=5)
+
+
+CREDENTIALS = """
+import ctypes, os
+death = ctypes.c_int()
+ctypes.CDLL(None).prctl(2, ctypes.byref(death))  # PR_GET_PDEATHSIG
+print(os.getuid(), os.getgid(), ",".join(map(str, sorted(os.getgroups()))) or "-", death.value)
+"""
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not os.access("/usr/bin/python3", os.X_OK),
+                    reason="switching user needs root, and a python the user may run")  # fmt: skip
+def test_a_child_started_as_another_user_has_its_group_only_and_dies_with_us(
+    tmp_path: Path,
+) -> None:
+    """A server that refuses root (PostgreSQL) runs as its user, in that user's group and
+    no group of root's, and still gets the parent-death signal, armed after the switch."""
+    import pwd
+
+    record = pwd.getpwnam("postgres")
+    log = tmp_path / "credentials.log"
+    with Supervisor(trap_signals=False) as supervisor:
+        child = supervisor.start("who", ["/usr/bin/python3", "-c", CREDENTIALS], log, cwd="/",
+                                 user="postgres")  # fmt: skip
+        child.popen.wait(timeout=30)
+    uid, gid, groups, death = log.read_text().split()
+    assert (int(uid), int(gid)) == (record.pw_uid, record.pw_gid)
+    assert groups in ("-", str(record.pw_gid)), "none of root's groups"
+    assert int(death) == signal.SIGKILL

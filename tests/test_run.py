@@ -3,9 +3,11 @@
 import csv
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -154,14 +156,77 @@ def ended(results: Path) -> dict:
 
 
 LOAD = "the first strategy's load to start"
+# the origins a run may start: a SQLite file, or the suite's own PostgreSQL primary and a
+# read replica that lags, whose servers must go with the harness as every child does
+ORIGINS = pytest.mark.parametrize(
+    ("extra", "servers"),
+    [((), 0), (("--origin", "postgres", "--origin-lag-ms", "200"), 2)],
+    ids=["sqlite", "postgres-with-replica"],
+)
+
+
+def postgres_data_folders(pids: set[int]) -> set[Path]:
+    """The data folders of the PostgreSQL servers among `pids`: a server runs in its data
+    folder, and so does every process it forks. Read while they run: /proc forgets a
+    process once it is gone."""
+    folders = set()
+    for pid in pids:
+        try:
+            if Path(f"/proc/{pid}/comm").read_text().strip() == "postgres":
+                folders.add(Path(os.readlink(f"/proc/{pid}/cwd")))
+        except OSError:
+            continue
+    return folders
+
+
+def running_in(folders: set[Path]) -> list[int]:
+    """Every live process on the machine whose working folder is one of `folders`."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and alive(int(entry.name)):
+            try:
+                if Path(os.readlink(entry / "cwd")) in folders:
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
+def noting_servers(
+    ready: Callable[[], bool], harness: subprocess.Popen[str], folders: set[Path]
+) -> Callable[[], bool]:
+    """`ready`, which once it holds adds the data folders of the harness's PostgreSQL
+    servers to `folders`."""
+
+    def check() -> bool:
+        if not ready():
+            return False
+        folders.update(postgres_data_folders(descendants(harness.pid)))
+        return True
+
+    return check
+
+
+def no_server_left(folders: set[Path], servers: int) -> None:
+    """The run's PostgreSQL servers were among its children, and no process of theirs
+    runs anywhere now, backends started after any snapshot of the children included."""
+    assert len(folders) == servers, folders
+    wait_until(lambda: not running_in(folders), 20, what="every postgres process to be gone")
 
 
 @pytest.mark.run
-def test_ctrl_c_stops_every_child_and_marks_interrupted(tmp_path: Path) -> None:
+@ORIGINS
+def test_ctrl_c_stops_every_child_and_marks_interrupted(
+    tmp_path: Path, extra: tuple[str, ...], servers: int
+) -> None:
     results = tmp_path / "results"
-    harness = start_run(results, tmp_path / "tmp")
-    children = interrupt_when(harness, load_running(results), LOAD)
+    harness = start_run(results, tmp_path / "tmp", *extra)
+    folders: set[Path] = set()
+    children = interrupt_when(harness, noting_servers(load_running(results), harness, folders),
+                              LOAD)  # fmt: skip
     assert len(children) >= 4, "redis-server, two replicas and Locust"
+    no_server_left(folders, servers)
+    assert not any(folder.exists() for folder in folders), "the servers' folders are removed"
     manifest = ended(results)
     assert manifest["status"] == "interrupted"
     assert manifest["ended_at"]
@@ -194,11 +259,7 @@ def test_a_second_ctrl_c_still_marks_the_run_and_removes_its_scratch(tmp_path: P
 
 
 @pytest.mark.run
-@pytest.mark.parametrize(
-    ("extra", "servers"),
-    [((), 0), (("--origin", "postgres", "--origin-lag-ms", "200"), 2)],
-    ids=["sqlite", "postgres-with-replica"],
-)
+@ORIGINS
 def test_children_die_with_a_harness_killed_by_sigkill(
     tmp_path: Path, extra: tuple[str, ...], servers: int
 ) -> None:
@@ -216,11 +277,44 @@ def test_children_die_with_a_harness_killed_by_sigkill(
         # (the snapshot once caught 5): wait for all of them, then kill the harness
         wait_until(lambda: len(descendants(harness.pid)) >= 6 + servers, 30, what=every)
         children = descendants(harness.pid)
+        folders = postgres_data_folders(children)
     finally:
         harness.kill()
         harness.wait(timeout=10)
     assert len(children) >= 6 + servers, every
     wait_until(lambda: not any(alive(p) for p in children), 20, what="every child to die")
+    no_server_left(folders, servers)
+    for folder in folders:  # no teardown ran to remove them
+        shutil.rmtree(folder.parent, ignore_errors=True)
+
+
+@pytest.mark.run
+def test_a_postgres_server_that_will_not_start_fails_the_run_in_one_line(tmp_path: Path) -> None:
+    """initdb exits 1: the strategy and the run are `failed` saying so, exit 1, no
+    traceback (a failure of the machine's, not a bug of ours)."""
+    # where the server's user (as root: postgres) may run them, unlike under tmp_path
+    bindir = Path(tempfile.mkdtemp(prefix="bench-test-bin-", dir="/tmp"))
+    try:
+        bindir.chmod(0o755)
+        for name in ("initdb", "postgres", "pg_basebackup"):
+            (bindir / name).write_text("#!/bin/sh\necho 'initdb: cannot create the cluster'"
+                                       " >&2\nexit 1\n")  # fmt: skip
+            (bindir / name).chmod(0o755)
+        results = tmp_path / "results"
+        done = subprocess.run(
+            [*RUN, "--strategies", "delete", "--replicas", "1", "--duration", "2",
+             "--origin", "postgres", "--results", str(results)],
+            capture_output=True, text=True, timeout=120,
+            env={**os.environ, "BENCH_PG_BINDIR": str(bindir)},
+        )  # fmt: skip
+    finally:
+        shutil.rmtree(bindir)
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stderr
+    manifest = ended(results)
+    assert manifest["status"] == "failed" and "initdb failed" in manifest["reason"]
+    delete = manifest["strategies"]["delete"]
+    assert delete["status"] == "failed" and "cannot create the cluster" in delete["reason"]
 
 
 @pytest.mark.parametrize(

@@ -167,12 +167,12 @@ def add_load_options(
     parser.add_argument(
         "--origin", default=None, metavar="sqlite|postgres",
         help="the origin: embedded SQLite, or the suite's own PostgreSQL primary (local"
-             " runtime; default sqlite, postgres for replica_lag)",
+             " runtime; default sqlite, postgres for replica_lag; compose: always postgres)",
     )  # fmt: skip
     parser.add_argument(
         "--origin-lag-ms", type=float, default=None, metavar="MS",
-        help="with --origin postgres: reads go to a streaming replica MS behind the primary"
-             " (default: none, 200 for replica_lag)",
+        help="with --origin postgres (or --runtime compose): reads go to a streaming replica"
+             " MS behind the primary (default: none, 200 for replica_lag)",
     )  # fmt: skip
     parser.add_argument("--products", type=int, default=defaults.products)
     parser.add_argument("--categories", type=int, default=defaults.categories)

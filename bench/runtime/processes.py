@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import logging
 import os
+import pwd
 import signal
 import subprocess
 import threading
@@ -35,6 +36,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType, TracebackType
+from typing import Any
 
 from bench.runtime.base import RunFailure
 from bench.runtime.signals import TRAPPED_SIGNALS, Interrupted, die_with_parent
@@ -117,6 +119,16 @@ def log_tail(path: Path | str, lines: int = 20) -> str:
     return "\n".join(data.decode(errors="replace").splitlines()[-lines:])
 
 
+def as_user(user: str | None) -> dict[str, Any]:
+    """Popen's arguments that run a child as `user`, with its primary group and none of
+    the harness's (root's) groups; none for None, the harness's own user. (`user=` alone
+    would change the user only: the server would keep group root.)"""
+    if user is None:
+        return {}
+    record = pwd.getpwnam(user)
+    return {"user": record.pw_uid, "group": record.pw_gid, "extra_groups": []}
+
+
 def _live_group_members(pgid: int) -> list[int]:
     """PIDs of the non-zombie processes in process group `pgid`."""
     if not os.path.exists("/proc/self/stat"):  # not Linux: zombies count, sadly
@@ -196,8 +208,9 @@ class Supervisor:
         user: str | None = None,
     ) -> Child:
         """Start `argv` in a new session with stdout+stderr appended to `log_path`, as
-        `user` when given (a server that refuses to run as root). The user is switched
-        before the parent-death signal is armed, which a change of user would clear."""
+        `user` when given (a server that refuses to run as root), with that user's own
+        group and no other. The user is switched before the parent-death signal is armed,
+        which a change of user would clear."""
         if self._tearing_down:
             raise SupervisorError(f"not starting {name}: the supervisor is shutting down")
         log_path = Path(log_path)
@@ -217,7 +230,7 @@ class Supervisor:
                     preexec_fn=self._arm_child,
                     env=env,
                     cwd=cwd,
-                    user=user,
+                    **as_user(user),
                 )
             child = Child(name=name, argv=tuple(argv), log_path=log_path, popen=popen,
                           extra_env=extra_env)  # fmt: skip

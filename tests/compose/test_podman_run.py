@@ -68,6 +68,12 @@ def faulted(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return run_compose(tmp_path_factory.mktemp("faults"), "--strategies", "pubsub", *faults)
 
 
+@pytest.fixture(scope="module")
+def lagging(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return run_compose(tmp_path_factory.mktemp("lag"), "--strategies", "delete",
+                       "--origin-lag-ms", "200")  # fmt: skip
+
+
 def test_two_strategies_run_to_a_complete_folder(two: Path) -> None:
     manifest = json.loads((two / "run.json").read_text())
     assert manifest["status"] == "complete" and manifest["config"]["runtime"] == "compose"
@@ -96,5 +102,18 @@ def test_every_fault_kind_is_applied_on_compose(faulted: Path) -> None:
     assert "## Faults" in (faulted / "report.md").read_text()
 
 
-def test_nothing_of_the_project_is_left(two: Path, faulted: Path) -> None:
+def test_a_lagging_origin_replica_puts_old_rows_back_in_delete_s_cache(lagging: Path) -> None:
+    """postgres-replica, 200 ms behind, serves the reads: delete's misses refill the cache
+    from it, so it fails verify and is measured all the same, with stale reads served from
+    the cache and from the replica itself."""
+    manifest = json.loads((lagging / "run.json").read_text())
+    assert manifest["status"] == "complete" and manifest["config"]["origin_lag_ms"] == 200
+    record = manifest["strategies"]["delete"]
+    assert record["status"] == "failed_verify" and record["rows_recorded"] > 0, record
+    assert (lagging / "logs" / "delete" / "postgres-replica.log").stat().st_size > 0
+    [row] = pd.read_csv(lagging / "summary.csv").to_dict("records")
+    assert row["stale_reads_cached"] > 0 and row["stale_reads_origin"] > 0, row
+
+
+def test_nothing_of_the_project_is_left(two: Path, faulted: Path, lagging: Path) -> None:
     assert left_of_the_project() == {"containers": [], "volumes": [], "networks": []}

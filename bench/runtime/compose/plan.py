@@ -1,6 +1,7 @@
 """The compose runtime's commands, as data: a pure function of the run config.
 
-Per strategy, as locally: a clean Redis, a freshly seeded origin (PostgreSQL here), N
+Per strategy, as locally: a clean Redis, a freshly seeded origin (PostgreSQL here; with
+`--origin-lag-ms`, then its streaming replica that lags, where the replicas read), N
 replicas, verify, the Locust load beside the probe, then `down -v`, so the next strategy
 starts from nothing. The raw files land in the same run-folder layout through
 compose.yaml's bind mount. `--dry-run` prints this plan; `bench.runtime.compose` runs
@@ -23,8 +24,14 @@ from services.strategies import STRATEGIES, STRATEGY_NAMES
 
 PROJECT = "cache-invalidation-bench"  # COMPOSE_PROJECT_NAME: container names are predictable
 ROOT = Path(__file__).resolve().parents[3]  # where compose.yaml is
-PROFILES = (*STRATEGY_NAMES, "load", "tools")
+REPLICA_PROFILE = "origin-replica"  # compose.yaml's postgres-replica, only with a lag
+PROFILES = (*STRATEGY_NAMES, "load", "tools", REPLICA_PROFILE)
 DATABASE_URL = "postgresql://bench:bench@postgres:5432/bench"  # compose.yaml's postgres
+READ_URL = "postgresql://bench:bench@postgres-replica:5432/bench"  # its postgres-replica
+# The image's pg_hba.conf admits other containers' logins to every database but not the
+# replication protocol, which a base backup and a standby use: one line more, reloaded.
+ALLOW_REPLICATION = ('echo "host replication all all scram-sha-256" >> "$PGDATA/pg_hba.conf"'
+                     ' && psql -q -U bench -d bench -c "SELECT pg_reload_conf()"')  # fmt: skip
 RESULTS_INSIDE = "/results"  # where compose.yaml mounts BENCH_RESULTS
 APP_PORT = 8000
 WORKERS_WAIT_S = 60  # containers start slower than processes: the master waits longer
@@ -54,6 +61,7 @@ class StrategyPlan:
     replicas: tuple[tuple[str, str], ...]  # (name, url), in the order the probe polls them
     steps: tuple[Step, ...]  # start, seed, verify (the step that `verifies`), load and probe
     teardown: tuple[Step, ...]  # collect the logs, down -v: also after a failure or Ctrl-C
+    lagging: bool = False  # the replicas read from a streaming replica of the origin that lags
 
     @property
     def verify_index(self) -> int:
@@ -117,9 +125,12 @@ def strategy_plan(config: RunConfig, strategy: str, run_dir: Path) -> StrategyPl
     ]  # names as the local runtime's; fmt: skip
     urls = [r.url for r in replicas]
     probe_ids = SeedPlan(config.products, config.categories).probe_ids
+    lag = config.effective_origin_lag_ms
+    lagging = () if lag is None else (REPLICA_PROFILE,)  # the profile of its replica
     env = {"CACHE_TTL": config.ttl_s, "ORIGIN_DELAY_MS": config.effective_origin_delay_ms,
            **({"FAULT_CONTROL": 1} if config.fault_control
               else {}),
+           **({} if lag is None else {"ORIGIN_LAG_MS": f"{lag:g}", "DATABASE_READ_URL": READ_URL}),
            **config.option_env(strategy),
            "BENCH_SCENARIO": config.scenario,
            **load_env(config, strategy, urls, inside.path)}  # fmt: skip
@@ -139,6 +150,7 @@ def strategy_plan(config: RunConfig, strategy: str, run_dir: Path) -> StrategyPl
         Step(("export", *[f"{k}={v}" for k, v in env.items()]), f"what {strategy} runs with"),
         Step(compose("up -d --wait redis postgres"), "a clean Redis and origin, both healthy"),
         Step(compose(f"{run} harness python -m bench seed {seed}"), "fill the origin first"),
+        *replica_steps(lag),
         Step(compose(f"up -d --wait --scale {service}={config.replicas}", strategy),
              "the replicas, healthy, reaching Redis and (pubsub) subscribed"),
         Step(compose(f"ps {service}", strategy), "the replicas' container names",
@@ -163,17 +175,33 @@ def strategy_plan(config: RunConfig, strategy: str, run_dir: Path) -> StrategyPl
              check=False),  # it may have finished, and gone, already
         Step(("wait",), "for the probe", check=False),
     ]  # fmt: skip
-    sources = [("redis", "redis-server"), ("postgres", "postgres"), (service, "replicas")]
+    sources = [("redis", "redis-server"), ("postgres", "postgres")]
+    sources += [("postgres-replica", "postgres-replica")] if lagging else []
+    sources += [(service, "replicas")]
     sources += [("locust-worker", "locust-workers")] if workers else []
     teardown = [
-        Step(compose(f"logs --no-color --timestamps {name}", strategy, "load"),
+        Step(compose(f"logs --no-color --timestamps {name}", strategy, "load", *lagging),
              f"collect {name}'s log", log=logs / f"{file}.log", check=False)
         for name, file in sources
     ]  # fmt: skip
-    teardown.append(Step(compose("down -v --remove-orphans", strategy, "load"),
+    teardown.append(Step(compose("down -v --remove-orphans", strategy, "load", *lagging),
                          "every container and the origin's volume, gone", check=False))  # fmt: skip
     pairs = tuple((r.name, r.url) for r in replicas)
-    return StrategyPlan(strategy, pairs, tuple(steps), tuple(teardown))
+    return StrategyPlan(strategy, pairs, tuple(steps), tuple(teardown), lagging=bool(lagging))
+
+
+def replica_steps(lag_ms: float | None) -> list[Step]:
+    """With a lag: the seeded origin's streaming replica, `lag_ms` behind, healthy before
+    the replicas start (they read there: DATABASE_READ_URL)."""
+    if lag_ms is None:
+        return []
+    return [
+        Step(("docker", "compose", "exec", "-T", "postgres", "sh", "-c", ALLOW_REPLICATION),
+             "the origin lets a standby stream from it"),
+        Step(compose("up -d --wait postgres-replica", REPLICA_PROFILE),
+             f"its base backup, seeded, as a hot standby applying each commit {lag_ms:g} ms"
+             " late: the replicas read there"),
+    ]  # fmt: skip
 
 
 # PUT /_faults/<route> {"ms": MS} from inside a replica's container (FAULT_CONTROL=1)

@@ -24,9 +24,9 @@ from pathlib import Path
 
 import asyncpg
 
-from bench.runtime.base import RuntimeUnavailable
+from bench.runtime.base import RunFailure, RuntimeUnavailable
 from bench.runtime.ports import LOOPBACK, free_port
-from bench.runtime.processes import Child, Supervisor
+from bench.runtime.processes import Child, Supervisor, as_user
 from bench.runtime.waiting import wait_until
 
 BINARIES = ("initdb", "postgres", "pg_basebackup")
@@ -118,10 +118,10 @@ class PostgresOrigin:
     def _run(self, *argv: str) -> None:
         """A server tool, as the server's user, with its output in the logs on failure."""
         done = subprocess.run([str(self.bindir / argv[0]), *argv[1:]], capture_output=True,
-                              text=True, timeout=COMMAND_TIMEOUT_S, user=self.user,
+                              text=True, timeout=COMMAND_TIMEOUT_S, **as_user(self.user),
                               cwd=self.folder)  # fmt: skip
         if done.returncode != 0:
-            raise RuntimeError(f"{argv[0]} failed: {(done.stderr or done.stdout).strip()[-500:]}")
+            raise RunFailure(f"{argv[0]} failed: {(done.stderr or done.stdout).strip()[-500:]}")
 
     def _serve(self, name: str, data: Path, port: int) -> Server:
         argv = [str(self.bindir / "postgres"), "-D", str(data)]
