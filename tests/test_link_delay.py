@@ -30,6 +30,7 @@ from bench.faults.link_delay import LinkDelay, LinkDelaySpecError, parse_link_de
 from bench.faults.proxy import Link
 from bench.faults.spec import parse_fault
 from bench.report.setup import link_line
+from bench.report.sweep import describe_sweep
 from bench.run_config import ConfigError, RunConfig
 from bench.runtime.local.faults import LocalFaults
 from bench.runtime.local.links import origin_link, redis_links, upstream_of, via
@@ -129,6 +130,13 @@ def test_the_report_says_which_links_were_held() -> None:
     line = link_line({"link_delay": "redis=3~1,origin=2"})
     assert "to Redis 3 ms (+ up to 1 ms jitter), to the origin 2 ms" in line
     assert link_line({"link_delay": None}) == ""
+    base = RunConfig(strategies=("delete",), link_delay=parse_link_delay("redis=2"))
+    sweep = {"config": {**base.as_json(), "ttls_s": [1.0], "replicas": [2], "repeats": 1},
+             "host": {"cpus": 2, "memory_bytes": 2**31, "platform": "Linux", "python": "3.11"},
+             "git": {"commit": "abc", "dirty": False}, "cells": {"c1": {"status": "complete"}},
+             "matrix": [{}], "started_at": "then", "ended_at": "now"}  # fmt: skip
+    assert any(line.startswith("Links delayed (--link-delay redis=2)")
+               for line in describe_sweep(sweep))  # fmt: skip
 
 
 # --- the proxy, on real links ----------------------------------------------------------
