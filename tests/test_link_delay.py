@@ -50,6 +50,7 @@ ROUNDS = 20
         ("redis=3", (LinkDelay("redis", 3.0),)),
         ("redis=3~1.5", (LinkDelay("redis", 3.0, 1.5),)),
         ("redis=0", (LinkDelay("redis", 0.0),)),  # the proxy's hop alone: a baseline
+        ("redis=400~100", (LinkDelay("redis", 400.0, 100.0),)),
         ("origin=2,redis=0.5~0.25", (LinkDelay("redis", 0.5, 0.25), LinkDelay("origin", 2.0))),
         (" redis=1 , origin=1~1 ", (LinkDelay("redis", 1.0), LinkDelay("origin", 1.0, 1.0))),
     ],
@@ -78,6 +79,7 @@ def test_a_spec_parses_to_one_delay_per_link(spec: str, delays: tuple[LinkDelay,
         ("redis=~2", "redis: a jitter needs a delay"),
         ("origin=0~2", "origin: a jitter needs a delay"),
         ("redis=1,redis=2", "redis is given twice"),
+        ("origin=400~101", "origin: MS + JITTER must be at most 500 ms"),
     ],
 )
 def test_a_bad_spec_names_the_part_that_is_wrong(spec: str, says: str) -> None:

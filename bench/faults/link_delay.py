@@ -15,6 +15,9 @@ from dataclasses import dataclass
 
 LINKS = ("redis", "origin")
 LINK_WORDS = {"redis": "Redis", "origin": "the origin"}
+# A slow link, not an outage: the replicas' Redis calls time out after 1 s, so a longer
+# hold would measure timeouts (an outage is --fault redis-partition).
+MAX_HOLD_MS = 500.0
 FORM = "LINK=MS[~JITTER][,LINK=MS[~JITTER]] with LINK redis or origin"
 
 
@@ -73,6 +76,11 @@ def parse_link_delay(spec: str) -> tuple[LinkDelay, ...]:
         if jitter_ms and not ms:
             raise LinkDelaySpecError(f"--link-delay {spec}: {link}: a jitter needs a delay"
                                      f" ({link}=MS~JITTER, MS above 0)")  # fmt: skip
+        if ms + jitter_ms > MAX_HOLD_MS:
+            raise LinkDelaySpecError(
+                f"--link-delay {spec}: {link}: MS + JITTER must be at most {MAX_HOLD_MS:g} ms"
+                " (a slow link, not an outage)"
+            )
         found[link] = LinkDelay(link, ms, jitter_ms)
     return tuple(found[link] for link in LINKS if link in found)
 

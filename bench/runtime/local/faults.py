@@ -15,7 +15,6 @@ import signal
 import socket
 import sys
 import urllib.request
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -54,10 +53,12 @@ def start_proxy(
     *,
     upstream_host: str = LOOPBACK,
     name: str = "redis-proxy",
-    ready: Callable[[int], bool] = answers_ping,
+    ping: bool = True,
 ) -> Proxy:
-    """A proxy to the Redis on `upstream_port` (or what `upstream_host` names), holding each
-    answer as `delay` says from the first byte; it answers `ready(port)` once this returns."""
+    """A proxy to the Redis on `upstream_port` (or, `ping` False, another server, on
+    `upstream_host`), holding each answer as `delay` says from the first byte. Ready once
+    this returns: an unheld PING answered through it, else its control port accepting
+    (opened after its listening port; the replicas' own readiness checks the path)."""
     port, control = free_port(), free_port()
     held = [] if delay is None else ["--delay-ms", str(delay.ms), "--jitter-ms",
                                      str(delay.jitter_ms)]  # fmt: skip
@@ -65,7 +66,9 @@ def start_proxy(
             "--upstream", f"{upstream_host}:{upstream_port}", "--control", str(control),
             *held]  # fmt: skip
     child = supervisor.start(name, argv, log_path)
-    wait_until(lambda: ready(port), PROXY_START_TIMEOUT_S,
+    ping = ping and (delay is None or not delay.ms)  # a held PING could outlast its timeout
+    ready = (lambda: answers_ping(port)) if ping else (lambda: listening(control))
+    wait_until(ready, PROXY_START_TIMEOUT_S,
                what=f"the {name} on port {port}", child=child,
                retry_on=(redis.RedisError, OSError))  # fmt: skip
     return Proxy(child, port, control)

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from bench.faults.link_delay import LinkDelay
 from bench.run_config import RunConfig
-from bench.runtime.local.faults import Proxy, listening, start_proxy
+from bench.runtime.local.faults import Proxy, start_proxy
 from bench.runtime.ports import LOOPBACK
 from bench.runtime.processes import Supervisor
 
@@ -57,7 +57,7 @@ def origin_link(
     the URL the replicas then use."""
     host, port = upstream_of(url)
     proxy = start_proxy(supervisor, port, log_path, delay, upstream_host=host, name=name,
-                        ready=listening)  # fmt: skip
+                        ping=False)  # fmt: skip
     return via(url, proxy.port)
 
 
