@@ -7,6 +7,12 @@ from pathlib import Path
 from typing import Any
 
 from bench.faults.kinds import CONTROLLED
+from bench.faults.link_delay import (
+    LinkDelay,
+    LinkDelaySpecError,
+    link_delay_spec,
+    parse_link_delay,
+)
 from bench.faults.spec import Fault, FaultSpecError, check_faults
 from bench.targets import BadTarget, parse_targets
 from scenarios.workload_config import ARRIVALS, REQUEST_TIMEOUT_S
@@ -73,6 +79,8 @@ class RunConfig:
     # (the last is the first write's, the others the probe's); the label is `strategies`.
     targets: tuple[str, ...] = ()
     probe_ids: tuple[int, ...] = ()
+    # --link-delay: the proxy holds each answer on the replicas' links to Redis / the origin
+    link_delay: tuple[LinkDelay, ...] = ()
 
     @property
     def external(self) -> bool:
@@ -149,6 +157,7 @@ class RunConfig:
         if self.origin_delay_ms is not None and self.origin_delay_ms < 0:
             raise ConfigError(f"--origin-delay-ms must be >= 0, got {self.origin_delay_ms}")
         self._check_origin()
+        self._check_link_delay()
         if self.categories > self.products:
             raise ConfigError("--categories cannot exceed --products")
         try:
@@ -170,6 +179,25 @@ class RunConfig:
                               " no read replica")  # fmt: skip
         if self.runtime == "compose" and self.origin == "sqlite":
             raise ConfigError("--origin sqlite: the compose runtime's origin is PostgreSQL")
+
+    def _check_link_delay(self) -> None:
+        if not self.link_delay:
+            return
+        try:  # as `--link-delay` checks it: a config made in code meets the same test
+            parse_link_delay(link_delay_spec(self.link_delay))
+        except LinkDelaySpecError as exc:
+            raise ConfigError(str(exc)) from None
+        if self.runtime != "local":
+            raise ConfigError(f"--link-delay: only the local runtime puts the suite's proxy on"
+                              f" the links, not --runtime {self.runtime}")  # fmt: skip
+        origin = self.link("origin")
+        if origin is not None and self.effective_origin == "sqlite":
+            raise ConfigError(f"--link-delay {origin.spec}: the sqlite origin has no link;"
+                              " use --origin postgres")  # fmt: skip
+
+    def link(self, name: str) -> LinkDelay | None:
+        """The delay on the replicas' links to `name` (redis, origin), None if none."""
+        return next((delay for delay in self.link_delay if delay.link == name), None)
 
     @property
     def effective_origin(self) -> str:
@@ -258,6 +286,7 @@ class RunConfig:
         data["origin"] = None if self.external else self.effective_origin
         data["origin_lag_ms"] = self.effective_origin_lag_ms
         data["faults"] = [fault.spec for fault in self.faults]
+        data["link_delay"] = link_delay_spec(self.link_delay) or None
         data["options"] = {s: self.option_values(s) for s in self.strategies
                            if s in STRATEGIES and STRATEGIES[s].options}  # fmt: skip
         del data["targets"], data["probe_ids"]

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from bench.cli.strategy_options import add_strategy_options
 from bench.faults.kinds import KINDS
+from bench.faults.link_delay import LinkDelay, LinkDelaySpecError, parse_link_delay
 from bench.faults.spec import Fault, FaultSpecError, parse_fault
 from bench.layout import RunFolder
 
@@ -85,6 +86,16 @@ def fault(text: str) -> Fault:
         return parse_fault(text)
     except FaultSpecError as exc:
         raise argparse.ArgumentTypeError(str(exc).removeprefix(f"--fault {text}: ")) from None
+
+
+def link_delay(text: str) -> tuple[LinkDelay, ...]:
+    """An argparse type for `--link-delay redis=MS[~JITTER][,origin=MS[~JITTER]]`."""
+    try:
+        return parse_link_delay(text)
+    except LinkDelaySpecError as exc:
+        raise argparse.ArgumentTypeError(
+            str(exc).removeprefix(f"--link-delay {text}: ").removeprefix("--link-delay ")
+        ) from None
 
 
 def target_list(text: str) -> tuple[str, ...]:
@@ -173,6 +184,12 @@ def add_load_options(
         "--origin-lag-ms", type=float, default=None, metavar="MS",
         help="with --origin postgres (or --runtime compose): reads go to a streaming replica"
              " MS behind the primary (default: none, 200 for replica_lag)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--link-delay", type=link_delay, default=(), metavar="redis=MS[~JITTER][,origin=MS[~J]]",
+        help="local runtime: every replica reaches Redis (and/or a PostgreSQL origin) through"
+             " the suite's proxy, which holds each answer MS ms plus a uniform jitter up to"
+             " JITTER, so a round trip gains about MS (docs/faults.md)",
     )  # fmt: skip
     parser.add_argument("--products", type=int, default=defaults.products)
     parser.add_argument("--categories", type=int, default=defaults.categories)

@@ -60,6 +60,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             arrivals=args.arrivals, request_timeout_s=args.request_timeout_s,
             origin_delay_ms=args.origin_delay_ms, products=args.products,
             origin=args.origin, origin_lag_ms=args.origin_lag_ms,
+            link_delay=args.link_delay,
             categories=args.categories, seed=args.seed, locust_workers=args.locust_workers,
             poll_ms=args.poll_ms,
             runtime=args.runtime, results=args.results, faults=tuple(args.fault),

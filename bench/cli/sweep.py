@@ -62,6 +62,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             strategies=args.strategies, scenario=args.scenario, duration_s=args.duration,
             users=args.users, rate=args.rate, origin_delay_ms=args.origin_delay_ms,
             origin=args.origin, origin_lag_ms=args.origin_lag_ms,
+            link_delay=args.link_delay,
             arrivals=args.arrivals, request_timeout_s=args.request_timeout_s,
             products=args.products, categories=args.categories, seed=args.seed,
             locust_workers=args.locust_workers, poll_ms=args.poll_ms,

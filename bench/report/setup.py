@@ -8,6 +8,7 @@ probe that stopped before the load did.
 
 from typing import Any
 
+from bench.faults.link_delay import LinkDelaySpecError, parse_link_delay
 from bench.probe.status import stop_sentence
 from bench.report.numbers import fmt_int
 from services.strategies import STRATEGIES
@@ -45,6 +46,7 @@ def describe_run(manifest: dict[str, Any]) -> list[str]:
             f"Redis TTL {c['ttl_s']:g} s; origin delay {c['origin_delay_ms']:g} ms per query;"
             f" {c['products']:,} products in {c['categories']} categories; seed {c['seed']}."
         ),
+        *([line] if (line := link_line(c)) else []),
         f"Host: {host['cpus']} CPUs, {host['memory_bytes'] / 2**30:.1f} GiB memory,"
         f" {host['platform']}, Python {host['python']}"
         + ("." if external else f"; {manifest.get('redis_server') or '?'}."),
@@ -53,6 +55,21 @@ def describe_run(manifest: dict[str, Any]) -> list[str]:
         *([f"Strategies: {'; '.join(strategies)}."] if strategies else []),
         *([f"Strategy options: {options}."] if (options := options_line(c)) else []),
     ]
+
+
+def link_line(c: dict[str, Any]) -> str:
+    """run.json's `link_delay` in words: which links the proxy held, and by how much."""
+    spec = c.get("link_delay")
+    if not spec:
+        return ""
+    try:
+        delays = ", ".join(delay.words for delay in parse_link_delay(spec))
+    except LinkDelaySpecError:  # a hand-edited run.json: said as it is
+        delays = f"as {spec} says"
+    return (
+        f"Links delayed (--link-delay {spec}): the suite's TCP proxy held each answer on every"
+        f" replica's link {delays}, so a round trip gained about that much."
+    )
 
 
 def options_line(c: dict[str, Any]) -> str:

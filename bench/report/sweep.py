@@ -27,6 +27,7 @@ from bench.manifest import read_manifest
 from bench.report.numbers import fmt_int, fmt_interval, fmt_ms, n_replicas
 from bench.report.render import write_reports
 from bench.report.run import STATUS_WARNINGS, build_report
+from bench.report.setup import link_line
 from bench.report.sweep_plots import sweep_plots
 from bench.report.tuning import describe, recommendations, tuning_table
 
@@ -73,6 +74,7 @@ def describe_sweep(manifest: dict[str, Any]) -> list[str]:
         f" {c['duration_s']:g} s under {c['users']} Locust users, {rate}, origin delay"
         f" {c['origin_delay_ms']:g} ms, {c['products']:,} products in {c['categories']}"
         f" categories, seed {c['seed']} in every cell (repeats differ only by timing).",
+        *([line] if (line := link_line(c)) else []),
         "Cells: " + ", ".join(f"{n} {status}" for status, n in statuses.items()) + ".",
         f"Host: {host['cpus']} CPUs, {host['memory_bytes'] / 2**30:.1f} GiB memory,"
         f" {host['platform']}, Python {host['python']}; {manifest.get('redis_server') or '?'}.",

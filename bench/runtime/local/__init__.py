@@ -24,8 +24,9 @@ from bench.run_config import ConfigError, RunConfig
 from bench.runtime.base import LoadResult, Replica
 from bench.runtime.commands import probe_options
 from bench.runtime.load import start_load, watch_load
-from bench.runtime.local.faults import LocalFaults, start_proxy
+from bench.runtime.local.faults import LocalFaults
 from bench.runtime.local.lag import LagMeter
+from bench.runtime.local.links import origin_links, redis_links
 from bench.runtime.local.postgres import PostgresOrigin, find_bindir
 from bench.runtime.local.redis_server import find_redis_server, redis_server_version, start_redis
 from bench.runtime.local.replicas import ReplicaConfig, start_replicas
@@ -140,17 +141,19 @@ class LocalRuntime:
             )
             plan = SeedPlan(config.products, config.categories)
             database_url, read_url = self.origin(config, supervisor, work, logs, plan)
-            # only a replica a scheduled partition cuts reaches Redis through a proxy
-            cut = sorted({int(f.arg or 0) for f in config.faults if f.kind_of.proxied})
-            proxies = {r: start_proxy(supervisor, redis.port, logs / f"redis-proxy-{r}.log")
-                       for r in cut}  # fmt: skip
+            # a replica a scheduled partition cuts, or every one under --link-delay redis=...,
+            # reaches Redis through a proxy; the origin's servers too under origin=...
+            proxies = redis_links(supervisor, config, redis.port, logs)
             through = {r: {"REDIS_URL": f"redis://{LOOPBACK}:{p.port}/0"}
                        for r, p in proxies.items()}  # fmt: skip
+            linked_url, linked_read_url = origin_links(
+                supervisor, config, (database_url, read_url), logs
+            )
             replica_config = ReplicaConfig(
-                strategy, redis.url, database_url, config.ttl_s, config.effective_origin_delay_ms,
+                strategy, redis.url, linked_url, config.ttl_s, config.effective_origin_delay_ms,
                 fault_control=config.fault_control,
                 options_env=config.option_env(strategy), invalidation_logs=run.invalidations,
-                database_read_url=read_url,
+                database_read_url=linked_read_url,
             )  # fmt: skip
             run.invalidations.mkdir(parents=True, exist_ok=True)
             replicas = start_replicas(supervisor, replica_config, config.replicas, logs, through)

@@ -3,14 +3,16 @@
 Kills and pauses signal a child's whole process group through the supervisor, which
 then expects that exit; restarts bring a process back where the others look for it
 (the same port, the same settings). A partition is a real cut link: the targeted
-replica reaches Redis through `bench.faults.proxy`, started for it alone. The origin is
-slowed through the replicas' own control (FAULT_CONTROL=1, loopback only).
+replica reaches Redis through `bench.faults.proxy`, started for it (for every replica
+when the run delays the link, bench.runtime.local.links). The origin is slowed through
+the replicas' own control (FAULT_CONTROL=1, loopback only).
 """
 
 from __future__ import annotations
 
 import json
 import signal
+import socket
 import sys
 import urllib.request
 from dataclasses import dataclass, field
@@ -19,6 +21,7 @@ from pathlib import Path
 import redis
 
 from bench.faults import proxy
+from bench.faults.link_delay import LinkDelay
 from bench.runtime.local.redis_server import RedisServer, answers_ping, start_redis
 from bench.runtime.local.replicas import StartedReplica
 from bench.runtime.ports import LOOPBACK, free_port
@@ -32,18 +35,41 @@ _opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 @dataclass(frozen=True)
 class Proxy:
     child: Child
-    port: int  # where the replica connects instead of Redis
+    port: int  # where the replica connects instead of Redis (or the origin)
     control: int
 
 
-def start_proxy(supervisor: Supervisor, upstream_port: int, log_path: Path) -> Proxy:
-    """A proxy to the Redis on `upstream_port`, listening once this returns."""
+def listening(port: int) -> bool:
+    """Whether a TCP connection to `port` on loopback is accepted (raises OSError if not)."""
+    with socket.create_connection((LOOPBACK, port), timeout=1):
+        return True
+
+
+def start_proxy(
+    supervisor: Supervisor,
+    upstream_port: int,
+    log_path: Path,
+    delay: LinkDelay | None = None,
+    *,
+    upstream_host: str = LOOPBACK,
+    name: str = "redis-proxy",
+    ping: bool = True,
+) -> Proxy:
+    """A proxy to the Redis on `upstream_port` (or, `ping` False, another server, on
+    `upstream_host`), holding each answer as `delay` says from the first byte. Ready once
+    this returns: an unheld PING answered through it, else its control port accepting
+    (opened after its listening port; the replicas' own readiness checks the path)."""
     port, control = free_port(), free_port()
+    held = [] if delay is None else ["--delay-ms", str(delay.ms), "--jitter-ms",
+                                     str(delay.jitter_ms)]  # fmt: skip
     argv = [sys.executable, "-m", "bench.faults.proxy", "--listen", str(port),
-            "--upstream", f"{LOOPBACK}:{upstream_port}", "--control", str(control)]  # fmt: skip
-    child = supervisor.start("redis-proxy", argv, log_path)
-    wait_until(lambda: answers_ping(port), PROXY_START_TIMEOUT_S,
-               what=f"the Redis proxy on port {port}", child=child,
+            "--upstream", f"{upstream_host}:{upstream_port}", "--control", str(control),
+            *held]  # fmt: skip
+    child = supervisor.start(name, argv, log_path)
+    ping = ping and (delay is None or not delay.ms)  # a held PING could outlast its timeout
+    ready = (lambda: answers_ping(port)) if ping else (lambda: listening(control))
+    wait_until(ready, PROXY_START_TIMEOUT_S,
+               what=f"the {name} on port {port}", child=child,
                retry_on=(redis.RedisError, OSError))  # fmt: skip
     return Proxy(child, port, control)
 
