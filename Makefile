@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install test test-fast test-compose lint format bench bench-all bench-compose tune perf-service perf-analysis openapi clean
+.PHONY: install test test-fast test-libs test-compose lint format bench bench-all bench-compose tune perf-service perf-analysis openapi clean
 
 install: $(STAMP)
 
@@ -16,13 +16,19 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 test: install
-	$(VENV)/bin/pytest -q
+	$(VENV)/bin/pytest -q -m "not libraries"
+
+# The caching libraries' known answers and targeted experiments (docs/libraries.md): real
+# runs of fastapi-cache2, cashews and aiocache strategies, apart so that `make test` keeps
+# its 15 minutes. CI runs both.
+test-libs: install
+	$(VENV)/bin/pytest -q -m libraries
 
 # Everything but the tests that start real runs of the harness (marked `run`), those that
 # wait seconds on real time (`slow`) and the compose ones: under 2 minutes on 2 cores,
 # for the edit-test loop. `make test` runs them all.
 test-fast: install
-	$(VENV)/bin/pytest -q -m "not run and not slow and not compose"
+	$(VENV)/bin/pytest -q -m "not run and not slow and not compose and not libraries"
 
 # --runtime compose end to end on podman, with no registry: prepares podman and builds the
 # base images locally (cached on the machine), then runs tests/compose (docs/runtimes.md: On Docker
