@@ -17,6 +17,7 @@ from bench.analysis.tables import read_table
 from bench.layout import RunFolder
 from bench.manifest import read_manifest, strategy_order
 from bench.report.faults import fault_section
+from bench.report.libraries import library_notes
 from bench.report.numbers import (
     fmt_figure,
     fmt_int,
@@ -340,6 +341,7 @@ def report_context(folder: Path) -> dict[str, Any]:
             *guide_notes(rows, vis, manifest["config"]["ttl_s"]),
             *timing_note(ordered),
             *whitebox_note(ordered),
+            *library_notes(manifest, ordered),
         ]
         if rows
         else [],
