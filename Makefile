@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install test test-fast test-libs test-compose lint format bench bench-all bench-compose tune perf-service perf-analysis openapi clean
+.PHONY: install test test-fast test-libs test-compose lint format bench bench-all bench-libs bench-compose tune perf-service perf-analysis openapi clean
 
 install: $(STAMP)
 
@@ -53,6 +53,11 @@ bench: install
 # Every registered strategy, beyond the guide's four too (about 1.1 min each).
 bench-all: install
 	$(PY) -m bench run --strategies all $(BENCH_ARGS)
+
+# The caching libraries teams install (docs/libraries.md) beside `delete`, under
+# read_mostly: 8 strategies x 30 s (+ ~8 s start and stop each), about 5 minutes.
+bench-libs: install
+	$(PY) -m bench run --strategies delete,libraries --scenario read_mostly --duration 30 $(BENCH_ARGS)
 
 # The same experiment on Docker Compose (needs Docker Engine with Compose v2; docs/runtimes.md).
 bench-compose: install

@@ -51,12 +51,16 @@ def seconds(text: str) -> float:
 
 
 def strategy_list(text: str) -> tuple[str, ...]:
-    """`delete,pubsub`, or `all`: every registered strategy, beyond the guide's too."""
-    from services.strategies import STRATEGY_NAMES
+    """`delete,pubsub`; `all`: every registered strategy, beyond the guide's too;
+    `libraries` in the list: every library-backed one (`delete,libraries`)."""
+    from services.strategies import LIBRARY_STRATEGIES, STRATEGY_NAMES
 
     if text.strip() == "all":
         return STRATEGY_NAMES
-    return tuple(name.strip() for name in text.split(",") if name.strip())
+    items = [name.strip() for name in text.split(",") if name.strip()]
+    return tuple(
+        n for item in items for n in (LIBRARY_STRATEGIES if item == "libraries" else (item,))
+    )
 
 
 def rate(text: str) -> float | None:
