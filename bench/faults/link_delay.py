@@ -10,8 +10,9 @@ part that is wrong, before anything starts.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
+
+from bench.faults.amount import amount
 
 LINKS = ("redis", "origin")
 LINK_WORDS = {"redis": "Redis", "origin": "the origin"}
@@ -45,13 +46,9 @@ class LinkDelay:
 
 def _ms(text: str, part: str, spec: str) -> float:
     try:
-        value = float(text)
-    except ValueError:
-        raise LinkDelaySpecError(f"--link-delay {spec}: {part} {text!r} is not a number") from None
-    if not math.isfinite(value) or value < 0:
-        raise LinkDelaySpecError(f"--link-delay {spec}: {part} must be a finite number of"
-                                 f" milliseconds >= 0, got {text}")  # fmt: skip
-    return value
+        return amount(text, "milliseconds")
+    except ValueError as wrong:
+        raise LinkDelaySpecError(f"--link-delay {spec}: {part} {wrong}") from None
 
 
 def parse_link_delay(spec: str) -> tuple[LinkDelay, ...]:

@@ -19,13 +19,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import math
 import random
 import signal
 import socket
 import struct
 import sys
 import time
+
+from bench.faults.amount import amount
 
 CHUNK = 64 * 1024
 
@@ -128,7 +129,10 @@ class Link:
             return "ok"
         if len(words) in (2, 3) and words[0] == "delay":
             try:
-                delay_ms, jitter_ms = milliseconds(words[1]), milliseconds(([*words, "0"])[2])
+                delay_ms, jitter_ms = (
+                    amount(words[1], "milliseconds"),
+                    amount(([*words, "0"])[2], "milliseconds"),
+                )
             except ValueError as exc:
                 return f"error: delay MS [JITTER]: {exc}"
             self.delay_s, self.jitter_s = delay_ms / 1000, jitter_ms / 1000
@@ -144,14 +148,8 @@ class Link:
 
 
 def milliseconds(text: str) -> float:
-    """A finite number of milliseconds >= 0; ValueError otherwise."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise ValueError(f"milliseconds, got {text!r}") from None
-    if not math.isfinite(value) or value < 0:
-        raise ValueError(f"milliseconds >= 0, got {text!r}")
-    return value
+    """A hold or a jitter: `amount` in milliseconds (also the argparse type)."""
+    return amount(text, "milliseconds")
 
 
 def send(control_port: int, command: str, timeout_s: float = 2.0) -> None:

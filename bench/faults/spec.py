@@ -7,10 +7,10 @@ part that is wrong, before anything starts.
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass
 
+from bench.faults.amount import amount
 from bench.faults.kinds import KINDS, Kind
 
 SPEC = re.compile(r"^(?P<kind>[a-z-]+)@(?P<at>[^+:]+)(?:\+(?P<for>[^:]+))?(?::(?P<arg>.+))?$")
@@ -44,12 +44,9 @@ class Fault:
 
 def seconds(text: str, part: str, spec: str) -> float:
     try:
-        value = float(text)
-    except ValueError:
-        raise FaultSpecError(f"--fault {spec}: {part} {text!r} is not a number") from None
-    if not math.isfinite(value) or value < 0:
-        raise FaultSpecError(f"--fault {spec}: {part} must be a finite number >= 0")
-    return value
+        return amount(text)
+    except ValueError as wrong:
+        raise FaultSpecError(f"--fault {spec}: {part} {wrong}") from None
 
 
 def parse_fault(spec: str) -> Fault:
