@@ -1,5 +1,7 @@
 """The origin read replica's lag as the harness sampled it (`origin_lag/<strategy>.csv`,
-one sample a second during the load), per strategy: p50 and max, in ms."""
+one sample a second during the load), per strategy: p50 and max, in ms. A censored sample
+(the replica never showed the marker before the meter gave up) counts at its lower bound,
+so a stalled replica's max says "at least this long"."""
 
 from __future__ import annotations
 

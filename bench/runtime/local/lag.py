@@ -2,8 +2,11 @@
 
 A marker row is written on the primary and the replica is polled until it shows it: the
 time from the primary's commit to the replica's first answer with it is one sample, in
-`origin_lag/<strategy>.csv` (wall ns of the write, lag ms). Asked for L ms
-(`recovery_min_apply_delay`), a sample is L plus the replica's own apply and the poll.
+`origin_lag/<strategy>.csv` (wall ns of the write, lag ms, censored). Asked for L ms
+(`recovery_min_apply_delay`), a sample is L plus the replica's own apply and the poll. A
+marker the replica has not shown after GIVE_UP_S is kept as a lower bound (`censored` 1,
+the time waited), never left out: a stalled replica must raise the lag's max, not hide it.
+One cut short by the end of the load is no sample at all.
 """
 
 from __future__ import annotations
@@ -18,15 +21,18 @@ import asyncpg
 
 INTERVAL_S = 1.0
 POLL_S = 0.002
-GIVE_UP_S = 10.0  # a sample no replica answer came for within this is left out
-COLUMNS = ("t_ns", "lag_ms")
+GIVE_UP_S = 10.0  # a marker unseen this long is a censored sample: at least this lag
+COLUMNS = ("t_ns", "lag_ms", "censored")
 
 
 class LagMeter:
     """Samples the replica's lag from a thread of its own until stopped."""
 
-    def __init__(self, primary_url: str, replica_url: str, out: Path) -> None:
+    def __init__(
+        self, primary_url: str, replica_url: str, out: Path, give_up_s: float = GIVE_UP_S
+    ) -> None:
         self.primary_url, self.replica_url, self.out = primary_url, replica_url, out
+        self.give_up_s = give_up_s
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="origin-lag", daemon=True)
         self.error: BaseException | None = None
@@ -38,7 +44,7 @@ class LagMeter:
 
     def stop(self) -> None:
         self._stop.set()
-        self._thread.join(GIVE_UP_S + 5)
+        self._thread.join(self.give_up_s + 5)
 
     def _run(self) -> None:
         try:
@@ -59,9 +65,10 @@ class LagMeter:
                 mark = 0
                 while not self._stop.is_set():
                     mark += 1
-                    lag_ms, wrote_ns = await self._one(primary, replica, mark)
-                    if lag_ms is not None:
-                        writer.writerow((wrote_ns, f"{lag_ms:.3f}"))
+                    sample = await self._one(primary, replica, mark)
+                    if sample is not None:
+                        lag_ms, wrote_ns, censored = sample
+                        writer.writerow((wrote_ns, f"{lag_ms:.3f}", int(censored)))
                         file.flush()
                     await asyncio.to_thread(self._stop.wait, INTERVAL_S)
         finally:
@@ -70,17 +77,20 @@ class LagMeter:
 
     async def _one(
         self, primary: asyncpg.Connection, replica: asyncpg.Connection, mark: int
-    ) -> tuple[float | None, int]:
-        """Write `mark`, then poll the replica until it shows it: (ms, wall ns of the write)."""
+    ) -> tuple[float, int, bool] | None:
+        """Write `mark`, then poll the replica until it shows it: (ms, wall ns of the write,
+        censored); None when the load ended first."""
         await primary.execute("INSERT INTO bench_lag VALUES (1, $1) ON CONFLICT (id)"
                               " DO UPDATE SET mark = $1", mark)  # fmt: skip
         committed, wrote_ns = time.perf_counter(), time.time_ns()
-        while time.perf_counter() - committed < GIVE_UP_S and not self._stop.is_set():
+        while time.perf_counter() - committed < self.give_up_s and not self._stop.is_set():
             try:
                 seen = await replica.fetchval("SELECT mark FROM bench_lag WHERE id = 1")
             except asyncpg.UndefinedTableError:  # the table itself is not replayed yet
                 seen = None
             if seen is not None and seen >= mark:
-                return (time.perf_counter() - committed) * 1000, wrote_ns
+                return (time.perf_counter() - committed) * 1000, wrote_ns, False
             await asyncio.sleep(POLL_S)
-        return None, wrote_ns
+        if self._stop.is_set():
+            return None
+        return (time.perf_counter() - committed) * 1000, wrote_ns, True
