@@ -140,8 +140,9 @@ class PostgresOrigin:
 
     def start_primary(self) -> Server:
         data, port = self.folder / "primary", free_port()
+        # --no-locale: the C locale exists everywhere; the environment's may not be installed
         self._run("initdb", "-D", str(data), "-U", "bench", "--auth=trust", "--no-sync",
-                  "-E", "UTF8")  # fmt: skip
+                  "--no-locale", "-E", "UTF8")  # fmt: skip
         self._configure(data, port)
         self.primary = self._serve("primary", data, port)
         return self.primary
