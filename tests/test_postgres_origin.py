@@ -1,15 +1,18 @@
-"""The suite's own PostgreSQL primary starts whatever locale the environment names: initdb
-runs with the C locale, which exists everywhere, rather than the caller's LANG, which may
-not be installed (initdb then refuses with "invalid locale settings")."""
+"""The suite's own PostgreSQL primary starts whatever the machine throws at it: a locale
+the environment names but has not installed (initdb runs with the C locale, which exists
+everywhere), and a free port that another process takes before the server binds it."""
 
 from __future__ import annotations
 
 import asyncio
+import socket
 from pathlib import Path
 
 import asyncpg
 import pytest
 
+from bench.runtime import ports
+from bench.runtime.local import postgres
 from bench.runtime.local.postgres import PostgresOrigin, find_bindir
 from bench.runtime.processes import Supervisor
 
@@ -37,3 +40,25 @@ def test_a_primary_starts_under_a_locale_that_is_not_installed(
         finally:
             supervisor.stop_all()
             origin.remove()
+
+
+def test_a_port_taken_between_the_pick_and_the_bind_is_retried_on_a_fresh_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The race forced: the first port the origin is handed is already listened on (by us),
+    as if another process took it after it was picked."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        picks = iter([taken.getsockname()[1], *ports.free_ports(1)])
+        monkeypatch.setattr(postgres, "free_port", lambda: next(picks))
+        with Supervisor(trap_signals=False) as supervisor:
+            origin = PostgresOrigin(supervisor, find_bindir(), tmp_path)
+            try:
+                primary = origin.start_primary()
+                assert primary.port != taken.getsockname()[1]
+                assert asyncio.run(collation(primary.url)) == "C"
+            finally:
+                supervisor.stop_all()
+                origin.remove()
+    assert "Address already in use" in (tmp_path / "postgres-primary.log").read_text()

@@ -26,17 +26,19 @@ import asyncpg
 
 from bench.runtime.base import RunFailure, RuntimeUnavailable
 from bench.runtime.ports import LOOPBACK, free_port
-from bench.runtime.processes import Child, Supervisor, as_user
+from bench.runtime.processes import Child, ChildExitedError, Supervisor, as_user
 from bench.runtime.waiting import wait_until
 
 BINARIES = ("initdb", "postgres", "pg_basebackup")
 SERVER_USER = "postgres"  # who runs the servers when the harness is root
 STARTUP_TIMEOUT_S = 30.0
 COMMAND_TIMEOUT_S = 120.0
+# A free port can be taken between our pick and the server's bind; then the server exits
+# with "Address already in use" and we try a fresh one.
+PORT_ATTEMPTS = 3
 # A scratch server: durability buys nothing here and costs the load's write latency.
 SETTINGS = """
 listen_addresses = '{host}'
-port = {port}
 unix_socket_directories = '{sockets}'
 fsync = off
 full_page_writes = off
@@ -123,38 +125,49 @@ class PostgresOrigin:
         if done.returncode != 0:
             raise RunFailure(f"{argv[0]} failed: {(done.stderr or done.stdout).strip()[-500:]}")
 
-    def _serve(self, name: str, data: Path, port: int) -> Server:
-        argv = [str(self.bindir / "postgres"), "-D", str(data)]
-        child = self.supervisor.start(f"postgres-{name}", argv, self.logs / f"postgres-{name}.log",
-                                      cwd=self.folder, user=self.user)  # fmt: skip
-        server = Server(child, port)
-        wait_until(lambda: accepts(server.url), STARTUP_TIMEOUT_S,
-                   what=f"the {name} PostgreSQL on port {port}", child=child,
-                   retry_on=(OSError, asyncpg.PostgresError))  # fmt: skip
-        return server
+    def _serve(self, name: str, data: Path) -> Server:
+        """`postgres -D data` on a free port (`-p`, over the conf), ready to query."""
+        for attempt in range(1, PORT_ATTEMPTS + 1):
+            port = free_port()
+            argv = [str(self.bindir / "postgres"), "-D", str(data), "-p", str(port)]
+            child = self.supervisor.start(f"postgres-{name}", argv,
+                                          self.logs / f"postgres-{name}.log", cwd=self.folder,
+                                          user=self.user)  # fmt: skip
+            server = Server(child, port)
+            try:
+                wait_until(lambda server=server: accepts(server.url), STARTUP_TIMEOUT_S,
+                           what=f"the {name} PostgreSQL on port {port}", child=child,
+                           retry_on=(OSError, asyncpg.PostgresError))  # fmt: skip
+            except ChildExitedError as exc:
+                if "Address already in use" not in exc.log_tail or attempt == PORT_ATTEMPTS:
+                    raise
+                self.supervisor.stop(child)
+                continue
+            return server
+        raise AssertionError("unreachable: the last attempt returns or raises")
 
-    def _configure(self, data: Path, port: int, extra: str = "") -> None:
-        settings = SETTINGS.format(host=LOOPBACK, port=port, sockets=self.folder) + extra
+    def _configure(self, data: Path, extra: str = "") -> None:
+        settings = SETTINGS.format(host=LOOPBACK, sockets=self.folder) + extra
         with (data / "postgresql.conf").open("a") as conf:
             conf.write(settings)
 
     def start_primary(self) -> Server:
-        data, port = self.folder / "primary", free_port()
+        data = self.folder / "primary"
         # --no-locale: the C locale exists everywhere; the environment's may not be installed
         self._run("initdb", "-D", str(data), "-U", "bench", "--auth=trust", "--no-sync",
                   "--no-locale", "-E", "UTF8")  # fmt: skip
-        self._configure(data, port)
-        self.primary = self._serve("primary", data, port)
+        self._configure(data)
+        self.primary = self._serve("primary", data)
         return self.primary
 
     def start_replica(self, lag_ms: float) -> Server:
         """A streaming standby of the primary, applying each commit `lag_ms` late."""
         assert self.primary is not None, "the primary first"
-        data, port = self.folder / "replica", free_port()
+        data = self.folder / "replica"
         self._run("pg_basebackup", "-h", LOOPBACK, "-p", str(self.primary.port), "-U", "bench",
                   "-D", str(data), "-R", "-X", "stream", "--no-sync")  # fmt: skip
-        self._configure(data, port, f"recovery_min_apply_delay = '{lag_ms:g}ms'\n")
-        self.replica = self._serve("replica", data, port)
+        self._configure(data, f"recovery_min_apply_delay = '{lag_ms:g}ms'\n")
+        self.replica = self._serve("replica", data)
         return self.replica
 
     def remove(self) -> None:
