@@ -10,6 +10,7 @@ through a link held MS gains at least MS, so only that lower bound is asserted.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import re
 import subprocess
@@ -27,7 +28,7 @@ import redis.asyncio as aioredis
 
 from bench.faults import proxy
 from bench.faults.link_delay import LinkDelay, LinkDelaySpecError, parse_link_delay
-from bench.faults.proxy import Link
+from bench.faults.proxy import CHUNK, HELD_CHUNKS, Link
 from bench.faults.spec import parse_fault
 from bench.report.setup import link_line
 from bench.report.sweep import describe_sweep
@@ -205,6 +206,37 @@ async def test_held_answers_arrive_whole_and_in_order_under_jitter(
             assert (await client.get("link-delay:big")).decode() == value
         finally:
             await client.aclose()
+
+
+async def test_a_reader_that_stops_reading_slows_the_sender_not_the_proxys_memory() -> None:
+    """A held link keeps at most HELD_CHUNKS answer chunks a connection: past them it stops
+    reading upstream and TCP pushes back on the sender, as a real slow link would."""
+    written = 0
+    blocked = asyncio.Event()
+
+    async def flood(_: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal written
+        chunk = b"x" * CHUNK
+        with contextlib.suppress(OSError):
+            while written < 64 * HELD_CHUNKS * CHUNK:
+                writer.write(chunk)
+                try:
+                    await asyncio.wait_for(writer.drain(), 1.0)
+                except TimeoutError:
+                    blocked.set()  # a second without room: the sender is held back
+                    return
+                written += len(chunk)
+
+    upstream = await asyncio.start_server(flood, "127.0.0.1", 0)
+    try:
+        async with held_link(upstream.sockets[0].getsockname()[:2], 1.0) as (port, _):
+            _, client = await asyncio.open_connection("127.0.0.1", port)  # never reads
+            await asyncio.wait_for(blocked.wait(), 30)
+            client.close()
+    finally:
+        upstream.close()
+    # what the proxy holds, plus the kernel's buffers on both sides of it
+    assert written < 4 * HELD_CHUNKS * CHUNK, written
 
 
 @pytest.fixture

@@ -29,6 +29,10 @@ import time
 from bench.faults.amount import amount
 
 CHUNK = 64 * 1024
+# Answers held at most this many chunks a connection (4 MiB): past it the proxy stops
+# reading upstream and TCP slows the sender, as a slow link's bandwidth-delay product
+# would, instead of the proxy's memory growing without end.
+HELD_CHUNKS = 64
 
 
 class Link:
@@ -76,7 +80,8 @@ class Link:
     async def held(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         """`pump` for the answers: each chunk leaves `hold_s` after it came, and never
         before the one ahead of it; straight through until a chunk is first held."""
-        queue: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue()  # (due, chunk); b"": EOF
+        # (due, chunk); b"": EOF
+        queue: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue(HELD_CHUNKS)
         sender: asyncio.Task[None] | None = None
         last_due = 0.0
         with contextlib.suppress(OSError, asyncio.IncompleteReadError):
@@ -89,17 +94,32 @@ class Link:
                         continue
                     if sender is None:
                         sender = asyncio.create_task(self._send(queue, writer))
-                    elif sender.done():  # the writer failed: the link is gone
-                        break
                     last_due = max(time.monotonic() + hold, last_due)
-                    queue.put_nowait((last_due, data))
-                if sender is not None and not sender.done():
-                    queue.put_nowait((0.0, b""))
+                    if not await self._hold(queue, (last_due, data), sender):
+                        break
+                if sender is not None and await self._hold(queue, (0.0, b""), sender):
                     await sender  # what is held still arrives, then the close
             finally:
                 if sender is not None:
                     sender.cancel()
         writer.close()
+
+    @staticmethod
+    async def _hold(queue: asyncio.Queue[tuple[float, bytes]], item: tuple[float, bytes],
+                    sender: asyncio.Task[None]) -> bool:  # fmt: skip
+        """Queue `item`, waiting while the queue is full; False when the sender ended
+        first (its writer failed: the link is gone)."""
+        if sender.done():
+            return False
+        if not queue.full():
+            queue.put_nowait(item)
+            return True
+        put = asyncio.ensure_future(queue.put(item))
+        await asyncio.wait({put, sender}, return_when=asyncio.FIRST_COMPLETED)
+        if not put.done():
+            put.cancel()
+            return False
+        return True
 
     @staticmethod
     async def _send(queue: asyncio.Queue[tuple[float, bytes]], writer: asyncio.StreamWriter
@@ -129,10 +149,7 @@ class Link:
             return "ok"
         if len(words) in (2, 3) and words[0] == "delay":
             try:
-                delay_ms, jitter_ms = (
-                    amount(words[1], "milliseconds"),
-                    amount(([*words, "0"])[2], "milliseconds"),
-                )
+                delay_ms, jitter_ms = milliseconds(words[1]), milliseconds(([*words, "0"])[2])
             except ValueError as exc:
                 return f"error: delay MS [JITTER]: {exc}"
             self.delay_s, self.jitter_s = delay_ms / 1000, jitter_ms / 1000
