@@ -5,7 +5,9 @@ In-process (fast, unmarked): `FastAPICache.clear(key=...)` under the README's pr
 deletes every key of the prefix, not the key (fastapi_cache/__init__.py:102 makes the
 prefix a namespace; backends/redis.py:25-27 then runs `KEYS prefix:*` and DELs them).
 A library upgrade that fixes it (upstream PR #529) fails
-`test_clear_of_one_key_empties_the_whole_cache_under_the_readme_prefix` loudly.
+`test_clear_of_one_key_empties_the_whole_cache_under_the_readme_prefix` loudly. A Redis
+kill is in-process and fast too; a pause (two 5 s socket timeouts) and the real runs
+(2 replicas, 15 s each) are marked `libraries`.
 """
 
 import asyncio
@@ -21,7 +23,8 @@ import pandas as pd
 import pytest
 import redis
 
-from tests.conftest import RedisProcess, replica
+from bench.runtime.seed import seed_async
+from tests.conftest import PLAN, RedisProcess, replica
 
 RUN = [sys.executable, "-m", "bench", "run", "--replicas", "2", "--duration", "15"]
 
@@ -76,14 +79,24 @@ async def test_the_plain_decorator_does_not_invalidate(redis_url: str, database_
         assert cached.json()["version"] == old.json()["version"] < written.json()["version"]
 
 
-# --- Redis away, with the library's defaults (redis-py's from_url: no socket timeout) ---
+# --- Redis away, with the library's defaults (the README's from_url, redis-py's defaults) ---
+
+PRICE = {"price": 3.0}
 
 
-@pytest.mark.libraries
+def raw_client(client: httpx.AsyncClient) -> httpx.AsyncClient:
+    """The replica as a server answers: an exception out of the app is a 500."""
+    app = client.app  # type: ignore[attr-defined]
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    return httpx.AsyncClient(transport=transport, base_url="http://r1")
+
+
 @pytest.mark.parametrize("strategy", ["fastapi-cache2", "fastapi-cache2-clear"])
 async def test_redis_killed(strategy: str, database_url: str, tmp_path: Path) -> None:
-    """Reads fall back to the origin (the decorator logs and carries on); a write commits,
-    and under -clear its `clear` raises out of the route: a 500 for a committed write."""
+    """A refused connection fails fast: reads fall back to the origin (the decorator logs a
+    warning with a traceback for each failed get and set, decorator.py:180 and :193); a
+    write commits, and under -clear its `clear` raises out of the route (it catches
+    nothing, fastapi_cache/__init__.py:103): a 500 for a committed write."""
     server = RedisProcess(tmp_path)
     try:
         async with replica(strategy, server.url, database_url) as client:
@@ -97,13 +110,10 @@ async def test_redis_killed(strategy: str, database_url: str, tmp_path: Path) ->
             assert time.monotonic() - started < 2, "a refused connection fails fast"
             before = (await client.get("/products/4")).json()["version"]
             if strategy == "fastapi-cache2":
-                written = await client.patch("/products/4", json={"price": 3.0})
-                assert written.status_code == 200
-            else:  # as a server answers it: the app's exception turned into a 500
-                transport = httpx.ASGITransport(app=client.app, raise_app_exceptions=False)  # type: ignore[attr-defined]
-                async with httpx.AsyncClient(transport=transport, base_url="http://r1") as raw:
-                    written = await raw.patch("/products/4", json={"price": 3.0})
-                assert written.status_code == 500
+                assert (await client.patch("/products/4", json=PRICE)).status_code == 200
+            else:
+                async with raw_client(client) as raw:
+                    assert (await raw.patch("/products/4", json=PRICE)).status_code == 500
             after = (await client.get("/products/4")).json()["version"]
             assert after == before + 1, "the write committed either way"
     finally:
@@ -111,22 +121,37 @@ async def test_redis_killed(strategy: str, database_url: str, tmp_path: Path) ->
 
 
 @pytest.mark.libraries
-async def test_redis_paused_hangs_reads(database_url: str, tmp_path: Path) -> None:
-    """SIGSTOP closes nothing and the client has no timeout: a read waits until Redis
-    comes back, then answers."""
+async def test_redis_paused_costs_two_socket_timeouts_and_loses_the_write_s_clear(
+    tmp_path: Path,
+) -> None:
+    """SIGSTOP closes nothing. redis-py 8.2's defaults (redis/_defaults.py:7, a 5 s socket
+    timeout; the README's `from_url` sets none) end each Redis call after 5 s, and the
+    decorator carries on past a failed get and a failed set (decorator.py:177-196): a read
+    answers from the origin after 10 s. A write commits, its `clear` times out and raises
+    (a 500 after 5 s), and after the pause the old row is still cached, until the TTL."""
+    database_url = f"sqlite:///{tmp_path / 'origin.db'}"
+    await seed_async(database_url, PLAN)
     server = RedisProcess(tmp_path)
     try:
-        async with replica("fastapi-cache2", server.url, database_url) as client:
-            await client.get("/products/4")
+        async with replica("fastapi-cache2-clear", server.url, database_url) as client:
+            old = (await client.get("/products/4")).json()
             os.kill(server.proc.pid, signal.SIGSTOP)
-            read = asyncio.ensure_future(client.get("/products/4"))
             try:
-                done, _ = await asyncio.wait({read}, timeout=3)
-                assert not done, "a read with Redis paused hangs"
+                started = time.monotonic()
+                read = await asyncio.wait_for(client.get("/products/4"), 30)
+                took = time.monotonic() - started
+                assert read.status_code == 200 and read.headers["x-cache"] == "miss"
+                assert 9 < took < 15, f"a read took {took:.1f} s with Redis paused"
+                started = time.monotonic()
+                async with raw_client(client) as raw:
+                    written = await asyncio.wait_for(raw.patch("/products/4", json=PRICE), 30)
+                assert written.status_code == 500 and 4 < time.monotonic() - started < 8
             finally:
                 os.kill(server.proc.pid, signal.SIGCONT)
-            answer = await asyncio.wait_for(read, 5)
-            assert answer.status_code == 200 and answer.headers["x-cache"] == "redis"
+            await asyncio.sleep(0.5)
+            after = await client.get("/products/4")
+            assert after.headers["x-cache"] == "redis"
+            assert after.json()["version"] == old["version"], "the write's clear was lost"
     finally:
         server.stop()
 

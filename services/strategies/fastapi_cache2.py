@@ -28,11 +28,14 @@ deletes just that key (redis.py:28-29).
 What the library does not do: no lock or single flight while a value is computed (every
 reader that misses reads the origin: the herd, upstream #419/#203); no version or lease on
 a fill, so a fill that read the row before a write lands after the write's clear (the
-race `delete` leaves open); a hit is a MULTI/EXEC pipeline of TTL and GET
-(backends/redis.py:15-16). Redis errors on a read or a fill are logged and the read goes
-to the origin (decorator.py:177-196); errors from `clear` are not caught, so a write
-whose clear fails answers 500 after its commit. No timeout of its own: with Redis paused
-(SIGSTOP) every read waits on the socket.
+race `delete` leaves open). A hit is a MULTI/EXEC pipeline of TTL and GET
+(backends/redis.py:15-16). No timeout of its own: the README's `from_url` client has
+redis-py 8.2's defaults, a 5 s socket timeout (redis/_defaults.py:7; redis-py 4.6, which
+the `[redis]` extra pins, has none and would hang). Redis errors on a read's get or fill
+are logged with a traceback and the read goes to the origin (decorator.py:177-196): with
+Redis killed that is at once, with Redis paused (SIGSTOP) after two timeouts, 10 s a
+read. Errors from `clear` are not caught (fastapi_cache/__init__.py:103): a write whose
+clear fails answers 500 after its commit, and the old row stays cached until the TTL.
 
 `FastAPICache` is process-global class state: `start` resets and inits it, `stop` resets
 it, so tests may create apps one after another; two apps of these strategies running at
