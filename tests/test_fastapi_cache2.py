@@ -53,9 +53,9 @@ async def test_clear_of_one_key_empties_the_whole_cache_under_the_readme_prefix(
 async def test_clear_deletes_just_the_key_with_an_empty_prefix(
     redis_url: str, database_url: str
 ) -> None:
-    """`--fastapi-cache2-clear-prefix false`: prefix "", where clear(key=...) is a DEL."""
+    """`--fastapi-cache2-clear-empty-prefix`: prefix "", where clear(key=...) is a DEL."""
     async with replica(
-        "fastapi-cache2-clear", redis_url, database_url, options={"prefix": False}
+        "fastapi-cache2-clear", redis_url, database_url, options={"empty-prefix": True}
     ) as client:
         for path in ("/products/4", "/products/5"):
             await client.get(path)

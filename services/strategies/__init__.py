@@ -189,12 +189,12 @@ STRATEGIES: dict[str, StrategySpec] = {
             closest="delete",
             options=(
                 Option(
-                    "prefix",
-                    "FASTAPI_CACHE2_CLEAR_PREFIX",
+                    "empty-prefix",
+                    "FASTAPI_CACHE2_CLEAR_EMPTY_PREFIX",
                     bool,
-                    True,
-                    help="init with the README's prefix 'fastapi-cache', under which"
-                    " clear(key=...) deletes every key of the prefix; false: prefix ''",
+                    False,
+                    help="init with prefix '' instead of the README's 'fastapi-cache',"
+                    " under which clear(key=...) deletes every key of the prefix",
                 ),
             ),
         ),

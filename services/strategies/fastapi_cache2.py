@@ -21,9 +21,9 @@ delete the key: `FastAPICache.clear` turns the prefix into a namespace even when
 is given (fastapi_cache/__init__.py:102), and `RedisBackend.clear` prefers the namespace,
 running `KEYS fastapi-cache:*` and a DEL of every match (fastapi_cache/backends/redis.py:25-27;
 upstream issue #451, fix PR #529 unmerged). So every write empties the whole cache, every
-replica's reads included, and blocks Redis for a KEYS over the keyspace. `--fastapi-cache2-
-clear-prefix false` inits with `prefix=""`, the one setting under which `clear(key=...)`
-deletes just that key (redis.py:28-29).
+replica's reads included, and blocks Redis for a KEYS over the keyspace.
+`--fastapi-cache2-clear-empty-prefix` inits with `prefix=""` instead, the one setting
+under which `clear(key=...)` deletes just that key (redis.py:28-29).
 
 What the library does not do: no lock or single flight while a value is computed (every
 reader that misses reads the origin: the herd, upstream #419/#203); no version or lease on
@@ -141,7 +141,7 @@ class FastapiCache2ClearStrategy(FastapiCache2Strategy):
 
     def __init__(self, deps: Deps) -> None:
         super().__init__(deps)
-        self.prefix = README_PREFIX if deps.settings.options["prefix"] else ""
+        self.prefix = "" if deps.settings.options["empty-prefix"] else README_PREFIX
 
     async def update_product(self, product_id: int, changes: dict[str, Any]) -> bytes | None:
         row = await self.origin.update_product(product_id, changes)
