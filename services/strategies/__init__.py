@@ -173,6 +173,31 @@ STRATEGIES: dict[str, StrategySpec] = {
                 ),
             ),
         ),
+        # the caching libraries teams install (docs/libraries.md)
+        StrategySpec(
+            "fastapi-cache2",
+            "services.strategies.fastapi_cache2:FastapiCache2Strategy",
+            invalidates_on_write=False,
+            lists_fresh=False,
+            library="fastapi-cache2",
+            closest="ttl",
+        ),
+        StrategySpec(
+            "fastapi-cache2-clear",
+            "services.strategies.fastapi_cache2:FastapiCache2ClearStrategy",
+            library="fastapi-cache2",
+            closest="delete",
+            options=(
+                Option(
+                    "empty-prefix",
+                    "FASTAPI_CACHE2_CLEAR_EMPTY_PREFIX",
+                    bool,
+                    False,
+                    help="init with prefix '' instead of the README's 'fastapi-cache',"
+                    " under which clear(key=...) deletes every key of the prefix",
+                ),
+            ),
+        ),
     )
 }
 STRATEGY_NAMES: tuple[str, ...] = tuple(STRATEGIES)
