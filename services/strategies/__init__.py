@@ -173,6 +173,24 @@ STRATEGIES: dict[str, StrategySpec] = {
                 ),
             ),
         ),
+        # the caching libraries teams install (docs/libraries.md)
+        StrategySpec(
+            "aiocache-lease",
+            "services.strategies.aiocache_lease:AiocacheLeaseStrategy",
+            library="aiocache",
+            closest="lease",
+            options=(
+                Option(
+                    "lease",
+                    "AIOCACHE_LEASE",
+                    float,
+                    2.0,
+                    above=0,
+                    help="seconds cached_stampede's lock lasts and a reader waits on it"
+                    " (aiocache's default 2)",
+                ),
+            ),
+        ),
     )
 }
 STRATEGY_NAMES: tuple[str, ...] = tuple(STRATEGIES)
