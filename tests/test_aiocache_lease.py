@@ -158,15 +158,16 @@ STAMPEDE = ["--scenario", "stampede", "--ttl", "2", "--origin-delay-ms", "100"]
 def test_an_origin_slower_than_the_lease_brings_the_herd_back(tmp_path: Path) -> None:
     """One replica, so only the lease is at play; a 100 ms origin. With the lease at 50 ms
     every waiter stops waiting before the holder fills and loads too: measured herd p50
-    5 (max 9) beside delete's 7 (max 12). With aiocache's default lease (2 s) the same
-    load herds not at all: measured 1/1/1."""
+    5 (max 9) beside delete's 7 (max 10 to 12), in two runs. With aiocache's default lease
+    (2 s) the same load is held to one reader: p50 1, max 1 or 2 (below 3 at p99, as for
+    our `lease` in tests/test_stampede.py)."""
     short = summary_of(bench_run(tmp_path / "short", *STAMPEDE, "--replicas", "1",
                                  "--strategies", f"delete,{STRATEGY}",
                                  "--aiocache-lease-lease", "0.05"))  # fmt: skip
     default = summary_of(bench_run(tmp_path / "default", *STAMPEDE, "--replicas", "1",
                                    "--strategies", STRATEGY))  # fmt: skip
     herd, delete, capped = short.loc[STRATEGY], short.loc["delete"], default.loc[STRATEGY]
-    assert capped["herd_size_p50"] == 1 and capped["herd_size_p99"] <= 2
+    assert capped["herd_size_p50"] == 1 and capped["herd_size_p99"] < 3
     assert delete["herd_size_p50"] >= 3
     assert herd["herd_size_p50"] >= 3, "readers that outwait the lease all read the origin"
     assert herd["herd_size_p50"] >= delete["herd_size_p50"] / 2
@@ -177,8 +178,8 @@ def test_an_origin_slower_than_the_lease_brings_the_herd_back(tmp_path: Path) ->
 def test_across_replicas_the_lease_does_not_hold_the_herd(tmp_path: Path) -> None:
     """Two replicas, the default 2 s lease, a 100 ms origin: a reader in the replica that
     does not hold the lock finds no event for the key in its process and reads the origin
-    at once (lock.py:84,87). Measured herd p50 4 (max 7) beside delete's 6 (max 11): one
-    reader from the holder's replica and all of the other's."""
+    at once (lock.py:84,87). Measured herd p50 4 (max 7 and 9) beside delete's 6 and 7 (max
+    11 and 12), in two runs: one reader from the holder's replica and all of the other's."""
     summary = summary_of(bench_run(tmp_path, *STAMPEDE, "--replicas", "2",
                                    "--strategies", f"delete,{STRATEGY}"))  # fmt: skip
     ours, delete = summary.loc[STRATEGY], summary.loc["delete"]

@@ -8,9 +8,11 @@ decorators.py docstring; the `RedLock` docstring in lock.py). Each read is decor
 db=)` from REDIS_URL, a `key_builder` that gives our readable keys (`product:<id>`,
 `category:<c>:products`), and the documented `skip_cache_func=lambda r: r is None` so an
 absent product is not cached. Everything else is the library's default: RedisCache's
-JsonSerializer, its 5 s per-operation timeout (base.py:112), no socket timeout on its
-redis-py pool (backends/redis.py:77-83). A write deletes both keys through the decorated
-functions' own cache (`wrapper.cache.delete(key)`, the README's invalidation).
+JsonSerializer, its 5 s per-operation timeout (base.py:112), and a redis-py pool with no
+connect timeout (backends/redis.py:80) and redis-py 8.2's 5 s socket timeout. A write
+deletes both keys through the decorated functions' own cache (`wrapper.cache.delete(key)`,
+the README's invalidation). Its `close` calls redis-py's deprecated `close`
+(backends/redis.py:191): a DeprecationWarning at every stop.
 
 How the lease works (decorators.py:215-234, lock.py:74-96): a miss takes `<key>-lock` with
 SET NX and the lease as its TTL, re-reads, loads and fills; a reader that finds the lock
@@ -26,9 +28,17 @@ without the lock. What it does not do:
   row before a write fills it after the write's delete, as in our `delete`;
 - fail open: a GET that fails is logged and taken as a miss (decorators.py:155-160), but
   the lock's SET NX (`_add`, lock.py:77) and its release script (lock.py:94) call the
-  backend directly, outside the 5 s timeout and any error handling, so with Redis dead a
-  read raises ConnectionError (503/500), and with Redis paused it hangs until Redis
-  answers; a write's delete raises too (after 5 s when paused), after the commit.
+  backend directly, outside the 5 s timeout and any error handling. Redis dead: every
+  read raises redis-py's ConnectionError at once (a 500), none falls back to the origin;
+  a write commits and its delete raises (a 500). Redis paused: a read's GET ends at the
+  5 s timeout, the SET NX at redis-py 8.2's default 5 s socket timeout
+  (redis/_defaults.py:7), raising: a 500 after 10 s; a write commits, its delete ends at
+  5 s (asyncio's TimeoutError, an OSError, which our app answers 503) and is lost: the
+  old row stays cached until the TTL;
+- release its lock safely: `_release` awaits the release script, then pops whatever
+  event the dict holds for the key (lock.py:93-96); a reader that took the lock in that
+  await loses its event to the previous holder and its own release raises KeyError, a
+  500 (aiocache issue #979; about one read in 4,000 under read_mostly here).
 `RedLock._EVENTS` is process-global and keyed by the Redis key: two apps in one process
 over the same keys wait on each other's events (the harness runs one process per
 replica); nothing there needs resetting between apps, a stale entry only makes a waiter
