@@ -25,15 +25,20 @@ import httpx
 import pandas as pd
 import pytest
 import redis
+from aiocache import Cache
+from aiocache.lock import RedLock
 
+from bench.runtime.local.faults import listening
+from bench.runtime.ports import free_port
 from bench.runtime.seed import seed_async
+from bench.runtime.waiting import wait_until
 from tests.conftest import PLAN, RedisProcess, replica
 
 STRATEGY = "aiocache-lease"
 RUN = [sys.executable, "-m", "bench", "run", "--duration", "15"]
 # the lock's release pops whichever event the dict holds for the key, after an await:
 # a reader that took the lock in between loses its event and answers 500 (lock.py:93-96,
-# aiocache issue #979); about one read in 4,000 here
+# aiocache issue #979): measured 0 or 1 per 15 s run, 4 under `race`
 RELEASE_RACE = "RedLock._EVENTS.pop(self.key).set()"
 
 
@@ -60,6 +65,41 @@ async def test_a_write_deletes_the_decorator_s_readable_keys(
         fresh = await client.get("/products/4")
         assert fresh.headers["x-cache"] == "miss" and fresh.json()["price"] == 9.5
         assert (await client.get(list_path)).headers["x-cache"] == "miss"
+
+
+async def test_a_lock_taken_while_its_last_holder_releases_it_raises_on_release(
+    tmp_path: Path,
+) -> None:
+    """The release race (lock.py:93-96, aiocache issue #979), built on purpose: the
+    holder's release script has run in Redis, its answer is still on the way (a proxy
+    holds answers 100 ms), and a reader in the same process takes the freed lock and puts
+    its event in the dict. The holder's answer comes and it pops that event, not its own;
+    the reader's own release then raises KeyError, which the decorator passes on: a 500
+    for a read that had its value. Fixed upstream, this fails: update the card."""
+    server = RedisProcess(tmp_path)
+    port, control = free_port(), free_port()
+    argv = [sys.executable, "-m", "bench.faults.proxy", "--listen", str(port), "--upstream",
+            f"127.0.0.1:{server.port}", "--control", str(control), "--delay-ms", "100"]  # fmt: skip
+    proxy = subprocess.Popen(argv, stderr=subprocess.DEVNULL)
+    slow, fast = Cache(Cache.REDIS, port=port), Cache(Cache.REDIS, port=server.port)
+    try:
+        wait_until(lambda: listening(control), 10, what="the proxy", retry_on=(OSError,))
+        holder = RedLock(slow, "product:1", 2)
+        await holder.__aenter__()
+        release = asyncio.create_task(holder.__aexit__(None, None, None))
+        while await fast.exists("product:1-lock"):  # the script ran; its answer is held
+            await asyncio.sleep(0.005)
+        taker = RedLock(fast, "product:1", 2)
+        await taker.__aenter__()
+        await release
+        with pytest.raises(KeyError, match="product:1-lock"):
+            await taker.__aexit__(None, None, None)
+    finally:
+        await slow.close()
+        await fast.close()
+        proxy.kill()
+        proxy.wait(5)
+        server.stop()
 
 
 # --- Redis away, with the library's defaults ---------------------------------------------
@@ -147,7 +187,7 @@ def summary_of(folder: Path) -> pd.DataFrame:
     # aiocache-lease's only errors are the release race's 500s, each in a replica's log
     logs = (folder / "logs" / STRATEGY).glob(f"{STRATEGY}-*.log")
     races = sum(log.read_text().count(RELEASE_RACE) for log in logs)
-    assert summary.loc[STRATEGY, "errors"] == races <= 5
+    assert summary.loc[STRATEGY, "errors"] == races <= 20
     return summary
 
 
@@ -198,3 +238,18 @@ def test_read_mostly_beside_delete_is_as_fresh_and_verified(tmp_path: Path) -> N
     summary = summary_of(folder)
     ours, delete = summary.loc[STRATEGY], summary.loc["delete"]
     assert ours["stale_read_ratio"] <= delete["stale_read_ratio"] + 0.005
+
+
+@pytest.mark.libraries
+def test_under_race_it_puts_old_rows_back_as_delete_does(tmp_path: Path) -> None:
+    """race (8 ids, half writes, a 20 ms origin), 2 replicas: the lock is no lease token,
+    a write deletes the value and not the lock, and the fill is a plain SET
+    (decorators.py:232), so a load that read the row before a write fills it after the
+    write's delete. Measured 11.9% stale reads, delete's 11.9%, our `lease` 0."""
+    summary = summary_of(bench_run(tmp_path, "--scenario", "race", "--replicas", "2",
+                                   "--strategies", f"{STRATEGY},delete,lease"))  # fmt: skip
+    ours, delete, lease = (
+        summary.loc[s, "stale_read_ratio"] for s in (STRATEGY, "delete", "lease")
+    )
+    assert lease == 0 and delete > 0.03
+    assert ours > 0.03 and abs(ours - delete) <= 0.05
