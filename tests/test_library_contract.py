@@ -22,14 +22,13 @@ from bench.runtime.local.redis_server import start_redis
 from bench.runtime.local.replicas import ReplicaConfig, start_replicas
 from bench.runtime.processes import Supervisor
 from bench.runtime.seed import SeedPlan, seed
-from services.strategies import STRATEGIES
+from services.strategies import LIBRARY_STRATEGIES, STRATEGIES
 from tests.conftest import PG_URL, postgres_reachable
 from tests.test_contract import bench_contract, line_of
 
 pytestmark = pytest.mark.libraries
 
 OWN = SeedPlan(products=100, categories=5)
-LIBRARY_STRATEGIES = ("fastapi-cache2", "fastapi-cache2-clear")
 
 
 def _pg(sql: str) -> None:

@@ -198,6 +198,23 @@ STRATEGIES: dict[str, StrategySpec] = {
                 ),
             ),
         ),
+        StrategySpec(
+            "aiocache-lease",
+            "services.strategies.aiocache_lease:AiocacheLeaseStrategy",
+            library="aiocache",
+            closest="lease",
+            options=(
+                Option(
+                    "lease",
+                    "AIOCACHE_LEASE",
+                    float,
+                    2.0,
+                    above=0,
+                    help="seconds cached_stampede's lock lasts and a reader waits on it"
+                    " (aiocache's default 2)",
+                ),
+            ),
+        ),
     )
 }
 STRATEGY_NAMES: tuple[str, ...] = tuple(STRATEGIES)
