@@ -173,6 +173,44 @@ STRATEGIES: dict[str, StrategySpec] = {
                 ),
             ),
         ),
+        # the caching libraries teams install (docs/libraries.md)
+        StrategySpec(
+            "cashews",
+            "services.strategies.cashews_cache:CashewsStrategy",
+            library="cashews",
+            closest="delete",
+        ),
+        StrategySpec(
+            "cashews-lock",
+            "services.strategies.cashews_cache:CashewsLockStrategy",
+            library="cashews",
+            closest="lease",
+        ),
+        StrategySpec(
+            "cashews-early",
+            "services.strategies.cashews_early:CashewsEarlyStrategy",
+            library="cashews",
+            closest="xfetch",
+            options=(
+                Option(
+                    "early-ttl",
+                    "CASHEWS_EARLY_TTL",
+                    float,
+                    None,
+                    above=0,
+                    default_text="a third of the TTL (cashews' own default)",
+                    help="seconds after a fill a hit recomputes the value in the background"
+                    " (cashews' early_ttl)",
+                ),
+            ),
+        ),
+        StrategySpec(
+            "cashews-csc",
+            "services.strategies.cashews_csc:CashewsClientSideStrategy",
+            local_tier=True,
+            library="cashews",
+            closest="tracking",
+        ),
     )
 }
 STRATEGY_NAMES: tuple[str, ...] = tuple(STRATEGIES)
