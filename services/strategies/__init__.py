@@ -210,6 +210,16 @@ STRATEGIES: dict[str, StrategySpec] = {
             local_tier=True,
             library="cashews",
             closest="tracking",
+            options=(
+                Option(
+                    "resp3",
+                    "CASHEWS_CSC_RESP3",
+                    bool,
+                    False,
+                    help="RESP3 on cashews' connections, redis-py 8's default: its client-side"
+                    " cache then hears no invalidation at all",
+                ),
+            ),
         ),
     )
 }

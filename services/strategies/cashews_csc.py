@@ -36,7 +36,7 @@ from typing import Any, ClassVar, Literal
 
 from redis.asyncio import Connection
 
-from services.strategies.base import Served
+from services.strategies.base import Deps, Served
 from services.strategies.cashews_cache import CashewsStrategy
 
 
@@ -67,8 +67,20 @@ class _NotedConnection(Connection):
 class CashewsClientSideStrategy(CashewsStrategy):
     name: ClassVar[str] = "cashews-csc"
 
+    def __init__(self, deps: Deps) -> None:
+        super().__init__(deps)
+        self.resp3: bool = deps.settings.options["resp3"]
+
     def setup(self) -> None:
-        self.cache.setup(self.redis_url, client_side=True, connection_class=_NotedConnection)
+        self.cache.setup(
+            self.redis_url,
+            client_side=True,
+            protocol=3 if self.resp3 else 2,
+            connection_class=_NotedConnection,
+        )
+
+    def health(self) -> dict[str, Any]:
+        return {"cashews_csc_resp3": self.resp3}
 
     async def get_product(self, product_id: int) -> Served | None:
         return await self._serve(self._product, product_id=product_id)
