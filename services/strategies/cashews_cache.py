@@ -27,6 +27,15 @@ What the library does, at its defaults (site-packages/cashews):
   The lock is not a lease: the fill is not checked against a write's delete.
 What it does not do: invalidate on a write by itself; guard a fill that read the row
 before a write (the race `delete` leaves open).
+
+Measured (2 replicas, local runtime; tests/test_cashews.py): under `read_mostly` no stale
+read, as `delete`; `lock=True` costs read p50 9.9 ms against 3.1 ms (every hit takes and
+gives back a Redis lock). Under `race`, cashews-lock 321 stale reads from the cache
+(15.3%), `delete` 276, `lease` 0. Redis paused 3 s (update_heavy): 0 errors, reads fall
+back to the origin after the 1 s timeouts (read max ~2.1 s; cashews-lock p99 4.3 s, max
+7.0 s: SET NX, PING, GET, SET and unlock each wait their second). Redis killed: 0 errors,
+misses to the origin. Its own `Cache`, not the module-global one: two apps in one process
+do not share state.
 """
 
 from collections.abc import Callable
