@@ -32,11 +32,11 @@ What it does (site-packages/cashews/backends/redis/client_side.py):
   redis>=4.3.1), Redis sends the invalidations as RESP3 pushes, not as messages on
   `__redis__:invalidate`; redis-py hands them to its invalidation push handler, unset on
   this connection, and they are dropped (redis/_parsers/base.py:481-501, reached from
-  hiredis.py:403-409). The listener
-  then hears nothing: a copy from a Redis hit is kept with no expiry (line 184) and is
-  served after every write, past the TTL. So this strategy passes `protocol=2` to
-  redis-py, as the README's setup would need to today; CASHEWS_CSC_RESP3=1 runs the
-  README's setup as is (tests/test_cashews.py measures both).
+  hiredis.py:403-409). The listener then hears nothing: a copy from a Redis hit is kept
+  with no expiry (line 184) and is served after every write, past the TTL. So this
+  strategy passes `protocol=2` to redis-py, as the README's setup would need to today;
+  CASHEWS_CSC_RESP3=1 runs the README's setup as is (tests/test_cashews.py measures
+  both).
 - Stopping takes up to 10 s when the listener's connection broke first (it sleeps
   `_RECONNECT_WAIT` before looking at its stop flag, lines 128-131, 318-321); the local
   runtime SIGKILLs a replica after 2 s of that.
