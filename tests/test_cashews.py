@@ -14,10 +14,18 @@ cashews or redis-py that changes it fails here and the behaviour card is redone.
   nothing at all: its copy, a Redis hit kept with no expiry (line 184), outlives the TTL.
 - `cashews-lock` under `race`: its lock is no lease; a fill that read the row before a
   write still lands after the write's delete, as for `delete`, while `lease` has none.
+- `cashews`' tags under a Redis pause: a write's SPOP of the tag's set times out (1 s,
+  suppressed: wrapper/tags.py:93-101 gets [] from backends/redis/backend.py:396-399),
+  so it UNLINKs nothing; Redis runs the buffered SPOP when it resumes, emptying the set.
+  The key is orphaned from its tag: every later write misses it too, stale until its TTL.
+  (`delete`'s buffered DEL runs on resume and the key goes.)
 """
 
 from __future__ import annotations
 
+import asyncio
+import os
+import signal
 import subprocess
 import sys
 import time
@@ -27,12 +35,14 @@ from pathlib import Path
 import httpx
 import pandas as pd
 import pytest
+import redis
 
 from bench.runtime.base import Replica
 from bench.runtime.local.redis_server import start_redis
 from bench.runtime.local.replicas import ReplicaConfig, start_replicas
 from bench.runtime.processes import Supervisor
-from bench.runtime.seed import SeedPlan, seed
+from bench.runtime.seed import SeedPlan, seed, seed_async
+from tests.conftest import RedisProcess, replica
 
 pytestmark = pytest.mark.libraries
 
@@ -144,3 +154,34 @@ def test_cashews_lock_is_no_lease_under_the_race(tmp_path: Path) -> None:
     assert stale["delete"] > 0, "the slow origin opens the race for delete"
     assert stale["cashews-lock"] > 0, "a fill that read before the write lands after it"
     assert stale["lease"] == 0
+
+
+async def test_a_write_during_a_redis_pause_orphans_the_key_from_its_tag(tmp_path: Path) -> None:
+    server = RedisProcess(tmp_path)
+    database_url = f"sqlite:///{tmp_path / 'origin.db'}"
+    await seed_async(database_url, PLAN)
+    client = redis.Redis(port=server.port)
+    try:
+        async with replica("cashews", server.url, database_url) as app:
+            path = "/products/5"
+            before = (await app.get(path)).json()["version"]
+            assert client.exists("_tag:product:5")
+            os.kill(server.proc.pid, signal.SIGSTOP)
+            try:
+                started = time.monotonic()
+                written = await app.patch(path, json={"name": "paused"})
+                took_s = time.monotonic() - started
+            finally:
+                os.kill(server.proc.pid, signal.SIGCONT)
+            assert written.status_code == 200, "the write commits; its invalidation fails open"
+            assert 1.9 < took_s < 3.0, took_s  # one 1 s timeout per tag: product and list
+            await asyncio.to_thread(client.ping)
+            assert not client.exists("_tag:product:5"), "the buffered SPOP ran on resume"
+            again = await app.patch(path, json={"name": "resumed"})  # Redis answers now
+            assert again.json()["version"] == before + 2
+            served = await app.get(path)
+            assert (served.json()["version"], served.headers["x-cache"]) == (before, "redis")
+            assert client.pttl("product:5") > 0, "stale until the TTL"
+    finally:
+        client.close()
+        server.stop()

@@ -21,6 +21,11 @@ What the library does, at its defaults (site-packages/cashews):
 - A tagged fill is two round trips, SET then SADD to the tag's set
   (wrapper/tags.py:344-356); a write SPOPs the set and UNLINKs what it held
   (wrapper/tags.py:330-342). A write between a fill's SET and its SADD deletes nothing.
+  A write while Redis hangs loses more than its DEL: its SPOP times out (suppressed, an
+  empty set to delete: backends/redis/backend.py:396-399), Redis runs the buffered SPOP
+  when it resumes, and the key, orphaned from its tag, is missed by every later write
+  too: stale until its TTL (tests/test_cashews.py). Each tag costs a write one 1 s
+  timeout then.
 - `lock=True` takes a Redis lock around the whole decorated call, hits included, for up
   to the TTL, and waiters spin on SET NX with a PING each turn and no pause
   (`check_interval=0`) (wrapper/decorators.py:61-68, backends/interface.py:150-176).
