@@ -5,17 +5,17 @@ Followed: the README's "Early" section (cashews-7.6.0.dist-info/METADATA) and
 decorators/cache/early.py. A value is stored with the time it goes early,
 `early_expire_at = fill + early_ttl`; a hit past it takes `<key>:lock` (SET NX, held for
 early_ttl) and recomputes in a background task, answering the old value meanwhile
-(early.py:176-191). So no reader waits, and one reader per replica-set refreshes.
+(early.py:95-110). So no reader waits, and one reader per replica-set refreshes.
 
 CASHEWS_EARLY_TTL unset leaves early_ttl to cashews' own default, a third of the TTL
-(early.py:144-145), so a value is refreshed after a third of its life: the library's
+(early.py:63-64), so a value is refreshed after a third of its life: the library's
 choice, and the one a team gets by not choosing.
 
 Beside `xfetch`: the refresh time is fixed, not drawn, and the refresh runs in the
 background, so the request that triggers it is a hit (the loader's origin read is counted
 all the same, `LibraryReads`). The key carries cashews' prefix, `early:v2:product:<id>`
-(early.py:137); tags find it without our spelling it. The refresh lock is deleted in a
-task of its own after the fill (early.py:228). What it does not do: a refresh that read
+(early.py:56); tags find it without our spelling it. The refresh lock is deleted in a
+task of its own after the fill (early.py:147). What it does not do: a refresh that read
 the origin before a write and fills after the write's delete re-caches the old row, as
 in `delete`; and a cold key still sends every concurrent reader of other replicas to the
 origin (only in-process callers share one call).
