@@ -199,6 +199,53 @@ STRATEGIES: dict[str, StrategySpec] = {
             ),
         ),
         StrategySpec(
+            "cashews",
+            "services.strategies.cashews_cache:CashewsStrategy",
+            library="cashews",
+            closest="delete",
+        ),
+        StrategySpec(
+            "cashews-lock",
+            "services.strategies.cashews_cache:CashewsLockStrategy",
+            library="cashews",
+            closest="lease",
+        ),
+        StrategySpec(
+            "cashews-early",
+            "services.strategies.cashews_early:CashewsEarlyStrategy",
+            library="cashews",
+            closest="xfetch",
+            options=(
+                Option(
+                    "early-ttl",
+                    "CASHEWS_EARLY_TTL",
+                    float,
+                    None,
+                    above=0,
+                    default_text="a third of the TTL (cashews' own default)",
+                    help="seconds after a fill a hit recomputes the value in the background"
+                    " (cashews' early_ttl)",
+                ),
+            ),
+        ),
+        StrategySpec(
+            "cashews-csc",
+            "services.strategies.cashews_csc:CashewsClientSideStrategy",
+            local_tier=True,
+            library="cashews",
+            closest="tracking",
+            options=(
+                Option(
+                    "resp3",
+                    "CASHEWS_CSC_RESP3",
+                    bool,
+                    False,
+                    help="RESP3 on cashews' connections, redis-py 8's default: its client-side"
+                    " cache then hears no invalidation at all",
+                ),
+            ),
+        ),
+        StrategySpec(
             "aiocache-lease",
             "services.strategies.aiocache_lease:AiocacheLeaseStrategy",
             library="aiocache",
