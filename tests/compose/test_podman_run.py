@@ -74,6 +74,12 @@ def lagging(tmp_path_factory: pytest.TempPathFactory) -> Path:
                        "--origin-lag-ms", "200")  # fmt: skip
 
 
+@pytest.fixture(scope="module")
+def libraries(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return run_compose(tmp_path_factory.mktemp("libraries"), "--strategies",
+                       "cashews,fastapi-cache2")  # fmt: skip
+
+
 def test_two_strategies_run_to_a_complete_folder(two: Path) -> None:
     manifest = json.loads((two / "run.json").read_text())
     assert manifest["status"] == "complete" and manifest["config"]["runtime"] == "compose"
@@ -115,5 +121,20 @@ def test_a_lagging_origin_replica_puts_old_rows_back_in_delete_s_cache(lagging: 
     assert row["stale_reads_cached"] > 0 and row["stale_reads_origin"] > 0, row
 
 
-def test_nothing_of_the_project_is_left(two: Path, faulted: Path, lagging: Path) -> None:
+def test_library_strategies_run_in_their_own_services(libraries: Path) -> None:
+    """cashews and fastapi-cache2 inside the image pyproject.toml's pins built: each passes
+    verify as declared (fastapi-cache2 declares no invalidation) and is measured."""
+    manifest = json.loads((libraries / "run.json").read_text())
+    assert manifest["status"] == "complete", manifest["status"]
+    assert manifest["packages"]["cashews"] and manifest["packages"]["fastapi-cache2"]
+    for strategy in ("cashews", "fastapi-cache2"):
+        record = manifest["strategies"][strategy]
+        assert record["status"] == "complete" and record["rows_recorded"] > 0, record
+    summary = pd.read_csv(libraries / "summary.csv").set_index("strategy")
+    assert (summary["hit_ratio"] > 0).all(), summary["hit_ratio"]
+
+
+def test_nothing_of_the_project_is_left(
+    two: Path, faulted: Path, lagging: Path, libraries: Path
+) -> None:
     assert left_of_the_project() == {"containers": [], "volumes": [], "networks": []}
