@@ -386,6 +386,7 @@ def check_product_rows(rows: list[dict[str, str]]) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.run  # real Locust load: one at a time, never beside another test
 def test_read_mostly_records_one_row_per_request(replica_url: str, tmp_path: Path) -> None:
     started_ns = time.time_ns()
     stats = run_locust("read_mostly", replica_url, tmp_path)
@@ -404,6 +405,7 @@ def test_read_mostly_records_one_row_per_request(replica_url: str, tmp_path: Pat
 
 
 @pytest.mark.slow
+@pytest.mark.run  # real Locust load: one at a time, never beside another test
 def test_lists_records_embedded_products(replica_url: str, tmp_path: Path) -> None:
     started_ns = time.time_ns()
     stats = run_locust("lists", replica_url, tmp_path)
@@ -426,6 +428,7 @@ def test_lists_records_embedded_products(replica_url: str, tmp_path: Path) -> No
 
 
 @pytest.mark.slow
+@pytest.mark.run  # real Locust load: one at a time, never beside another test
 def test_master_with_workers_writes_one_file_per_worker(replica_url: str, tmp_path: Path) -> None:
     started_ns = time.time_ns()
     stats = run_locust("read_mostly", replica_url, tmp_path, "--processes", "2")
@@ -439,6 +442,7 @@ def test_master_with_workers_writes_one_file_per_worker(replica_url: str, tmp_pa
 
 
 @pytest.mark.slow
+@pytest.mark.run  # real Locust load: one at a time, never beside another test
 def test_bench_record_0_records_nothing(replica_url: str, tmp_path: Path) -> None:
     stats = run_locust("read_mostly", replica_url, tmp_path, record=False)
     assert sum(counts_by_endpoint(stats).values()) > 0
@@ -446,6 +450,7 @@ def test_bench_record_0_records_nothing(replica_url: str, tmp_path: Path) -> Non
 
 
 @pytest.mark.slow
+@pytest.mark.run  # real Locust load: one at a time, never beside another test
 def test_sigterm_mid_run_loses_no_row(replica_url: str, tmp_path: Path) -> None:
     with (tmp_path / "locust.log").open("wb") as log:
         locust = subprocess.Popen(
