@@ -46,13 +46,14 @@ replica); nothing there needs resetting between apps, a stale entry only makes a
 wait out its lease.
 """
 
+from collections.abc import Awaitable
 from typing import Any, ClassVar
 from urllib.parse import urlparse
 
 from aiocache import Cache, cached_stampede
 
-from services.strategies.base import Deps, Served, encode, list_key, product_key
-from services.strategies.library import LibraryReads
+from services.strategies.base import Deps, list_key, product_key
+from services.strategies.library import LibraryStrategy
 
 
 def redis_kwargs(redis_url: str) -> dict[str, Any]:
@@ -66,14 +67,11 @@ def redis_kwargs(redis_url: str) -> dict[str, Any]:
     return kwargs
 
 
-class AiocacheLeaseStrategy:
+class AiocacheLeaseStrategy(LibraryStrategy):
     name: ClassVar[str] = "aiocache-lease"
 
     def __init__(self, deps: Deps) -> None:
-        self.origin = deps.origin
-        self.metrics = deps.metrics
-        self.invalidations = deps.cache.invalidations
-        self.reads = LibraryReads(deps.metrics)
+        super().__init__(deps)
         self.lease_s: float = deps.settings.options["lease"]
         common: dict[str, Any] = {
             "ttl": deps.settings.cache_ttl,
@@ -86,20 +84,8 @@ class AiocacheLeaseStrategy:
             key_builder=lambda _f, product_id: product_key(product_id), **common
         )
         by_category = cached_stampede(key_builder=lambda _f, category: list_key(category), **common)
-        self._product = by_id(self._load_product)
-        self._list = by_category(self._load_list)
-
-    async def _load_product(self, product_id: int) -> dict[str, Any] | None:
-        return await self.reads.load(lambda: self.origin.get_product(product_id))
-
-    async def _load_list(self, category: str) -> dict[str, Any]:
-        async def load() -> dict[str, Any]:
-            return {"category": category, "items": await self.origin.list_category(category)}
-
-        return await self.reads.load(load)
-
-    async def start(self) -> None:
-        return None
+        self._product = by_id(self.load_product)
+        self._list = by_category(self.load_list)
 
     async def stop(self) -> None:
         await self._product.cache.close()
@@ -108,22 +94,13 @@ class AiocacheLeaseStrategy:
     def health(self) -> dict[str, Any]:
         return {"aiocache_lease_s": self.lease_s}
 
-    async def get_product(self, product_id: int) -> Served | None:
-        return await self.reads.serve(self._product(product_id))
+    def read_product(self, product_id: int) -> Awaitable[Any]:
+        return self._product(product_id)
 
-    async def list_category(self, category: str) -> Served:
-        served = await self.reads.serve(self._list(category))
-        assert served is not None  # a list is never None, at worst empty
-        return served
+    def read_list(self, category: str) -> Awaitable[Any]:
+        return self._list(category)
 
-    async def update_product(self, product_id: int, changes: dict[str, Any]) -> bytes | None:
-        row = await self.origin.update_product(product_id, changes)
-        if row is None:
-            return None
-        keys = (product_key(product_id), list_key(row["category"]))
-        self.invalidations.applied("del_sent", keys)
-        await self._product.cache.delete(keys[0])
-        await self._list.cache.delete(keys[1])
-        self.invalidations.applied("del_done", keys)
-        self.metrics.invalidations_sent.inc()
-        return encode(row)
+    async def drop(self, keys: list[str]) -> None:
+        product, category_list = keys
+        await self._product.cache.delete(product)
+        await self._list.cache.delete(category_list)

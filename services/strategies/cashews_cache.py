@@ -49,32 +49,29 @@ misses to the origin. Its own `Cache`, not the module-global one: two apps in on
 do not share state.
 """
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, ClassVar
 
 from cashews import Cache
 
-from services.strategies.base import Deps, Served, encode, list_key, product_key
-from services.strategies.library import LibraryReads
+from services.strategies.base import Deps
+from services.strategies.library import LibraryStrategy
 
 PRODUCT_TAG = "product:{product_id}"  # = base.product_key, so the log's keys are its tags
 LIST_TAG = "category:{category}:products"  # = base.list_key
 
 
-class CashewsStrategy:
+class CashewsStrategy(LibraryStrategy):
     name: ClassVar[str] = "cashews"
     lock: ClassVar[bool] = False
 
     def __init__(self, deps: Deps) -> None:
-        self.origin = deps.origin
-        self.metrics = deps.metrics
-        self.invalidations = deps.cache.invalidations
+        super().__init__(deps)
         self.ttl_s = deps.settings.cache_ttl
         self.redis_url = deps.settings.redis_url
-        self.reads = LibraryReads(deps.metrics)
         self.cache = Cache(name=self.name)
-        self._product = self.decorate(self._load_product, PRODUCT_TAG)
-        self._list = self.decorate(self._load_list, LIST_TAG)
+        self._product = self.decorate(self.load_product, PRODUCT_TAG)
+        self._list = self.decorate(self.load_list, LIST_TAG)
 
     def decorate(self, load: Callable[..., Any], key: str) -> Callable[..., Any]:
         """`load` behind the library's cache decorator, under `key`, tagged with it."""
@@ -93,36 +90,14 @@ class CashewsStrategy:
     async def stop(self) -> None:
         await self.cache.close()
 
-    def health(self) -> dict[str, Any]:
-        return {}
+    def read_product(self, product_id: int) -> Awaitable[Any]:
+        return self._product(product_id=product_id)
 
-    async def _load_product(self, product_id: int) -> dict[str, Any] | None:
-        return await self.reads.load(lambda: self.origin.get_product(product_id))
+    def read_list(self, category: str) -> Awaitable[Any]:
+        return self._list(category=category)
 
-    async def _load_list(self, category: str) -> dict[str, Any]:
-        async def load() -> dict[str, Any]:
-            return {"category": category, "items": await self.origin.list_category(category)}
-
-        return await self.reads.load(load)
-
-    async def get_product(self, product_id: int) -> Served | None:
-        return await self.reads.serve(self._product(product_id=product_id))
-
-    async def list_category(self, category: str) -> Served:
-        served = await self.reads.serve(self._list(category=category))
-        assert served is not None  # a list is never None, at worst empty
-        return served
-
-    async def update_product(self, product_id: int, changes: dict[str, Any]) -> bytes | None:
-        row = await self.origin.update_product(product_id, changes)
-        if row is None:
-            return None
-        keys = [product_key(product_id), list_key(row["category"])]
-        self.invalidations.applied("del_sent", keys)
+    async def drop(self, keys: list[str]) -> None:
         await self.cache.delete_tags(*keys)  # errors suppressed: no way to tell it failed
-        self.invalidations.applied("del_done", keys)
-        self.metrics.invalidations_sent.inc()
-        return encode(row)
 
 
 class CashewsLockStrategy(CashewsStrategy):

@@ -42,6 +42,7 @@ What it does (site-packages/cashews/backends/redis/client_side.py):
   runtime SIGKILLs a replica after 2 s of that.
 """
 
+from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
@@ -95,17 +96,17 @@ class CashewsClientSideStrategy(CashewsStrategy):
         return {"cashews_csc_resp3": self.resp3}
 
     async def get_product(self, product_id: int) -> Served | None:
-        return await self._serve(self._product, product_id=product_id)
+        return await self._serve(lambda: self.read_product(product_id))
 
     async def list_category(self, category: str) -> Served:
-        served = await self._serve(self._list, category=category)
+        served = await self._serve(lambda: self.read_list(category))
         assert served is not None  # a list is never None, at worst empty
         return served
 
-    async def _serve(self, read: Any, **key: Any) -> Served | None:
+    async def _serve(self, read: Callable[[], Awaitable[Any]]) -> Served | None:
         asked = _Asked()
         token = _ASKED.set(asked)
         try:
-            return await self.reads.serve(read(**key), tier=asked.tier)
+            return await self.reads.serve(read(), tier=asked.tier)
         finally:
             _ASKED.reset(token)

@@ -51,8 +51,8 @@ from fastapi_cache.backends.redis import RedisBackend
 from fastapi_cache.decorator import cache
 from redis import asyncio as aioredis
 
-from services.strategies.base import Deps, Served, encode, list_key, product_key
-from services.strategies.library import LibraryReads
+from services.strategies.base import Deps, list_key, product_key
+from services.strategies.library import LibraryStrategy
 
 README_PREFIX = "fastapi-cache"
 
@@ -79,31 +79,28 @@ def readable_key_builder(
     return f"{prefix}:{key}" if prefix else key
 
 
-class FastapiCache2Strategy:
+class FastapiCache2Strategy(LibraryStrategy):
     name: ClassVar[str] = "fastapi-cache2"
+    invalidates: ClassVar[bool] = False
     key_builder: ClassVar[Callable[..., Any] | None] = None  # the library's default
 
     def __init__(self, deps: Deps) -> None:
+        super().__init__(deps)
         self.settings = deps.settings
-        self.origin = deps.origin
-        self.metrics = deps.metrics
-        self.invalidations = deps.cache.invalidations
         self.expire = expire_seconds(deps.settings.cache_ttl)
         self.prefix = README_PREFIX
-        self.reads = LibraryReads(deps.metrics)
         self.redis: aioredis.Redis | None = None
-        reads, origin = self.reads, self.origin
+        strategy = self
 
+        # plain functions, not methods: the default key is built from the arguments'
+        # repr, which a `self` would make differ between replicas
         @cache(expire=self.expire, key_builder=self.key_builder)
         async def product(product_id: int) -> Any:
-            return await reads.load(lambda: origin.get_product(product_id))
+            return await strategy.load_product(product_id)
 
         @cache(expire=self.expire, key_builder=self.key_builder)
         async def category(category: str) -> Any:
-            async def load() -> dict[str, Any]:
-                return {"category": category, "items": await origin.list_category(category)}
-
-            return await reads.load(load)
+            return await strategy.load_list(category)
 
         self._product: Callable[[int], Awaitable[Any]] = product
         self._category: Callable[[str], Awaitable[Any]] = category
@@ -122,35 +119,22 @@ class FastapiCache2Strategy:
     def health(self) -> dict[str, Any]:
         return {"library": "fastapi-cache2", "expire_s": self.expire, "prefix": self.prefix}
 
-    async def get_product(self, product_id: int) -> Served | None:
-        return await self.reads.serve(self._product(product_id))
+    def read_product(self, product_id: int) -> Awaitable[Any]:
+        return self._product(product_id)
 
-    async def list_category(self, category: str) -> Served:
-        served = await self.reads.serve(self._category(category))
-        assert served is not None  # a list is never None, at worst empty
-        return served
-
-    async def update_product(self, product_id: int, changes: dict[str, Any]) -> bytes | None:
-        row = await self.origin.update_product(product_id, changes)
-        return None if row is None else encode(row)
+    def read_list(self, category: str) -> Awaitable[Any]:
+        return self._category(category)
 
 
 class FastapiCache2ClearStrategy(FastapiCache2Strategy):
     name: ClassVar[str] = "fastapi-cache2-clear"
+    invalidates: ClassVar[bool] = True
     key_builder: ClassVar[Callable[..., Any] | None] = staticmethod(readable_key_builder)
 
     def __init__(self, deps: Deps) -> None:
         super().__init__(deps)
         self.prefix = "" if deps.settings.options["empty-prefix"] else README_PREFIX
 
-    async def update_product(self, product_id: int, changes: dict[str, Any]) -> bytes | None:
-        row = await self.origin.update_product(product_id, changes)
-        if row is None:
-            return None
-        keys = [product_key(product_id), list_key(row["category"])]
-        self.invalidations.applied("del_sent", keys)
+    async def drop(self, keys: list[str]) -> None:
         for key in keys:
             await FastAPICache.clear(key=f"{self.prefix}:{key}" if self.prefix else key)
-        self.invalidations.applied("del_done", keys)
-        self.metrics.invalidations_sent.inc()
-        return encode(row)

@@ -15,10 +15,10 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from services.metrics import Metrics
-from services.strategies.base import Served, Source, encode
+from services.strategies.base import Deps, Served, Source, encode, list_key, product_key
 
 
 @dataclass
@@ -78,3 +78,71 @@ class LibraryReads:
         if request is not None:
             request.values.append(value)
         return value
+
+
+class LibraryStrategy:
+    """What every library-backed strategy shares: the origin loaders its library's
+    decorator wraps, reads served through `LibraryReads`, and a write that commits, then
+    hands the keys that embed the product to `drop`, the library's own invalidation,
+    logged around it as our DEL is (`del_sent`, `del_done`). A subclass decorates the
+    loaders in its `__init__` and says how to call them (`read_product`, `read_list`)."""
+
+    name: ClassVar[str]
+    invalidates: ClassVar[bool] = True  # False: a write leaves the cache alone (`drop` unused)
+
+    def __init__(self, deps: Deps) -> None:
+        self.origin = deps.origin
+        self.metrics = deps.metrics
+        self.invalidations = deps.cache.invalidations
+        self.reads = LibraryReads(deps.metrics)
+
+    async def start(self) -> None:
+        return None
+
+    async def stop(self) -> None:
+        return None
+
+    def health(self) -> dict[str, Any]:
+        return {}
+
+    async def load_product(self, product_id: int) -> dict[str, Any] | None:
+        return await self.reads.load(lambda: self.origin.get_product(product_id))
+
+    async def load_list(self, category: str) -> dict[str, Any]:
+        async def load() -> dict[str, Any]:
+            return {"category": category, "items": await self.origin.list_category(category)}
+
+        return await self.reads.load(load)
+
+    def read_product(self, product_id: int) -> Awaitable[Any]:
+        """The decorated product read."""
+        raise NotImplementedError
+
+    def read_list(self, category: str) -> Awaitable[Any]:
+        """The decorated list read."""
+        raise NotImplementedError
+
+    async def drop(self, keys: list[str]) -> None:
+        """Invalidate `keys` (ours: `product:<id>`, `category:<c>:products`) the library's
+        way."""
+        raise NotImplementedError
+
+    async def get_product(self, product_id: int) -> Served | None:
+        return await self.reads.serve(self.read_product(product_id))
+
+    async def list_category(self, category: str) -> Served:
+        served = await self.reads.serve(self.read_list(category))
+        assert served is not None  # a list is never None, at worst empty
+        return served
+
+    async def update_product(self, product_id: int, changes: dict[str, Any]) -> bytes | None:
+        row = await self.origin.update_product(product_id, changes)
+        if row is None:
+            return None
+        if self.invalidates:
+            keys = [product_key(product_id), list_key(row["category"])]
+            self.invalidations.applied("del_sent", keys)
+            await self.drop(keys)
+            self.invalidations.applied("del_done", keys)
+            self.metrics.invalidations_sent.inc()
+        return encode(row)
