@@ -19,6 +19,7 @@ from bench.runtime.seed import SeedPlan, seed_async
 from bench.runtime.waiting import wait_until
 from services.app import create_app
 from services.config import Settings
+from tests.waiting import async_wait_until
 
 PG_URL = os.environ.get("DATABASE_URL_PG", "postgresql://postgres@127.0.0.1:5432/test")
 PLAN = SeedPlan(products=50, categories=5, probe_products=4)
@@ -133,3 +134,25 @@ async def replica(
         async with httpx.AsyncClient(transport=transport, base_url=f"http://{name}") as client:
             client.app = app  # type: ignore[attr-defined]
             yield client
+
+
+def raw_client(client: httpx.AsyncClient) -> httpx.AsyncClient:
+    """The replica as a server answers: an exception out of the app is a 500 (a library
+    strategy's errors are data here, not a test's crash)."""
+    app = client.app  # type: ignore[attr-defined]
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    return httpx.AsyncClient(transport=transport, base_url="http://r1")
+
+
+async def answered_by_redis_again(client: httpx.AsyncClient, path: str = "/products/4"
+                                  ) -> httpx.Response:  # fmt: skip
+    """After a Redis pause: the first read of `path` Redis answers (it has run what was
+    queued while it was stopped); within 10 s."""
+    answers: list[httpx.Response] = []
+
+    async def from_redis() -> bool:
+        answers.append(await client.get(path))
+        return answers[-1].headers.get("x-cache") == "redis"
+
+    await async_wait_until(from_redis, 10, f"Redis to answer {path} again")
+    return answers[-1]
