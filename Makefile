@@ -15,12 +15,12 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e '.[dev]'
 	touch $(STAMP)
 
-# In two passes: the tests that start no run of the harness on two workers (each with its
-# own redis-server), then the real runs one at a time, whose figures a busy machine would
-# blur.
+# In two passes: on two workers (each with its own redis-server) the tests that start no
+# run and the runs that only check how the harness behaves (`harness`); then the runs whose
+# figures a busy machine would blur, one at a time.
 test: install
-	$(VENV)/bin/pytest -q -n 2 -m "not run and not libraries"
-	$(VENV)/bin/pytest -q -m "run and not libraries"
+	$(VENV)/bin/pytest -q -n 2 -m "(not run or harness) and not libraries"
+	$(VENV)/bin/pytest -q -m "run and not harness and not libraries"
 
 # The caching libraries' known answers and targeted experiments (docs/libraries.md): real
 # runs of fastapi-cache2, cashews and aiocache strategies, apart so that `make test` keeps

@@ -54,7 +54,7 @@ def tracked(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def race(tmp_path_factory: pytest.TempPathFactory) -> pd.DataFrame:
     return summary_of(tmp_path_factory.mktemp("race"), "--strategies", "lease,delete",
-                      "--scenario", "race")  # fmt: skip
+                      "--scenario", "race", "--duration", "12")  # fmt: skip
 
 
 @pytest.fixture(scope="module")

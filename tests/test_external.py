@@ -84,6 +84,7 @@ def shop_run(shop: list[str], tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.mark.run
+@pytest.mark.harness  # asserts how the harness behaves, not figures
 def test_an_external_run_is_a_complete_run_folder(shop_run: Path, shop: list[str]) -> None:
     manifest = json.loads((shop_run / "run.json").read_text())
     assert manifest["status"] == "complete" and manifest["config"]["targets"] == shop
@@ -98,6 +99,7 @@ def test_an_external_run_is_a_complete_run_folder(shop_run: Path, shop: list[str
 
 
 @pytest.mark.run
+@pytest.mark.harness  # asserts how the harness behaves, not figures
 def test_its_staleness_and_hits_are_analysed_like_our_own(shop_run: Path) -> None:
     """The shop says HIT and MISS, which count as ours do; its cache-aside invalidates in
     the write path, so stale reads are at most the read/write race's few."""
@@ -112,6 +114,7 @@ def test_its_staleness_and_hits_are_analysed_like_our_own(shop_run: Path) -> Non
 
 
 @pytest.mark.run
+@pytest.mark.harness  # asserts how the harness behaves, not figures
 def test_an_unfresh_service_is_measured_and_the_report_says_so_first(
     split_shop: list[str], tmp_path_factory: pytest.TempPathFactory
 ) -> None:
@@ -185,6 +188,7 @@ def test_a_label_is_only_for_an_external_run_and_a_sweep_refuses_one(tmp_path: P
 
 
 @pytest.mark.run
+@pytest.mark.harness  # asserts how the harness behaves, not figures
 def test_a_broken_contract_stops_the_run_with_its_findings(tmp_path: Path) -> None:
     """Nothing answers the target: the run ends `failed` at once, nothing measured, and
     the check's lines are kept in the run folder for whoever reads it next."""
@@ -212,6 +216,7 @@ def test_a_broken_contract_stops_the_run_with_its_findings(tmp_path: Path) -> No
     ids=["dribble", "redirect"],
 )
 @pytest.mark.run
+@pytest.mark.harness  # asserts how the harness behaves, not figures
 def test_a_hostile_target_ends_the_run_failed_within_a_bound(
     mode: str, said: str, tmp_path: Path
 ) -> None:

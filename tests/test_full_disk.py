@@ -66,6 +66,7 @@ def one_failure_line(stderr: str, folder: Path) -> str:
 
 
 @pytest.mark.run
+@pytest.mark.harness  # asserts how the harness behaves, not figures
 def test_a_disk_that_fills_during_the_load_fails_the_run_in_one_line(
     disk: Path, tmp_path: Path
 ) -> None:

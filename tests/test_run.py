@@ -36,6 +36,7 @@ def read_rows(folder: Path) -> list[dict[str, str]]:
 
 
 @pytest.mark.run
+@pytest.mark.harness  # asserts how the harness behaves, not figures
 def test_short_run_writes_folder_manifest_and_rows(tmp_path: Path) -> None:
     results = tmp_path / "results"
     done = subprocess.run(
@@ -215,6 +216,7 @@ def no_server_left(folders: set[Path], servers: int) -> None:
 
 
 @pytest.mark.run
+@pytest.mark.harness  # asserts how the harness behaves, not figures
 @ORIGINS
 def test_ctrl_c_stops_every_child_and_marks_interrupted(
     tmp_path: Path, extra: tuple[str, ...], servers: int
@@ -236,6 +238,7 @@ def test_ctrl_c_stops_every_child_and_marks_interrupted(
 
 
 @pytest.mark.run
+@pytest.mark.harness  # asserts how the harness behaves, not figures
 def test_sigterm_marks_the_run_interrupted_and_exits_143(tmp_path: Path) -> None:
     results = tmp_path / "results"
     harness = start_run(results, tmp_path / "tmp")
@@ -248,6 +251,7 @@ def test_sigterm_marks_the_run_interrupted_and_exits_143(tmp_path: Path) -> None
 
 
 @pytest.mark.run
+@pytest.mark.harness  # asserts how the harness behaves, not figures
 def test_a_second_ctrl_c_still_marks_the_run_and_removes_its_scratch(tmp_path: Path) -> None:
     results = tmp_path / "results"
     harness = start_run(results, tmp_path / "tmp")
@@ -259,6 +263,7 @@ def test_a_second_ctrl_c_still_marks_the_run_and_removes_its_scratch(tmp_path: P
 
 
 @pytest.mark.run
+@pytest.mark.harness  # asserts how the harness behaves, not figures
 @ORIGINS
 def test_children_die_with_a_harness_killed_by_sigkill(
     tmp_path: Path, extra: tuple[str, ...], servers: int
@@ -289,6 +294,7 @@ def test_children_die_with_a_harness_killed_by_sigkill(
 
 
 @pytest.mark.run
+@pytest.mark.harness  # asserts how the harness behaves, not figures
 def test_a_postgres_server_that_will_not_start_fails_the_run_in_one_line(tmp_path: Path) -> None:
     """initdb exits 1: the strategy and the run are `failed` saying so, exit 1, no
     traceback (a failure of the machine's, not a bug of ours)."""
