@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install test test-fast test-libs test-compose lint format bench bench-all bench-libs bench-compose tune perf-service perf-analysis openapi clean
+.PHONY: install test test-fast test-libs test-replication test-compose lint format bench bench-all bench-libs bench-compose tune perf-service perf-analysis openapi clean
 
 install: $(STAMP)
 
@@ -19,8 +19,14 @@ $(STAMP): pyproject.toml
 # run and the runs that only check how the harness behaves (`harness`); then the runs whose
 # figures a busy machine would blur, one at a time.
 test: install
-	$(VENV)/bin/pytest -q -n 2 -m "(not run or harness) and not libraries"
-	$(VENV)/bin/pytest -q -m "run and not harness and not libraries"
+	$(VENV)/bin/pytest -q -n 2 -m "(not run or harness) and not libraries and not replication"
+	$(VENV)/bin/pytest -q -m "run and not harness and not libraries and not replication"
+
+# The replica-lag and link-delay known answers (docs/strategies.md): real runs on the
+# suite's own PostgreSQL primary and lagging replica, about 2 minutes; apart so that
+# `make test` keeps its 15 minutes. CI runs it.
+test-replication: install
+	$(VENV)/bin/pytest -q -m replication
 
 # The caching libraries' known answers and targeted experiments (docs/libraries.md): real
 # runs of fastapi-cache2, cashews and aiocache strategies, apart so that `make test` keeps
@@ -32,7 +38,7 @@ test-libs: install
 # wait seconds on real time (`slow`) and the compose ones: under 2 minutes on 2 cores,
 # for the edit-test loop. `make test` runs them all.
 test-fast: install
-	$(VENV)/bin/pytest -q -m "not run and not slow and not compose and not libraries"
+	$(VENV)/bin/pytest -q -m "not run and not slow and not compose and not libraries and not replication"
 
 # --runtime compose end to end on podman, with no registry: prepares podman and builds the
 # base images locally (cached on the machine), then runs tests/compose (docs/runtimes.md: On Docker

@@ -346,6 +346,7 @@ def run_folder(results: Path, *extra: str) -> Path:
 
 
 @pytest.mark.run
+@pytest.mark.replication
 def test_a_3_ms_redis_link_raises_delete_s_server_read_p50_by_at_least_2_5_ms(
     tmp_path: Path,
 ) -> None:

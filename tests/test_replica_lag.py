@@ -18,7 +18,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-pytestmark = pytest.mark.run  # starts real runs: make test-fast leaves it out
+# starts real runs (make test-fast leaves it out) on the suite's PostgreSQL (make test-replication)
+pytestmark = [pytest.mark.run, pytest.mark.replication]
 
 LAG_MS = 200.0
 DOUBLE_DELETE_DELAY_MS = 500.0
