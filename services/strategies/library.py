@@ -18,7 +18,15 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
 from services.metrics import Metrics
-from services.strategies.base import Deps, Served, Source, encode, list_key, product_key
+from services.strategies.base import (
+    Deps,
+    Quiet,
+    Served,
+    Source,
+    encode,
+    list_key,
+    product_key,
+)
 
 
 @dataclass
@@ -80,7 +88,7 @@ class LibraryReads:
         return value
 
 
-class LibraryStrategy:
+class LibraryStrategy(Quiet):
     """What every library-backed strategy shares: the origin loaders its library's
     decorator wraps, reads served through `LibraryReads`, and a write that commits, then
     hands the keys that embed the product to `drop`, the library's own invalidation,
@@ -95,15 +103,6 @@ class LibraryStrategy:
         self.metrics = deps.metrics
         self.invalidations = deps.cache.invalidations
         self.reads = LibraryReads(deps.metrics)
-
-    async def start(self) -> None:
-        return None
-
-    async def stop(self) -> None:
-        return None
-
-    def health(self) -> dict[str, Any]:
-        return {}
 
     async def load_product(self, product_id: int) -> dict[str, Any] | None:
         return await self.reads.load(lambda: self.origin.get_product(product_id))
