@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install test test-fast test-libs test-replication test-compose lint format bench bench-all bench-libs bench-compose tune perf-service perf-analysis openapi clean
+.PHONY: install test test-fast test-hosts test-libs test-replication test-compose lint format bench bench-all bench-libs bench-compose tune perf-service perf-analysis openapi clean
 
 install: $(STAMP)
 
@@ -19,8 +19,8 @@ $(STAMP): pyproject.toml
 # run and the runs that only check how the harness behaves (`harness`); then the runs whose
 # figures a busy machine would blur, one at a time.
 test: install
-	$(VENV)/bin/pytest -q -n 2 -m "(not run or harness) and not libraries and not replication"
-	$(VENV)/bin/pytest -q -m "run and not harness and not libraries and not replication"
+	$(VENV)/bin/pytest -q -n 2 -m "(not run or harness) and not libraries and not replication and not hosts"
+	$(VENV)/bin/pytest -q -m "run and not harness and not libraries and not replication and not hosts"
 
 # The replica-lag and link-delay known answers (docs/strategies.md): real runs on the
 # suite's own PostgreSQL primary and lagging replica, about 2 minutes; apart so that
@@ -35,10 +35,17 @@ test-libs: install
 	$(VENV)/bin/pytest -q -m libraries
 
 # Everything but the tests that start real runs of the harness (marked `run`), those that
-# wait seconds on real time (`slow`) and the compose ones: under 2 minutes on 2 cores,
-# for the edit-test loop. `make test` runs them all.
+# wait seconds on real time (`slow`) and the compose ones, on two workers: under 2 minutes
+# on 2 cores, for the edit-test loop. `make test` runs them all.
 test-fast: install
-	$(VENV)/bin/pytest -q -m "not run and not slow and not compose and not libraries and not replication"
+	$(VENV)/bin/pytest -q -n 2 -m "not run and not slow and not compose and not libraries and not replication and not hosts"
+
+# Load from several hosts for real (docs/runtimes.md): the service, the harness with the
+# Locust master, and two workers in network namespaces of the test's own, 1 ms of netem on
+# every link, one worker's clock 40 ms off; about a minute. Needs root (ip netns); skips
+# in one line without it. CI runs it.
+test-hosts: install
+	$(VENV)/bin/pytest -q -m hosts
 
 # --runtime compose end to end on podman, with no registry: prepares podman and builds the
 # base images locally (cached on the machine), then runs tests/compose (docs/runtimes.md: On Docker

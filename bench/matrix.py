@@ -15,12 +15,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bench.analysis.budget import LIMITS
 from bench.layout import RunFolder
 from bench.run_config import ConfigError, RunConfig
 from services.strategies import STRATEGIES, OptionValue
 
 if TYPE_CHECKING:  # the tuner's budget, recorded in run.json; the matrix needs no pandas
-    from bench.analysis.tune import Budget
+    from bench.analysis.budget import Budget
 
 
 @dataclass(frozen=True)
@@ -132,9 +133,7 @@ class SweepConfig:
             "replicas": list(self.replicas),
             "repeats": self.repeats,
             "variations": {key: list(values) for key, values in self.variations},
-            "max_stale_ms": self.budget.max_stale_ms if self.budget else None,
-            "min_hit_ratio": self.budget.min_hit_ratio if self.budget else None,
-            "max_origin_rps": self.budget.max_origin_rps if self.budget else None,
+            **{limit.option: getattr(self.budget, limit.option, None) for limit in LIMITS},
         }
 
 

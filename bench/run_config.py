@@ -2,6 +2,7 @@
 
 import math
 import re
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,9 @@ ORIGINS = ("sqlite", "postgres")
 # `stampede` needs hot keys to expire often, under load, for its herds to be counted.
 SCENARIO_TTL_S = {"stampede": 2.0}
 DEFAULT_TTL_S = 30.0
+# The latency percentiles the report's latency table and tail plot show (`--percentiles`;
+# computed exactly by `bench.analysis.percentiles`).
+DEFAULT_PERCENTILES: tuple[float, ...] = (50.0, 99.0, 99.9)
 
 
 def scenario_ttl_s(scenario: str) -> float:
@@ -45,6 +49,27 @@ def scenario_ttl_s(scenario: str) -> float:
 
 class ConfigError(ValueError):
     """A parameter is out of range; the message is one line naming it."""
+
+
+def checked_percentiles(values: Iterable[float]) -> tuple[float, ...]:
+    """`values` sorted, each once; ConfigError if one is outside (0, 100] or none is given."""
+    values = tuple(values)
+    if not values:
+        raise ConfigError("--percentiles: none given")
+    for value in values:
+        if not 0 < value <= 100:  # nan fails this too
+            raise ConfigError(f"--percentiles: each must be in (0, 100], got {value:g}")
+    return tuple(sorted(set(values)))
+
+
+def parse_percentiles(text: str) -> tuple[float, ...]:
+    """`50,95,99.9` -> (50.0, 95.0, 99.9); ConfigError on anything else."""
+    try:
+        values = [float(item) for item in text.split(",") if item.strip()]
+    except ValueError:
+        raise ConfigError(f"--percentiles: comma-separated numbers in (0, 100],"
+                          f" got {text!r}") from None  # fmt: skip
+    return checked_percentiles(values)
 
 
 @dataclass(frozen=True)
@@ -65,6 +90,9 @@ class RunConfig:
     categories: int = 10
     seed: int = 1
     locust_workers: int = 0
+    # HOST:PORT where the master listens for `locust_workers` workers started elsewhere (on
+    # other machines): the harness starts none of its own, and their rows come to it
+    locust_master: str | None = None
     poll_ms: float = 2.0
     runtime: str = "local"
     results: Path = field(default=Path("results"))
@@ -81,6 +109,8 @@ class RunConfig:
     probe_ids: tuple[int, ...] = ()
     # --link-delay: the proxy holds each answer on the replicas' links to Redis / the origin
     link_delay: tuple[LinkDelay, ...] = ()
+    # --percentiles: what the report's latency table and tail plot show, in (0, 100]
+    percentiles: tuple[float, ...] = DEFAULT_PERCENTILES
 
     @property
     def external(self) -> bool:
@@ -150,6 +180,8 @@ class RunConfig:
                 raise ConfigError(f"{name} must be at least {low}, got {value}")
         if self.poll_ms <= 0:
             raise ConfigError(f"--poll-ms must be positive, got {self.poll_ms}")
+        if self.locust_master is not None:
+            self.master_address()
         if self.request_timeout_s <= 0:
             raise ConfigError(f"--request-timeout-s must be positive, got {self.request_timeout_s}")
         if self.rate is not None and self.rate <= 0:
@@ -165,6 +197,7 @@ class RunConfig:
         except FaultSpecError as exc:
             raise ConfigError(str(exc)) from None
         self._check_options()
+        checked_percentiles(self.percentiles)
 
     def _check_origin(self) -> None:
         if self.origin is not None and self.origin not in ORIGINS:
@@ -278,6 +311,18 @@ class RunConfig:
         """Requests/s per Locust user, so that all users together send `rate`."""
         return None if self.rate is None else self.rate / self.users
 
+    def master_address(self) -> tuple[str, int]:
+        """`--locust-master HOST:PORT` parsed; a ConfigError names what is wrong with it."""
+        text = self.locust_master or ""
+        host, _, port = text.rpartition(":")
+        if not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+            raise ConfigError(f"--locust-master is HOST:PORT with a port 1-65535, got {text!r}")
+        if self.locust_workers < 1:
+            raise ConfigError("--locust-master needs --locust-workers K: the workers to wait for")
+        if self.runtime == "compose":
+            raise ConfigError("--locust-master: the compose runtime runs its own master")
+        return host, int(port)
+
     def as_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["results"] = str(self.results)
@@ -286,6 +331,7 @@ class RunConfig:
         data["origin"] = None if self.external else self.effective_origin
         data["origin_lag_ms"] = self.effective_origin_lag_ms
         data["faults"] = [fault.spec for fault in self.faults]
+        data["percentiles"] = list(checked_percentiles(self.percentiles))
         data["link_delay"] = link_delay_spec(self.link_delay) or None
         data["options"] = {s: self.option_values(s) for s in self.strategies
                            if s in STRATEGIES and STRATEGIES[s].options}  # fmt: skip

@@ -18,6 +18,7 @@ from bench.disk import DiskFull, as_disk_full, discard_derived, no_space, raise_
 from bench.experiment import RunOutcome, interrupted_exit_code, interruption, run_experiment
 from bench.layout import RunFolder
 from bench.manifest import (
+    REPEATS_KIND,
     REPORT_NOT_WRITTEN,
     SWEEP_KIND,
     Manifest,
@@ -26,6 +27,7 @@ from bench.manifest import (
     utc_now,
 )
 from bench.matrix import Cell, SweepConfig, expand_matrix
+from bench.report.repeated import analyse_repeats
 from bench.report.sweep import analyse_sweep
 from bench.runtime.base import Runtime
 from bench.runtime.signals import Interrupted, shielded
@@ -41,8 +43,12 @@ class SweepOutcome:
     exit_code: int
 
 
-def run_sweep(config: SweepConfig, runtime: Runtime) -> SweepOutcome:
+def run_sweep(config: SweepConfig, runtime: Runtime, kind: str = SWEEP_KIND) -> SweepOutcome:
     """Run every cell in turn, then write the sweep's summary and report.
+
+    `kind` REPEATS_KIND makes it a run with repeats (`bench run --repeats`): the same
+    cells and their order, in a folder named like a run's, summarised per strategy with
+    intervals (`bench.report.repeated`).
 
     Ctrl-C or SIGTERM marks the running cell and the sweep `interrupted` and stops at once
     (exit 130 or 143); a cell whose harness fails is marked `failed` and the sweep goes on with the
@@ -50,12 +56,13 @@ def run_sweep(config: SweepConfig, runtime: Runtime) -> SweepOutcome:
     `failed`, in one line: no cell after it could be written.
     """
     cells = expand_matrix(config)
-    folder = create_run_folder(config.base.results, f"{SWEEP_KIND}-{config.base.scenario}")
+    name = config.base.scenario if kind == REPEATS_KIND else f"{SWEEP_KIND}-{config.base.scenario}"
+    folder = create_run_folder(config.base.results, name)
     sweep = RunFolder(folder)
     manifest = Manifest(folder, config.as_json())
     del manifest.data["strategies"]  # a sweep's strategies live in its cells
     manifest.data |= {
-        "kind": SWEEP_KIND,
+        "kind": kind,
         **runtime.facts(),
         "matrix": [
             dataclasses.asdict(cell)
@@ -68,7 +75,8 @@ def run_sweep(config: SweepConfig, runtime: Runtime) -> SweepOutcome:
         },
     }
     manifest.save()
-    console.print(f"sweep folder: [bold]{folder}[/] ({len(cells)} cells)")
+    console.print(f"{'run' if kind == REPEATS_KIND else 'sweep'} folder: [bold]{folder}[/]"
+                  f" ({len(cells)} cells)")  # fmt: skip
     records = manifest.data["cells"]
     cell = cells[0]
     try:
@@ -90,7 +98,7 @@ def run_sweep(config: SweepConfig, runtime: Runtime) -> SweepOutcome:
                 records[cell.id].update(status="interrupted", ended_at=utc_now())
             manifest.finish("interrupted", f"stopped by {interruption(exc)} at cell {cell.id}")
         console.print(f"[yellow]sweep interrupted[/]; finished cells are in {folder}")
-        console.print(f"report on them with: python -m bench report {folder}")
+        console.print(f"report on them with: cache-bench report {folder}")
         return SweepOutcome(folder, "interrupted", interrupted_exit_code(exc))
     except (DiskFull, OSError) as exc:
         failure = as_disk_full(exc, folder)
@@ -111,7 +119,7 @@ def run_sweep(config: SweepConfig, runtime: Runtime) -> SweepOutcome:
         manifest.finish("complete", reason)
     try:
         with console.status("summarising the sweep"):
-            markdown, html = analyse_sweep(folder)
+            markdown, html = (analyse_repeats if kind == REPEATS_KIND else analyse_sweep)(folder)
     except (DiskFull, OSError) as exc:
         if no_space(exc) is None:
             raise
@@ -122,7 +130,8 @@ def run_sweep(config: SweepConfig, runtime: Runtime) -> SweepOutcome:
             manifest.finish("failed", str(failure))
         say("[red]sweep failed:[/]", str(failure))
         return SweepOutcome(folder, "failed", 1)
-    console.print(f"sweep report: [bold]{html}[/]  (and {markdown.name})")
+    said = "report" if kind == REPEATS_KIND else "sweep report"
+    console.print(f"{said}: [bold]{html}[/]  (and {markdown.name})")
     return SweepOutcome(folder, "failed" if failed else "complete", 1 if failed else 0)
 
 

@@ -17,6 +17,9 @@ Environment:
 - BENCH_RUN_DIR: the run folder (required to record; without it a warning is logged).
 - BENCH_STRATEGY: copied into every row's `strategy` column.
 - BENCH_RECORD: `0` registers nothing, to measure what recording costs.
+- BENCH_ROWS: `channel` sends a worker's rows to its master over Locust's messaging,
+  which writes them (`scenarios.row_channel`): for workers on other machines; `files`
+  (the default) writes them where the process runs.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ import gevent
 from locust import events
 from locust.exception import CatchResponseError
 
+from scenarios import clock_sync
 from scenarios.request_rows import (
     BATCH_SECONDS,
     REQUESTS_FOLDER,
@@ -42,6 +46,7 @@ from scenarios.request_rows import (
     server_ms,
     worker_name,
 )
+from scenarios.row_channel import ChannelWriter, attach_master, attach_worker, channel_on
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +56,10 @@ class RequestRecorder:
 
     def __init__(self, run_dir: Path, strategy: str) -> None:
         self.run_dir = run_dir
+        self.strategy_name = strategy
         self.strategy = csv_field(strategy)  # quoted once here, not on every row
+        self.skew_ns = clock_sync.skew_ns()  # test-only: 0 unless BENCH_CLOCK_SKEW_MS
+        self.writer: RowWriter | ChannelWriter
         self._open_for_this_process()
 
     def _open_for_this_process(self) -> None:
@@ -62,10 +70,22 @@ class RequestRecorder:
         self.worker = csv_field(name)  # quoted once here, not on every row
         self.writer = RowWriter(self.run_dir / REQUESTS_FOLDER / f"{name}.csv")
 
-    def on_init(self, **_kwargs: Any) -> None:
-        """Runs in every process after any fork, before the first request."""
+    def on_init(self, environment: Any = None, **_kwargs: Any) -> None:
+        """Runs in every process after any fork, before the first request. With
+        BENCH_ROWS=channel a worker's rows go to its master, which writes them."""
         if os.getpid() != self.pid:
             self._open_for_this_process()
+        runner = getattr(environment, "runner", None)
+        if channel_on() and runner is not None:
+            from locust.runners import MasterRunner, WorkerRunner
+
+            if isinstance(runner, WorkerRunner):
+                self.writer = ChannelWriter(runner, worker_name())
+                attach_worker(environment, self.writer)
+                clock_sync.attach_worker(environment, worker_name())
+            elif isinstance(runner, MasterRunner):
+                attach_master(environment, self.run_dir)
+                clock_sync.attach_master(environment, self.run_dir, self.strategy_name)
         gevent.spawn(self._flush_every_batch_period)
 
     def _flush_every_batch_period(self) -> None:
@@ -88,7 +108,7 @@ class RequestRecorder:
         context = context or {}
         op, key = context.get("op", ""), context.get("key", "")
         intended = context.get("intended_ns", "")
-        t_start_ns = int((start_time or 0.0) * 1e9)
+        t_start_ns = int((start_time or 0.0) * 1e9) + self.skew_ns
         t_end_ns = t_start_ns + int(response_time * 1e6)
         status = response.status_code if response is not None else 0
         version = items = cache = replica = server = error = ""

@@ -154,8 +154,38 @@ def format_row(
     )
 
 
-class RowWriter:
-    """Buffers formatted lines and appends them to one CSV in batches.
+class RowBatch:
+    """Buffers formatted lines and hands them on in batches: when `batch_rows` are waiting
+    or `batch_seconds` have passed since the last batch. `deliver` says where to."""
+
+    def __init__(self, batch_rows: int = BATCH_ROWS, batch_seconds: float = BATCH_SECONDS) -> None:
+        self.batch_rows = batch_rows
+        self.batch_seconds = batch_seconds
+        self.lines: list[str] = []
+        self._last_flush = time.monotonic()
+
+    def add(self, line: str) -> None:
+        """Buffer one line from `format_row`; flush when the batch is full or its time is up."""
+        self.lines.append(line)
+        if len(self.lines) >= self.batch_rows or (
+            time.monotonic() - self._last_flush >= self.batch_seconds
+        ):
+            self.flush()
+
+    def flush(self) -> None:
+        """Hand on what is buffered (nothing when nothing is)."""
+        self._last_flush = time.monotonic()
+        if not self.lines:
+            return
+        lines, self.lines = self.lines, []
+        self.deliver(lines)
+
+    def deliver(self, lines: list[str]) -> None:
+        raise NotImplementedError
+
+
+class RowWriter(RowBatch):
+    """Appends batches of lines to one CSV.
 
     The file is created on the first flush that has rows, so a process that sends no
     request (a Locust master) leaves no file. Appending, and writing the header only
@@ -168,27 +198,12 @@ class RowWriter:
         batch_rows: int = BATCH_ROWS,
         batch_seconds: float = BATCH_SECONDS,
     ) -> None:
+        super().__init__(batch_rows, batch_seconds)
         self.path = path
-        self.batch_rows = batch_rows
-        self.batch_seconds = batch_seconds
-        self.lines: list[str] = []
         self.rows_written = 0
-        self._last_flush = time.monotonic()
 
-    def add(self, line: str) -> None:
-        """Buffer one line from `format_row`; flush when the batch is full or its time is up."""
-        self.lines.append(line)
-        if len(self.lines) >= self.batch_rows or (
-            time.monotonic() - self._last_flush >= self.batch_seconds
-        ):
-            self.flush()
-
-    def flush(self) -> None:
-        """Append the buffered lines to the file (creating it with a header if needed)."""
-        self._last_flush = time.monotonic()
-        if not self.lines:
-            return
-        lines, self.lines = self.lines, []
+    def deliver(self, lines: list[str]) -> None:
+        """Append `lines` to the file (creating it with a header if needed)."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self.path.open("a", encoding="utf-8", newline="") as file:
             if file.tell() == 0:

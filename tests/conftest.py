@@ -156,3 +156,16 @@ async def answered_by_redis_again(client: httpx.AsyncClient, path: str = "/produ
 
     await async_wait_until(from_redis, 10, f"Redis to answer {path} again")
     return answers[-1]
+
+
+@pytest.fixture(scope="module")
+def shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[str]]:
+    """Two replicas of the example shop on one Redis of their own; their URLs."""
+    from bench.runtime.local.redis_server import start_redis
+    from bench.runtime.processes import Supervisor
+    from tests.shop import start_shop
+
+    tmp = tmp_path_factory.mktemp("shop")
+    with Supervisor() as supervisor:
+        redis = start_redis(supervisor, tmp, log_path=tmp / "redis.log")
+        yield from start_shop(tmp, [redis.url, redis.url])

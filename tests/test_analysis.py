@@ -183,6 +183,19 @@ def test_rows_recorded_before_server_timing_and_open_loop_still_analyse(tmp_path
     assert analyse(tmp_path).unreadable == {}
 
 
+def test_an_intended_send_time_keeps_its_last_nanosecond(tmp_path: Path) -> None:
+    """Open-loop rows carry a nullable ns time; analysis fetches rows from DuckDB, where a
+    missing value must not turn the column into floats (which keep only ~16 digits)."""
+    write_manifest(tmp_path, ["delete"])
+    rows = [request("delete", "read", "1", 0, 1, 200, "1", "", "miss"),
+            request("delete", "read", "1", 2, 3, 200, "1", "", "redis")]  # fmt: skip
+    rows[0][COLUMNS.index("t_intended_ns")] = T0_NS - 123_457  # late by 0.123457 ms
+    write_csv(tmp_path / "requests" / "a.csv", COLUMNS, rows)
+    reads = analyse(tmp_path).reads
+    assert reads["t_intended_ns"].tolist() == [T0_NS - 123_457, pd.NA]
+    assert summary_row(tmp_path, "delete")["arrival_lateness_p99_ms"] == pytest.approx(0.123457)
+
+
 def test_what_did_not_answer_is_an_error_and_never_a_read_judged(tmp_path: Path) -> None:
     """A 3xx, a 2xx whose body did not read, a timeout and a request unanswered at the
     load's end are errors; the unparseable ones are counted apart; none is judged fresh or
@@ -471,25 +484,39 @@ def test_unreadable_rows_are_skipped_counted_and_reported(run_folder: Path) -> N
     ]  # fmt: skip
 
 
-def test_a_parquet_copy_is_kept_and_read_while_newer_than_its_csv(run_folder: Path) -> None:
-    """The CSV stays the record; the copy answers the same, unreadable rows counted, and
-    a CSV written after its copy (a late worker's rows) is read again, not the copy."""
+def test_files_loaded_side_by_side_each_keep_their_rows_and_their_bad_ones(
+    run_folder: Path,
+) -> None:
+    """Two files are loaded at a time: both cut short, each is read the careful way on
+    its own, its rows in their order and its bad row counted against it."""
+    clean = analyse(run_folder)
+    for name, rows in (("host-1.csv", DELETE_FILE_A), ("host-2.csv", DELETE_FILE_B)):
+        with (run_folder / "requests" / name).open("a") as file:
+            file.write(",".join(map(str, rows[0]))[:25])
+    garbled = analyse(run_folder)
+    pd.testing.assert_frame_equal(garbled.summary, clean.summary)
+    pd.testing.assert_frame_equal(garbled.reads, clean.reads)
+    assert garbled.unreadable == {"requests/host-1.csv": 1, "requests/host-2.csv": 1}
+
+
+def test_analysis_reads_the_csvs_as_they_are_now_and_writes_nothing_beside_them(
+    run_folder: Path,
+) -> None:
+    """The CSVs are the record: analysis parses them each time, leaves the requests folder
+    as it was, answers the same twice, and a CSV that grew since (a late worker's rows)
+    is read with its new rows."""
     csv = run_folder / "requests" / "host-1.csv"
     with csv.open("a") as file:
         file.write(",".join(map(str, DELETE_FILE_A[0]))[:25])  # cut short, as a kill leaves
+    before = sorted((run_folder / "requests").iterdir())
     first = write_analysis(run_folder)
-    copy = csv.with_suffix(".parquet")
-    csvs = sorted(p for p in (run_folder / "requests").glob("*.csv") if p.stat().st_size)
-    assert [c.with_suffix(".parquet") for c in csvs] == sorted(
-        (run_folder / "requests").glob("*.parquet")
-    )
+    assert sorted((run_folder / "requests").iterdir()) == before
     again = analyse(run_folder)
     pd.testing.assert_frame_equal(again.summary, first.summary)
     pd.testing.assert_frame_equal(again.reads, first.reads)
     assert again.unreadable == first.unreadable == {"requests/host-1.csv": 1}
     with csv.open("a") as file:  # completes the cut line with one more field, still bad
         file.write("\n" + ",".join(map(str, DELETE_FILE_A[0])) + "\n")
-    os.utime(csv, ns=(copy.stat().st_mtime_ns + 10**9,) * 2)
     later = analyse(run_folder)
     assert later.summary["requests"].sum() == first.summary["requests"].sum() + 1
 

@@ -49,3 +49,17 @@ def test_a_column_s_unit_agrees_with_its_name_and_a_ranked_one_has_a_direction()
         assert column.name.endswith("_ratio") == (column.unit == "ratio"), column
     assert all(COLUMNS[name].better is not None for name in shown_in("sweep"))
     assert all(COLUMNS[name].title for name in shown_in("sweep"))
+
+
+def test_each_table_of_the_run_report_is_narrow_and_shows_a_column_once() -> None:
+    from bench.report.run import SUMMARY_TABLES
+
+    for title, columns in SUMMARY_TABLES:
+        assert 0 < len(columns) <= 8, f"{title}: {len(columns)} figures, too wide to read"
+    shown = [name for _, columns in SUMMARY_TABLES for name in columns]
+    assert len(shown) == len(set(shown))
+    # the freshness figures, once one table of 17, each still in the report
+    freshness = {"stale_reads", "stale_read_ratio", "stale_age_p99_ms", "list_stale_ratio",
+                 "probe_convergence_p50_ms", "probe_bracket_p50_ms", "probe_censored",
+                 "probe_errors", "whitebox_p50_ms", "whitebox_outside"}  # fmt: skip
+    assert freshness <= set(shown)

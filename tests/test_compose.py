@@ -511,6 +511,7 @@ def run_with_stand_in(
     return done, folder
 
 
+@pytest.mark.slow  # seconds of real processes: make test runs it, test-fast does not
 def test_execute_runs_the_plan_and_the_local_analysis(tmp_path: Path) -> None:
     done, folder = run_with_stand_in(tmp_path)
     assert done.returncode == 0, done.stderr
@@ -528,6 +529,7 @@ def test_execute_runs_the_plan_and_the_local_analysis(tmp_path: Path) -> None:
     assert calls[-1] == "compose --profile pubsub --profile load down -v --remove-orphans"
 
 
+@pytest.mark.slow  # seconds of real processes: make test runs it, test-fast does not
 def test_execute_reports_a_strategy_that_fails_verification(tmp_path: Path) -> None:
     done, folder = run_with_stand_in(tmp_path, FAIL_VERIFY="delete")
     assert done.returncode == 0, done.stderr
@@ -539,6 +541,7 @@ def test_execute_reports_a_strategy_that_fails_verification(tmp_path: Path) -> N
     assert "locust-master" not in calls.split("--profile delete --profile load down")[0]
 
 
+@pytest.mark.slow  # seconds of real processes: make test runs it, test-fast does not
 def test_execute_measures_against_a_lagging_replica_a_strategy_that_fails_verify(
     tmp_path: Path,
 ) -> None:

@@ -375,4 +375,4 @@ def test_bad_input_is_exit_2_and_one_line(args: Sequence[str], says: str) -> Non
     assert done.returncode == 2, done.stdout + done.stderr
     assert done.stdout == ""
     assert len(done.stderr.splitlines()) == 1, done.stderr
-    assert "python -m bench contract: error:" in done.stderr and says in done.stderr
+    assert "cache-bench contract: error:" in done.stderr and says in done.stderr

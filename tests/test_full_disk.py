@@ -134,7 +134,7 @@ def test_a_report_that_cannot_be_written_is_removed_and_run_json_says_so(
                           timeout=120)  # fmt: skip
     assert done.returncode == 1, done.stderr
     line = one_failure_line(done.stderr, folder)
-    assert line == (f"python -m bench report: error: no space left on device in {folder}"
+    assert line == (f"cache-bench report: error: no space left on device in {folder}"
                     " (the analysis and report were not written)")  # fmt: skip
     assert done.stderr.count("\n") == 1 and done.stdout == ""
     left = {p.name for p in folder.iterdir()}

@@ -5,6 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from bench.analysis.summary import write_analysis
 from bench.perf.analysis import STRATEGIES, synthetic_run
 
@@ -18,6 +20,7 @@ def test_the_synthetic_run_has_a_runs_mix_and_stale_reads(tmp_path: Path) -> Non
     assert (summary["list_stale_ratio"] > 0).all()
 
 
+@pytest.mark.slow  # seconds of real processes: make test runs it, test-fast does not
 def test_the_command_prints_one_line_per_size() -> None:
     done = subprocess.run([sys.executable, "-m", "bench", "perf-analysis", "--rows", "5000,8000"],
                           capture_output=True, text=True, timeout=120)  # fmt: skip

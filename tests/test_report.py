@@ -14,10 +14,17 @@ from typing import Any
 import pandas as pd
 import pytest
 
+from bench.analysis.columns import heading
 from bench.report.numbers import fmt_ms, fmt_pct
 from bench.report.plots import make_plots
 from bench.report.render import md_escape
-from bench.report.run import build_report, probe_phrase, stampede_notes, verdict
+from bench.report.run import (
+    SUMMARY_TABLES,
+    build_report,
+    probe_phrase,
+    stampede_notes,
+    verdict,
+)
 from bench.report.timing import timing_note, timing_table
 from bench.runtime.verify import claim
 
@@ -199,7 +206,7 @@ def test_report_names_every_strategy(report: tuple[Path, str, str]) -> None:
 def test_html_is_self_contained(report: tuple[Path, str, str]) -> None:
     html = report[2]
     links = re.findall(r"""(?:src|href)\s*=\s*["']?([^"'\s>]+)""", html, flags=re.I)
-    assert len(links) == 4  # one per plot
+    assert len(links) == 5  # one per plot, and the trade-off the report opens with
     assert all(link.startswith("data:image/png;base64,") for link in links)
     assert "<script" not in html and "<link" not in html and "url(" not in html
 
@@ -229,6 +236,19 @@ def test_the_freshness_table_shows_stale_by_design_beside_stale_reads(
     )
     # a summary.csv written before the column existed still reports, with "-"
     assert "| delete | 4 | 0.023% | - | 0.80 |" in md
+
+
+def test_the_summary_tables_say_the_same_in_markdown_and_html(
+    report: tuple[Path, str, str],
+) -> None:
+    _, md, html = report
+    for title, columns in SUMMARY_TABLES:
+        assert f"### {title}\n" in md and f"<h3>{title}</h3>" in html
+        header = ["strategy", *map(heading, columns)]
+        assert f"| {' | '.join(header)} |" in md
+        assert "".join(f"<th>{c}</th>" for c in header) in html
+    assert "| strategy | probe cycles | probe upper bound p50 ms |" in md
+    assert "| ttl | 20 | 14,800 |" in md
 
 
 def test_the_stampede_note_says_who_served_stale_by_design() -> None:
@@ -268,6 +288,7 @@ def test_plots_of_the_full_run_are_pngs(report: tuple[Path, str, str]) -> None:
         "probe_convergence.png",
         "read_latency.png",
         "t_visibility.png",
+        "tradeoff.png",
     ]
     for name in plots:
         assert (report[0] / "plots" / name).read_bytes().startswith(b"\x89PNG\r\n\x1a\n")

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bench.analysis.staleness import check_staleness, explode_items, nines, t_visibility
+from bench.analysis.staleness import check_staleness, nines, t_visibility
 from bench.report.numbers import format_share
 from bench.report.run import visibility_sentence
 
@@ -155,11 +155,33 @@ def test_list_is_checked_item_by_item_and_aged_by_its_stalest_item() -> None:
     assert verdicts(frame) == [(True, 30.0), (True, 10.0), (False, None), (False, None)]
 
 
-def test_explode_items_skips_malformed_items() -> None:
-    row, product, version = explode_items(pd.Series(["1:2 3:4", "", "5: 6:7", "x"]))
-    assert row.tolist() == [0, 0, 2]
-    assert product.tolist() == [1, 3, 6]
-    assert version.tolist() == [2, 4, 7]
+def test_a_lists_malformed_items_are_skipped_not_guessed() -> None:
+    frame = history(
+        ("write", 5, 0, 10, 2),
+        ("write", 6, 0, 10, 8),
+        ("list", "c1", 40, 41, "5: 6:7 x"),  # "5:" and "x" skipped; 6 at v7 is stale
+        ("list", "c1", 40, 41, "5:1x 6:8"),  # "5:1x" skipped, stale as it would be; 6 current
+    )
+    assert verdicts(frame) == [(True, 30.0), (False, None)]
+
+
+def test_a_read_of_any_version_finds_the_earliest_newer_ack_written_or_not() -> None:
+    """Versions below, between, at and above the written ones: v3's write failed (its
+    outcome unknown, so no ack), yet a replica may serve v3."""
+    frame = history(
+        ("write", 1, 0, 10, 2),
+        ("write", 1, 12, 18, 3, 500),
+        ("write", 1, 20, 30, 4),
+        ("read", 1, 15, 16, 1),  # below every written version: v2's ack, 5 ms before
+        ("read", 1, 25, 26, 3),  # no answered write made v3; v4 not acked yet
+        ("read", 1, 40, 41, 3),  # v4 acked at 30
+        ("read", 1, 35, 36, 2),  # a written version: the ack of a higher one, v4's
+        ("read", 1, 50, 51, 4),  # the highest written
+        ("read", 1, 50, 51, 5),  # above it: a write whose answer was lost
+        ("read", 2, 50, 51, 1),  # a product never written
+    )
+    assert verdicts(frame) == [(True, 5.0), (False, None), (True, 10.0), (True, 5.0),
+                               (False, None), (False, None), (False, None)]  # fmt: skip
 
 
 def test_since_write_and_in_flight_use_the_newest_ack_before_the_read() -> None:
@@ -176,6 +198,19 @@ def test_since_write_and_in_flight_use_the_newest_ack_before_the_read() -> None:
     assert math.isnan(since[0])
     assert since[1:] == pytest.approx([190.0, 395.0, 10.0])
     assert reads["write_in_flight"].tolist() == [False, False, True, False]
+
+
+def test_a_read_sent_at_an_ack_or_a_start_sees_the_write_in_flight_not_before_it() -> None:
+    frame = history(
+        ("write", 1, 100, 110, 2),
+        ("write", 1, 500, 510, 3),
+        ("read", 1, 110, 111, 2),  # sent as v2's ack came: in flight, not after it
+        ("read", 1, 500, 501, 2),  # sent as v3's write was: in flight, 500 - 110 after v2
+    )
+    reads = check_staleness(frame, GROUP)
+    since = reads["since_write_ms"].tolist()
+    assert math.isnan(since[0]) and since[1] == pytest.approx(390.0)
+    assert reads["write_in_flight"].tolist() == [True, True]
 
 
 # t-visibility: product 1 written at 100..110; product 2 at 100..110 and 500..510.

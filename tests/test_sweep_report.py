@@ -7,7 +7,7 @@ from typing import Any
 import pandas as pd
 
 from bench.analysis.sweep_summary import SWEEP_COLUMNS, sweep_summary
-from bench.report.sweep import build_sweep_report
+from bench.report.sweep import build_sweep_report, describe_sweep
 from tests.test_tune import row
 
 STRATEGIES = ("ttl", "delete", "pubsub")
@@ -105,3 +105,19 @@ def test_interrupted_sweep_warns_and_keeps_only_complete_cells(tmp_path: Path) -
     text = build_sweep_report(folder)[0].read_text()
     assert "This sweep was INTERRUPTED" in text and "Only complete cells are shown" in text
     assert "| pubsub-ttl30-n2-r0 | interrupted | - | - |" in text
+
+
+def test_repeats_of_an_external_service_say_where_it_ran_without_an_origin_delay() -> None:
+    """`run --runtime external --repeats N`: run.json's origin delay is null (the service's
+    own, unknown here); describing the cells raised a TypeError on it."""
+    manifest = sweep_manifest(2)
+    targets = ["http://127.0.0.1:8001", "http://127.0.0.1:8002"]
+    manifest["config"] |= {"runtime": "external", "origin_delay_ms": None, "targets": targets}
+    [cells] = [line for line in describe_sweep(manifest) if line.startswith("Each cell")]
+    assert cells.startswith(
+        "Each cell measured the service as it runs at http://127.0.0.1:8001, http://127.0.0.1:8002"
+    )
+    assert "origin delay" not in cells and "1,000 products in 10 categories" in cells
+    local = describe_sweep(sweep_manifest(2))
+    assert any("its own Redis, origin and replicas" in line and "origin delay 0 ms" in line
+               for line in local)  # fmt: skip

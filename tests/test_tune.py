@@ -112,23 +112,26 @@ def test_recommends_the_highest_hit_ratio_among_those_within_budget() -> None:
     assert "intervals" not in line, "one repeat: no intervals to judge by"
 
 
-def test_ties_on_hit_ratio_go_to_the_lower_read_p99() -> None:
+def test_ties_on_hit_ratio_go_to_the_lower_origin_load() -> None:
+    summary = table(row("delete", 30, 0.95, 10.0, read_p99=2.0, origin_rps=40.0),
+                    row("pubsub", 30, 0.9502, 1.0, read_p99=3.0, origin_rps=20.0))  # fmt: skip
+    [line] = recommendations(tune(summary, BUDGET))
+    assert "pubsub with TTL 30 s" in line
+    assert "ties with delete on hit ratio (95.0% against 95.0%: closer than 0.05 pp)" in line
+    assert "lower origin load (20 against 40 origin reads/s)" in line
+    assert "whether pubsub and delete differ beyond noise is not known" in line
+
+
+def test_ties_on_hit_ratio_and_origin_load_go_to_the_lower_read_p99() -> None:
     summary = table(row("delete", 30, 0.95, 10.0, read_p99=3.0),
                     row("pubsub", 30, 0.9502, 1.0, read_p99=2.0))  # fmt: skip
     [line] = recommendations(tune(summary, BUDGET))
     assert "pubsub with TTL 30 s" in line
-    assert "ties with delete on hit ratio (95.0% against 95.0%: closer than 0.05 pp)" in line
-    assert "lower read p99 (2.0 against 3.0 ms)" in line
-
-
-def test_ties_on_hit_ratio_and_latency_go_to_the_lower_stale_age() -> None:
-    summary = table(row("delete", 30, 0.95, 10.0), row("pubsub", 30, 0.95, 1.0))
-    [line] = recommendations(tune(summary, BUDGET))
-    assert "pubsub with TTL 30 s" in line and "lower staleness p99 (1.0 ms against 10 ms)" in line
+    assert "and origin load, and has the lower read p99 (2.0 against 3.0 ms)" in line
 
 
 def test_a_full_tie_goes_to_the_sweeps_order() -> None:
-    summary = table(row("pubsub", 5, 0.9, 10.0), row("delete", 5, 0.9, 10.0))
+    summary = table(row("pubsub", 5, 0.9, 10.0), row("delete", 5, 0.9, 1.0))
     [line] = recommendations(tune(summary, BUDGET))
     assert "pubsub with TTL 5 s" in line and "comes first in the sweep's order" in line
 
@@ -142,7 +145,7 @@ def test_min_hit_ratio_excludes_cells_and_says_how_close_they_came() -> None:
     assert delete.ttl_s is None
     assert (
         choice_note(delete, tuning.budget)
-        == "no TTL meets it: within the stale budget, hit ratio 80.0% at best (TTL 5 s)"
+        == "no TTL meets it: within the other budgets, hit ratio 80.0% at best (TTL 5 s)"
     )
     assert "and hit ratio at least 90.0%" in recommendations(tuning)[0]
 
@@ -166,24 +169,26 @@ def test_max_origin_rps_binds_where_the_database_is_the_limit() -> None:
         "no TTL meets it: within the other budgets, 20 origin reads/s at best (TTL 5 s)"
     )
     unmeasured = tune(table(row("delete", 1, 0.6, 20.0)), Budget(100.0, max_origin_rps=10.0))
-    assert "origin reads not measured" in choice_note(
+    assert "origin reads/s not measured" in choice_note(
         choice(unmeasured, "delete"), unmeasured.budget
     )
 
 
-def test_with_repeats_the_worst_repeat_decides() -> None:
+def test_with_repeats_the_intervals_unfavourable_end_decides() -> None:
+    # 2 repeats: half-width = 12.706 x sd / sqrt(2); staleness at TTL 1 s: 25 +/- 63.5
     summary = table(
         row("delete", 1, 0.60, 20.0, repeat=0), row("delete", 1, 0.62, 30.0, repeat=1),
-        row("delete", 5, 0.80, 50.0, repeat=0), row("delete", 5, 0.82, 150.0, repeat=1),
+        row("delete", 5, 0.80, 50.0, repeat=0), row("delete", 5, 0.82, 70.0, repeat=1),
     )  # fmt: skip
     tuning = tune(summary, BUDGET)
     delete = choice(tuning, "delete")
-    assert delete.ttl_s == 1
+    assert delete.ttl_s == 1, "TTL 5 s: every repeat within 100 ms, but not its interval"
     assert delete.hit_ratio == pytest.approx(0.61)  # the mean of the repeats
-    assert delete.staleness_p99_ms == 30.0  # the worst repeat
-    assert choice_note(delete, BUDGET) == "at TTL 5 s: staleness p99 150 ms (worst repeat)"
-    assert "hit ratio (worst repeat)" not in format_tuning(tuning)
-    assert "staleness p99 (worst repeat)" in format_tuning(tuning)
+    assert delete.staleness_p99_ms == pytest.approx(25 + 12.706 * 5)  # the interval's upper end
+    assert choice_note(delete, BUDGET) == (
+        "at TTL 5 s: staleness p99 187 ms (upper end of the 95% interval over 2 repeats)"
+    )
+    assert "staleness p99 (interval's upper end)" in format_tuning(tuning)
 
 
 def test_a_lead_inside_the_intervals_is_called_unsupported() -> None:

@@ -1,7 +1,7 @@
 """The catalogue of summary columns: each figure of summary.csv named once, with its unit,
 its header, which direction is better, and where it is shown.
 
-summary.csv's columns are this catalogue in order; the run report's two tables, `bench
+summary.csv's columns are this catalogue in order; the run report's tables, `bench
 compare`, the sweep report and its repeats, and the faults section each take the columns
 marked for them. A column's name is written where it is computed (`bench.analysis.figures`
 and the modules it names) and here, nowhere else; tests/test_columns.py holds the two
@@ -13,10 +13,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-# Where a column is shown: the run report's "Throughput, latency and hits" table ("speed")
-# and "Freshness" table ("fresh"), `bench compare` ("compare"), the sweep report with its
-# repeats' intervals ("sweep"), the faults section's own-figures table ("faults").
-Place = Literal["speed", "fresh", "compare", "sweep", "faults"]
+# Where a column is shown: the run report's tables, each narrow enough to read (about
+# eight figures): "Throughput and hits" ("speed"), "Latency" ("latency": beside the
+# percentiles `--percentiles` asks for, `bench.report.latency`), "Stale reads" ("stale"),
+# "Probe convergence" ("probe"), "Probe bracket and white-box" ("bracket");
+# `cache-bench compare` ("compare"), the sweep report with its repeats' intervals
+# ("sweep"), the faults section's own-figures table ("faults").
+Place = Literal["speed", "latency", "stale", "probe", "bracket", "compare", "sweep", "faults"]
 Better = Literal["higher", "lower"] | None
 
 
@@ -55,11 +58,12 @@ CATALOGUE: tuple[Column, ...] = (
     _c("reads", "count"),
     _c("reads_checked", "count"),
     _c("writes", "count"),
-    _c("read_p50_ms", "ms", "lower", "speed compare"),
+    _c("read_p50_ms", "ms", "lower", "compare"),
     _c("read_p90_ms", "ms", "lower"),
-    _c("read_p99_ms", "ms", "lower", "speed compare sweep", title="Read p99, ms (lower is better)"),
-    _c("read_p999_ms", "ms", "lower", "speed compare", "read p99.9 ms"),
-    _c("read_max_ms", "ms", "lower", "speed"),
+    _c("read_p99_ms", "ms", "lower", "compare sweep",
+       title="Read p99, ms (lower is better)"),
+    _c("read_p999_ms", "ms", "lower", "compare", "read p99.9 ms"),
+    _c("read_max_ms", "ms", "lower", "latency"),
     _c("read_server_p50_ms", "ms", "lower", "compare"),
     _c("read_server_p99_ms", "ms", "lower", "compare"),
     _c("read_intended_p50_ms", "ms", "lower"),
@@ -67,7 +71,7 @@ CATALOGUE: tuple[Column, ...] = (
     _c("arrivals_late", "count", "lower"),
     _c("arrival_lateness_p99_ms", "ms", "lower"),
     _c("write_p50_ms", "ms", "lower"),
-    _c("write_p99_ms", "ms", "lower", "speed compare"),
+    _c("write_p99_ms", "ms", "lower", "compare"),
     _c("hit_ratio", "ratio", "higher", "speed compare sweep",
        title="Hit ratio (higher is better)"),
     _c("local_hit_ratio", "ratio", "higher", "speed compare", "local hit ratio"),
@@ -80,35 +84,35 @@ CATALOGUE: tuple[Column, ...] = (
     _c("herd_size_p99", "count", "lower", "compare"),
     _c("herd_size_max", "count", "lower"),
     _c("read_p99_after_expiry_ms", "ms", "lower", "compare"),
-    _c("stale_reads", "count", "lower", "fresh faults"),
-    _c("stale_read_ratio", "ratio", "lower", "fresh compare sweep faults",
+    _c("stale_reads", "count", "lower", "stale faults"),
+    _c("stale_read_ratio", "ratio", "lower", "stale compare sweep faults",
        title="Stale-read ratio (lower is better)"),
-    _c("stale_by_design_ratio", "ratio", None, "fresh compare", "stale by design"),
-    _c("stale_age_p50_ms", "ms", "lower", "fresh"),
-    _c("stale_age_p99_ms", "ms", "lower", "fresh compare sweep faults",
+    _c("stale_by_design_ratio", "ratio", None, "stale compare", "stale by design"),
+    _c("stale_age_p50_ms", "ms", "lower", "stale"),
+    _c("stale_age_p99_ms", "ms", "lower", "stale compare sweep faults",
        title="Stale age p99 over stale reads, ms (lower is better)"),
-    _c("stale_age_max_ms", "ms", "lower", "fresh compare faults"),
-    _c("list_stale_ratio", "ratio", "lower", "fresh"),
+    _c("stale_age_max_ms", "ms", "lower", "stale compare faults"),
+    _c("list_stale_ratio", "ratio", "lower", "stale"),
     _c("stale_reads_origin", "count", "lower", "compare", "stale from origin"),
     _c("stale_reads_cached", "count", "lower", "compare", "stale from cache"),
     _c("stale_age_origin_max_ms", "ms", "lower", "", "oldest stale from origin ms"),
     _c("stale_age_cached_max_ms", "ms", "lower", "compare", "oldest stale from cache ms"),
     _c("read_staleness_p99_ms", "ms", "lower", "sweep faults",
        title="Read staleness p99 over all reads, ms: the tuner's budget figure"),
-    _c("probe_cycles", "count", None, "fresh"),
-    _c("probe_convergence_p50_ms", "ms", "lower", "fresh compare sweep",
+    _c("probe_cycles", "count", None, "probe"),
+    _c("probe_convergence_p50_ms", "ms", "lower", "probe compare sweep",
        "probe upper bound p50 ms", "Probe convergence p50, ms (lower is better)"),
-    _c("probe_convergence_p99_ms", "ms", "lower", "fresh compare"),
-    _c("probe_convergence_max_ms", "ms", "lower", "fresh"),
-    _c("probe_convergence_lo_p50_ms", "ms", None, "fresh", "probe lower bound p50 ms"),
-    _c("probe_bracket_p50_ms", "ms", "lower", "fresh", "probe bracket p50 ms"),
+    _c("probe_convergence_p99_ms", "ms", "lower", "probe compare"),
+    _c("probe_convergence_max_ms", "ms", "lower", "probe"),
+    _c("probe_convergence_lo_p50_ms", "ms", None, "bracket", "probe lower bound p50 ms"),
+    _c("probe_bracket_p50_ms", "ms", "lower", "bracket", "probe bracket p50 ms"),
     _c("probe_poll_interval_ms", "ms"),
-    _c("probe_censored", "count", "lower", "fresh"),
-    _c("probe_errors", "count", "lower", "fresh"),
-    _c("whitebox_p50_ms", "ms", "lower", "fresh", "white-box p50 ms"),
+    _c("probe_censored", "count", "lower", "probe"),
+    _c("probe_errors", "count", "lower", "probe"),
+    _c("whitebox_p50_ms", "ms", "lower", "bracket", "white-box p50 ms"),
     _c("whitebox_p99_ms", "ms", "lower"),
     _c("whitebox_rows", "count"),
-    _c("whitebox_outside", "count", "lower", "fresh", "white-box outside bracket"),
+    _c("whitebox_outside", "count", "lower", "bracket", "white-box outside bracket"),
 )  # fmt: skip
 COLUMNS: dict[str, Column] = {column.name: column for column in CATALOGUE}
 SUMMARY_COLUMNS: tuple[str, ...] = tuple(COLUMNS)

@@ -44,11 +44,14 @@ STAT_COLUMNS: tuple[str, ...] = ("herd_size_p50", "herd_size_p99", "herd_size_ma
 
 def hot_reads(reads: pd.DataFrame) -> pd.DataFrame:
     """Successful product reads of each strategy's hot keys, in the order they were sent."""
-    ok = reads[(reads["op"].astype(str) == "read") & successful(reads["status"])]
+    ok = reads[(reads["op"] == "read") & successful(reads["status"])]
     counts = ok.groupby(["strategy", "key"], sort=False, observed=True)["op"].transform("size")
     totals = ok.groupby("strategy", sort=False, observed=True)["op"].transform("size")
     hot = ok[counts >= HOT_SHARE * totals]
-    return hot.sort_values(["strategy", "key", "t_start_ns"], kind="stable")
+    # ties of one send time in recorded order: the rows' own, or their `rid` when they
+    # come from analysis's store, which keeps them in no order
+    ties = ["rid"] if "rid" in hot.columns else []
+    return hot.sort_values(["strategy", "key", "t_start_ns", *ties], kind="stable")
 
 
 def herds(reads: pd.DataFrame) -> pd.DataFrame:

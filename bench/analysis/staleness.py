@@ -26,17 +26,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 
+import duckdb
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 
-NO_ACK_NS = np.iinfo(np.int64).max  # "no such write": later than any read
+from bench.analysis.rows import load_frame
+
 T_VISIBILITY_MS: tuple[float, ...] = (0.0, 10.0, 100.0, 1000.0, 10000.0)
-_PRODUCT_BITS = 32
-_ITEM = r"^(?P<id>\d+):(?P<version>\d+)$"
 
 
 def successful(status: pd.Series) -> pd.Series:
@@ -56,159 +53,138 @@ def answered(rows: pd.DataFrame) -> pd.Series:
     return ok
 
 
-def pair_keys(group_index: np.ndarray, product_id: np.ndarray) -> np.ndarray:
-    """One int64 per (group, product id): `group << 32 | product id`."""
-    if product_id.size and product_id.max() >= 1 << _PRODUCT_BITS:
-        raise ValueError(f"product ids must be below 2**{_PRODUCT_BITS}")
-    return (group_index.astype(np.int64) << _PRODUCT_BITS) | product_id.astype(np.int64)
-
-
-@dataclass(frozen=True)
-class WriteIndex:
-    """The acknowledged writes of every (group, product), searchable by version.
-
-    Writes are sorted by (stream, version) and packed into one sorted int64 key, so one
-    `numpy.searchsorted` finds, for millions of reads at once, the first write with a
-    strictly higher version; a suffix minimum of ack times over versions (per stream)
-    then gives the earliest ack among all strictly higher versions. Writes acked out of
-    version order are therefore handled.
-    """
-
-    streams: pd.Index  # pair key of each stream; position = dense stream id
-    keys: np.ndarray  # stream id * stride + version, sorted ascending
-    stream_ids: np.ndarray  # stream id of each entry of `keys`
-    min_ack_ns: np.ndarray  # earliest ack (ns) among this entry and the later ones of its stream
-    stride: int  # > every write version, so stream ids and versions do not overlap
-
-    @classmethod
-    def build(cls, pair: np.ndarray, version: np.ndarray, ack_ns: np.ndarray) -> WriteIndex:
-        """Index answered writes: pair key, the version each created, its ack (ns)."""
-        stride = int(version.max()) + 2 if version.size else 2
-        stream_ids, streams = pd.factorize(pair)
-        if len(streams) * stride >= 1 << 62:
-            raise ValueError("too many products x versions to pack into int64 keys")
-        keys = stream_ids.astype(np.int64) * stride + version.astype(np.int64)
-        order = np.argsort(keys, kind="stable")
-        keys, stream_ids, ack_ns = keys[order], stream_ids[order], ack_ns[order]
-        reversed_min = pd.Series(ack_ns[::-1]).groupby(stream_ids[::-1]).cummin()
-        min_ack_ns = reversed_min.to_numpy(dtype=np.int64)[::-1]
-        return cls(pd.Index(streams), keys, stream_ids, min_ack_ns, stride)
-
-    def earliest_newer_ack_ns(self, pair: np.ndarray, version: np.ndarray) -> np.ndarray:
-        """Per read: the earliest ack (ns) of a write with a higher version; NO_ACK_NS if none."""
-        if not self.keys.size:
-            return np.full(len(pair), NO_ACK_NS, dtype=np.int64)
-        stream = self.streams.get_indexer(pair)  # -1: this product was never written
-        clipped = np.clip(version.astype(np.int64), 0, self.stride - 1)
-        query = np.maximum(stream, 0).astype(np.int64) * self.stride + clipped
-        position = np.searchsorted(self.keys, query, side="right")
-        inside = np.minimum(position, len(self.keys) - 1)
-        found = (stream >= 0) & (position < len(self.keys)) & (self.stream_ids[inside] == stream)
-        return np.where(found, self.min_ack_ns[inside], NO_ACK_NS)
-
-
-def stale_age_ms(t_start_ns: np.ndarray, newer_ack_ns: np.ndarray) -> np.ndarray:
-    """Read start minus the earliest newer ack, in ms; NaN when the read is fresh."""
-    return np.where(newer_ack_ns < t_start_ns, (t_start_ns - newer_ack_ns) / 1e6, np.nan)
-
-
-def explode_items(items: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Split list bodies `id:version id:version ...` into three aligned int64 arrays.
-
-    Returns (position of the row in `items`, product id, version). Malformed items are
-    skipped rather than guessed at.
-    """
-    text = pa.array(items.fillna("").to_numpy(dtype=object), type=pa.string())
-    tokens = pc.split_pattern(text, " ")
-    row = pc.list_parent_indices(tokens).to_numpy()
-    parsed = pc.extract_regex(pc.list_flatten(tokens), _ITEM)
-    valid = pc.is_valid(parsed).to_numpy(zero_copy_only=False)
-    product, version = (
-        pc.cast(pc.struct_field(parsed, name), pa.int64()).to_numpy(zero_copy_only=False)
-        for name in ("id", "version")
+# The checker in SQL, over the view `rows` (`bench.analysis.rows`): a few statements,
+# each of joins DuckDB runs within its memory limit, so that ten or a hundred million
+# rows are checked without holding them. A write counts as acknowledged its clock's
+# uncertainty later, a read as sent that much earlier (`t_to`, `t_from`). The verdicts
+# carry the columns analysis reads after the checker (`{carry}`).
+CHECK_SQL: tuple[str, ...] = (
+    """CREATE OR REPLACE TEMP TABLE writes AS
+    SELECT grp, product, version, t_start_ns - clock_uncertainty_ns AS t_from,
+           t_end_ns + clock_uncertainty_ns AS t_to
+    FROM rows
+    WHERE answered AND op = 'write' AND product IS NOT NULL AND version IS NOT NULL""",
+    # per written (group, product, version): the earliest ack of that version or a higher
+    # one (`newer_ack`, for an as-of lookup of any version), and of a strictly higher one
+    # (`after_ack`: a read of a written version finds it by equality, a hash lookup)
+    """CREATE OR REPLACE TEMP TABLE newer AS
+    SELECT *, lead(newer_ack) OVER (PARTITION BY grp, product ORDER BY version) AS after_ack
+    FROM (SELECT grp, product, version, min(ack) OVER (PARTITION BY grp, product
+                 ORDER BY version DESC ROWS UNBOUNDED PRECEDING) AS newer_ack
+          FROM (SELECT grp, product, version, min(t_to) AS ack FROM writes GROUP BY ALL))""",
+    # per written product: `k`, one small int for its (group, product), so that later
+    # joins compare one key, not two; its lowest and highest written version, and the
+    # earliest ack of any: what a read of a version below, at or above them finds
+    """CREATE OR REPLACE TEMP TABLE spans AS
+    SELECT grp, product, row_number() OVER () AS k, lowest, highest, first_ack
+    FROM (SELECT grp, product, min(version) AS lowest, max(version) AS highest,
+                 min(newer_ack) AS first_ack
+          FROM newer GROUP BY grp, product)""",
+    """CREATE OR REPLACE TEMP TABLE after AS
+    SELECT s.k, n.version, n.after_ack FROM newer n JOIN spans s USING (grp, product)""",
+    # what a read's send time finds of the writes to its product, as running maxima over
+    # their starts and acks in time order, so that one as-of lookup finds both: the
+    # newest ack strictly before the send (an ack is placed 1 ns after it), and whether
+    # one started at or before it was acked at or after it (a write in flight)
+    """CREATE OR REPLACE TEMP TABLE timeline AS
+    WITH w AS (SELECT s.k, w.t_from, w.t_to FROM writes w JOIN spans s USING (grp, product))
+    SELECT k, t, max(started_ack) OVER since AS latest_ack, max(ack) OVER since AS newest_ack
+    FROM (SELECT k, t_from AS t, t_to AS started_ack, NULL::BIGINT AS ack FROM w
+          UNION ALL
+          SELECT k, t_to + 1, NULL, t_to FROM w)
+    WINDOW since AS (PARTITION BY k ORDER BY t
+                     RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)""",
+    # list bodies repeat (a cached list is served byte for byte until a write retires
+    # it): each distinct body of a group is split and looked up once
+    """CREATE OR REPLACE TEMP TABLE bodies AS
+    SELECT grp, items, row_number() OVER () AS body FROM rows
+    WHERE answered AND op = 'list' GROUP BY grp, items""",
+    """CREATE OR REPLACE TEMP TABLE body_ack AS
+    WITH item AS (
+        SELECT body, grp, regexp_extract(token, '^(\\d+):(\\d+)$', ['id', 'version']) AS m
+        FROM (SELECT body, grp, unnest(string_split(items, ' ')) AS token FROM bodies)
+    ), valid AS (
+        SELECT body, grp, TRY_CAST(m.id AS BIGINT) AS product,
+               TRY_CAST(m.version AS BIGINT) AS version
+        FROM item WHERE m.id <> ''
     )
-    return row[valid].astype(np.int64), product[valid].astype(np.int64), version[valid]
+    SELECT b.grp, b.items, min(n.newer_ack) AS newer_ack
+    FROM bodies b LEFT JOIN (valid v ASOF LEFT JOIN newer n
+      ON v.grp = n.grp AND v.product = n.product AND v.version < n.version) USING (body)
+    GROUP BY b.grp, b.items""",
+    # product reads: the earliest ack of a newer version (stale when before the send),
+    # by equality for a written version and by an as-of lookup only for a version no
+    # answered write made (one whose write failed)
+    # (tables, not temp ones: a hundred million reads are compressed and spill cleanly;
+    # each is dropped once the next step has read it)
+    """CREATE OR REPLACE TABLE versioned AS
+    SELECT r.rid, s.k, r.t_start_ns,
+           CASE WHEN newer_ack < r.t_from THEN (r.t_from - newer_ack) / 1e6 END AS stale_age_ms,
+           unwritten, CASE WHEN unwritten THEN r.grp END AS u_grp,
+           CASE WHEN unwritten THEN r.product END AS u_product,
+           CASE WHEN unwritten THEN r.version END AS u_version,
+           CASE WHEN unwritten THEN r.t_from END AS u_from
+    FROM (SELECT rid, grp, product, version, t_start_ns,
+                 t_start_ns - clock_uncertainty_ns AS t_from FROM rows
+          WHERE answered AND op = 'read' AND product IS NOT NULL AND version IS NOT NULL) r
+    LEFT JOIN spans s ON r.grp = s.grp AND r.product = s.product
+    LEFT JOIN after x ON s.k = x.k AND r.version = x.version,
+    LATERAL (SELECT CASE WHEN s.k IS NULL OR r.version >= s.highest THEN NULL
+                         WHEN r.version < s.lowest THEN s.first_ack
+                         ELSE x.after_ack END AS newer_ack,
+                    s.k IS NOT NULL AND r.version BETWEEN s.lowest AND s.highest
+                    AND x.k IS NULL AS unwritten)""",
+    """UPDATE versioned SET stale_age_ms = fix.age
+    FROM (SELECT u.rid, CASE WHEN n.newer_ack < u.u_from
+                             THEN (u.u_from - n.newer_ack) / 1e6 END AS age
+          FROM (SELECT * FROM versioned WHERE unwritten) u ASOF LEFT JOIN newer n
+            ON u.u_grp = n.grp AND u.u_product = n.product AND u.u_version < n.version) fix
+    WHERE versioned.rid = fix.rid""",
+    # then the newest ack before the send and a write in flight, from the timeline; an
+    # as-of join sorts what it carries, so it carries the least, and the verdicts join
+    # it back by `rid`
+    """CREATE OR REPLACE TABLE judged AS
+    SELECT v.rid, v.stale_age_ms, (v.t_start_ns - e.newest_ack) / 1e6 AS since_write_ms,
+           coalesce(e.latest_ack >= v.t_start_ns, false) AS write_in_flight
+    FROM versioned v ASOF LEFT JOIN timeline e ON v.k = e.k AND v.t_start_ns >= e.t""",
+    "DROP TABLE versioned",
+    """CREATE OR REPLACE TABLE verdicts AS
+    SELECT {carry}, j.stale_age_ms, j.since_write_ms,
+           coalesce(j.write_in_flight, false) AS write_in_flight
+    FROM rows r LEFT JOIN judged j USING (rid)
+    WHERE r.answered AND r.op = 'read'""",
+    "DROP TABLE judged",
+    # list reads, item by item through their body
+    """INSERT INTO verdicts
+    SELECT {carry},
+        CASE WHEN a.newer_ack < r.t_start_ns - r.clock_uncertainty_ns
+             THEN (r.t_start_ns - r.clock_uncertainty_ns - a.newer_ack) / 1e6 END,
+        NULL, false
+    FROM rows r JOIN body_ack a ON r.grp = a.grp AND r.items = a.items
+    WHERE r.answered AND r.op = 'list'""",
+)
+SCRATCH_TABLES = ("writes", "newer", "spans", "after", "timeline", "bodies", "body_ack")
 
 
-def list_stale_ages_ms(
-    lists: pd.DataFrame, group_index: np.ndarray, index: WriteIndex
-) -> np.ndarray:
-    """Per list read: the largest stale age of its items, in ms; NaN when every item is fresh.
-
-    An item's age is the read's start minus the earliest newer ack of that product, so
-    the largest is the start minus the earliest newer ack over all items: a property of
-    the body alone. Bodies repeat (a cached list is served byte for byte until a write
-    retires it), so each distinct (group, body) is parsed and looked up once.
-    """
-    item_code, _ = pd.factorize(lists["items"].fillna(""))
-    body_code, _ = pd.factorize(pair_keys(group_index, item_code))
-    _, first = np.unique(body_code, return_index=True)  # a list read showing each body
-    row, product, version = explode_items(lists["items"].iloc[first])
-    newer_ack = index.earliest_newer_ack_ns(pair_keys(group_index[first][row], product), version)
-    body_ack = np.full(len(first), NO_ACK_NS, dtype=np.int64)
-    np.minimum.at(body_ack, row, newer_ack)
-    return stale_age_ms(lists["t_start_ns"].to_numpy(dtype=np.int64), body_ack[body_code])
+def check_statements(con: duckdb.DuckDBPyConnection, carry: Sequence[str] | None = None,
+                     ) -> list[str]:  # fmt: skip
+    """`CHECK_SQL` with the columns the verdicts carry filled in (`check_rows`)."""
+    if carry is None:
+        columns = [name for name, *_ in con.execute("DESCRIBE rows").fetchall()]
+        carry = [c for c in columns if c != "items"]
+    listed = ", ".join(f'r."{c}"' for c in carry)
+    return [statement.replace("{carry}", listed) for statement in CHECK_SQL]
 
 
-def _asof_column(merged: pd.DataFrame, column: str, reads: pd.DataFrame) -> np.ndarray:
-    """`column` of a merge_asof result back in the order of `reads`; -1 where unmatched."""
-    values = merged.set_index("index")[column].reindex(reads.index)
-    return values.fillna(-1).to_numpy(dtype=np.int64)
-
-
-def _last_ack_before_ns(reads: pd.DataFrame, writes: pd.DataFrame) -> np.ndarray:
-    """Per read: the newest ack (ns) strictly before it was sent; -1 when none."""
-    left = reads[["pair", "t_start_ns"]].reset_index().sort_values("t_start_ns")
-    right = writes[["pair", "t_end_ns"]].sort_values("t_end_ns")
-    merged = pd.merge_asof(
-        left,
-        right,
-        left_on="t_start_ns",
-        right_on="t_end_ns",
-        by="pair",
-        direction="backward",
-        allow_exact_matches=False,
-    )
-    return _asof_column(merged, "t_end_ns", reads)
-
-
-def _write_in_flight(reads: pd.DataFrame, writes: pd.DataFrame) -> np.ndarray:
-    """Per read: was a write on its product started but not yet acked when it was sent?
-
-    In flight means write start <= read start <= write ack: a read sent at the very
-    instant of the ack is not after it, so it is concurrent (as in the stale check).
-    """
-    right = writes[["pair", "t_start_ns", "t_end_ns"]].sort_values("t_start_ns")
-    right["latest_ack_ns"] = right.groupby("pair")["t_end_ns"].cummax()
-    left = reads[["pair", "t_start_ns"]].reset_index().sort_values("t_start_ns")
-    merged = pd.merge_asof(
-        left,
-        right[["pair", "t_start_ns", "latest_ack_ns"]],
-        on="t_start_ns",
-        by="pair",
-        direction="backward",
-        allow_exact_matches=True,
-    )
-    latest_ack = _asof_column(merged, "latest_ack_ns", reads)
-    return latest_ack >= reads["t_start_ns"].to_numpy(dtype=np.int64)
-
-
-def _product_pairs(
-    requests: pd.DataFrame, group_index: np.ndarray, candidates: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Per row: its (group, product) pair key, and whether the checker can judge it.
-
-    Judged rows are the `candidates` (answered product reads and writes) whose key is
-    a product id and whose answer carries a version; other rows get pair key of id 0.
-    """
-    # keys repeat (a catalogue's ids): parse each distinct key once, not every row's
-    code, keys = pd.factorize(requests["key"])
-    parsed = pd.to_numeric(pd.Series(keys, dtype=object), errors="coerce").to_numpy()
-    numeric = np.where(code >= 0, parsed[code], np.nan)
-    judged = candidates & ~np.isnan(numeric) & requests["version"].notna().to_numpy()
-    product = np.zeros(len(requests), dtype=np.int64)
-    product[judged] = numeric[judged].astype(np.int64)
-    return pair_keys(group_index, product), judged
+def check_rows(con: duckdb.DuckDBPyConnection, carry: Sequence[str] | None = None) -> None:
+    """The checker's verdicts on the view `rows`, into the table `verdicts`: every
+    answered read (op read and list) with the columns `carry` (all but `items` when
+    None; fewer is faster), plus `stale_age_ms` (NULL when fresh), `since_write_ms` and
+    `write_in_flight` (product reads only; see `check_staleness`)."""
+    for statement in check_statements(con, carry):
+        con.execute(statement)
+    for table in SCRATCH_TABLES:
+        con.execute(f"DROP TABLE {table}")
 
 
 def check_staleness(requests: pd.DataFrame, group_columns: Sequence[str]) -> pd.DataFrame:
@@ -220,57 +196,34 @@ def check_staleness(requests: pd.DataFrame, group_columns: Sequence[str]) -> pd.
     - for product reads only: `since_write_ms`, the read's start minus the newest ack of
       a write to its product before it (float ms, NaN when none), and `write_in_flight`
       (bool), whether a write to its product was started but not acked when it was sent.
+
+    The rows go through the same SQL as a run folder's (`check_rows`), in a DuckDB held
+    in memory: this is the checker for a table at hand, such as a test's literal one.
     """
     requests = requests.reset_index(drop=True)
-    group_index = (
-        requests.groupby(list(group_columns), sort=False, observed=True, dropna=False)
-        .ngroup()
-        .to_numpy()
-    )
-    op = requests["op"]
-    is_read, is_write, is_list = (
-        (op == name).to_numpy(dtype=bool) for name in ("read", "write", "list")
-    )
-    ok = answered(requests).to_numpy(dtype=bool)
-    pair, judged = _product_pairs(requests, group_index, ok & (is_read | is_write))
-    t_start = requests["t_start_ns"].to_numpy(dtype=np.int64)
-    version = requests["version"].to_numpy(dtype=np.int64, na_value=0)
+    frame = requests.copy(deep=False)
+    for column in frame.columns:  # DuckDB takes text, not pandas categoricals
+        if isinstance(frame[column].dtype, pd.CategoricalDtype):
+            frame[column] = frame[column].astype("string")
+    with duckdb.connect() as con:
+        load_frame(con, frame, group_columns)
+        check_rows(con)
+        verdicts = con.execute(
+            "SELECT rid, stale_age_ms, since_write_ms, write_in_flight FROM verdicts ORDER BY rid"
+        ).df()
+    reads = requests.loc[verdicts["rid"].to_numpy(), [c for c in requests.columns if c != "items"]]
+    return with_verdicts(reads, verdicts)
 
-    wrote = judged & is_write
-    t_end = requests["t_end_ns"].to_numpy(dtype=np.int64)
-    index = WriteIndex.build(pair[wrote], version[wrote], t_end[wrote])
-    writes = pd.DataFrame(
-        {"pair": pair[wrote], "t_start_ns": t_start[wrote], "t_end_ns": t_end[wrote]}
+
+def with_verdicts(reads: pd.DataFrame, verdicts: pd.DataFrame) -> pd.DataFrame:
+    """`reads` (in `verdicts`' order) with the verdict columns, `stale` derived."""
+    age = verdicts["stale_age_ms"].to_numpy(dtype=float, na_value=np.nan)
+    return reads.assign(
+        stale_age_ms=age,
+        stale=~np.isnan(age),
+        since_write_ms=verdicts["since_write_ms"].to_numpy(dtype=float, na_value=np.nan),
+        write_in_flight=verdicts["write_in_flight"].to_numpy(dtype=bool),
     )
-    # Verdicts for every row first, then one copy of the read rows: filtering a frame of
-    # text columns is the dear part at ten million rows, so it happens once, and without
-    # the list bodies, which nothing after the checker reads.
-    age = np.full(len(requests), np.nan)
-    single = judged & is_read
-    age[single] = stale_age_ms(
-        t_start[single], index.earliest_newer_ack_ns(pair[single], version[single])
-    )
-    listed = ok & is_list
-    age[listed] = list_stale_ages_ms(
-        requests.loc[listed, ["items", "t_start_ns"]], group_index[listed], index
-    )
-    reads_mask = ok & (is_read | is_list)
-    columns = [c for c in requests.columns if c != "items"]
-    reads = requests.loc[reads_mask, columns].assign(
-        stale_age_ms=age[reads_mask], pair=pair[reads_mask]
-    )
-    product_read = single[reads_mask]
-    singles = reads[product_read]
-    reads["stale"] = reads["stale_age_ms"].notna()
-    reads["since_write_ms"] = np.nan
-    reads["write_in_flight"] = False
-    if product_read.any() and len(writes):
-        last_ack = _last_ack_before_ns(singles, writes)
-        t_start = singles["t_start_ns"].to_numpy(dtype=np.int64)
-        since = np.where(last_ack >= 0, (t_start - last_ack) / 1e6, np.nan)
-        reads.loc[product_read, "since_write_ms"] = since
-        reads.loc[product_read, "write_in_flight"] = _write_in_flight(singles, writes)
-    return reads.drop(columns="pair")
 
 
 def t_visibility(
@@ -290,7 +243,7 @@ def t_visibility(
     rows = []
     for key, group in reads.groupby(list(group_columns), sort=False, observed=True, dropna=False):
         eligible = (
-            (group["op"].astype(str) == "read")
+            (group["op"] == "read")
             & group["since_write_ms"].notna()
             & ~group["write_in_flight"].astype(bool)
         )

@@ -4,7 +4,8 @@ Reads only `run.json`, `requests/*.csv` and `probe/*.csv` of the folder (never a
 system), so `bench report DIR` re-analyses a stored run. The staleness verdicts come
 from `bench.analysis.staleness`, one group's figures from `bench.analysis.figures`;
 this module groups the rows per strategy (and sweep cell) and writes
-`summary.csv`, `t_visibility.csv` and `latency_cdf.csv` back into the folder.
+`summary.csv`, `t_visibility.csv`, `latency_cdf.csv` and `latency_percentiles.csv` back
+into the folder.
 
 Rows are grouped by `strategy` plus whichever of `scenario, ttl_s, replicas, repeat`
 the request rows carry as columns (a sweep writes them per cell); otherwise those come
@@ -13,20 +14,30 @@ from the manifest's config. Units: times in ms unless a name ends in `_ns` or `_
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from bench.analysis.clocks import load_clocks
 from bench.analysis.columns import SUMMARY_COLUMNS
 from bench.analysis.faults import fault_effects, load_faults
 from bench.analysis.figures import probe_stats, read_stats, request_stats
+from bench.analysis.frames import checked_reads, checked_store, strategy_frames
 from bench.analysis.herds import herd_stats
 from bench.analysis.origin_lag import origin_lag
-from bench.analysis.staleness import answered, check_staleness, t_visibility
-from bench.analysis.tables import Unreadable, load_probe, load_requests
+from bench.analysis.percentiles import (
+    grouped_quantiles,
+    latency_percentiles,
+    recorded,
+    with_quantiles,
+)
+from bench.analysis.rows import CELL_TYPES
+from bench.analysis.staleness import t_visibility
+from bench.analysis.tables import Unreadable, load_probe
 from bench.analysis.timeline import load_metrics, origin_load, timeline
 from bench.analysis.whitebox import load_invalidations, whitebox, whitebox_stats
 from bench.analysis.write_visibility import write_visibility
@@ -34,7 +45,7 @@ from bench.layout import RunFolder
 from bench.manifest import load_seconds, read_manifest, strategy_order
 from scenarios.request_rows import OPS
 
-CONFIG_COLUMNS: tuple[str, ...] = ("scenario", "ttl_s", "replicas", "repeat")
+CONFIG_COLUMNS: tuple[str, ...] = tuple(CELL_TYPES)  # scenario, ttl_s, replicas, repeat
 # Dense in the tail, where strategies differ; 1.0 is the maximum.
 CDF_QUANTILES: tuple[float, ...] = (
     *(i / 100 for i in range(100)),
@@ -51,9 +62,13 @@ class Analysis:
 
     summary: one row per strategy (x sweep cell), columns `SUMMARY_COLUMNS`.
     t_visibility: group columns, t_ms, reads, fresh_share (0..1), nines.
-    latency_cdf: group columns, op, quantile (0..1), latency_ms.
+    latency_cdf: group columns, op, quantile (0..1), latency_ms: `CDF_QUANTILES` and the
+        run's percentiles (`bench.analysis.percentiles`).
+    latency_percentiles: group columns, op, percentile (0..100], latency_ms: the run's
+        percentiles exactly, for the report's latency table.
     reads: every answered read (op read and list) with `stale`, `stale_age_ms`,
-        `since_write_ms`, `write_in_flight` (see `bench.analysis.staleness.check_staleness`).
+        `since_write_ms`, `write_in_flight` (see `bench.analysis.staleness.check_staleness`),
+        checked again when asked for (`checked_reads`): analysis itself never holds them all.
     probe: the raw probe rows, `censored` as bool.
     unreadable: rows skipped because they did not parse, per raw file (relative path).
     timeline: per strategy and second, `bench.analysis.timeline.COLUMNS`.
@@ -65,7 +80,7 @@ class Analysis:
     summary: pd.DataFrame
     t_visibility: pd.DataFrame
     latency_cdf: pd.DataFrame
-    reads: pd.DataFrame
+    latency_percentiles: pd.DataFrame
     probe: pd.DataFrame
     unreadable: Unreadable
     timeline: pd.DataFrame
@@ -74,14 +89,19 @@ class Analysis:
     t_visibility_without_faults: pd.DataFrame | None
     write_visibility: pd.DataFrame  # `bench.analysis.write_visibility.COLUMNS`
     whitebox: pd.DataFrame  # probe rows with white-box times (`bench.analysis.whitebox`)
+    read_rows: Callable[[], pd.DataFrame] = field(repr=False, compare=False)
 
-
-def group_columns(requests: pd.DataFrame) -> list[str]:
-    """`strategy` plus the config columns that the request rows themselves carry."""
-    return ["strategy", *[c for c in CONFIG_COLUMNS if c in requests.columns]]
+    @cached_property
+    def reads(self) -> pd.DataFrame:
+        return self.read_rows()
 
 
 def _groups(frame: pd.DataFrame, columns: Sequence[str]) -> Iterator[tuple[tuple, pd.DataFrame]]:
+    """(key, rows) per group; a frame of one group is its own group, not a copy of it
+    (analysis hands over one strategy at a time, usually one group of many millions)."""
+    if len(frame) and all(frame[c].nunique(dropna=False) == 1 for c in columns):
+        yield tuple(frame[c].iloc[0] for c in columns), frame
+        return
     yield from frame.groupby(list(columns), sort=False, observed=True, dropna=False)
 
 
@@ -108,8 +128,12 @@ def summarise(
     origin: pd.DataFrame | None = None,
     whitebox: pd.DataFrame | None = None,
     lag: pd.DataFrame | None = None,
+    hot: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """One row per group (`columns`), `SUMMARY_COLUMNS` in order (+ `repeat` in a sweep).
+
+    The herds are found among `hot`, the reads of the hot keys with the columns herds
+    need, when given (analysis fetches those apart), else among `reads`.
 
     Config values the rows do not carry come from the manifest. See `request_stats`,
     `read_stats` and `probe_stats` for the units of each figure; `origin` is
@@ -119,7 +143,7 @@ def summarise(
     white-box times (`bench.analysis.whitebox.whitebox_stats`).
     """
     config = manifest.get("config", {})
-    per_strategy = herd_stats(reads, config.get("ttl_s"))
+    per_strategy = herd_stats(reads if hot is None else hot, config.get("ttl_s"))
     for extra in (origin, whitebox, lag):
         if extra is not None:
             per_strategy = extra.join(per_strategy, how="outer")
@@ -144,71 +168,124 @@ def summarise(
     return _in_run_order(summary, strategy_order(manifest), ["strategy", *columns[1:]])
 
 
-def latency_cdf(requests: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
-    """Latency (ms) of answered requests at `CDF_QUANTILES`, per group and op, for plots."""
-    ok = requests[answered(requests)].assign(op=lambda f: f["op"].astype(str))
-    by = [*columns, "op"]
-    cdf = ok.groupby(by, sort=False, observed=True, dropna=False)["latency_ms"].quantile(
-        list(CDF_QUANTILES)
-    )
-    cdf.index = cdf.index.set_names([*by, "quantile"])
-    return cdf.rename("latency_ms").reset_index()
+def latency_cdf(
+    requests: pd.DataFrame, columns: Sequence[str], quantiles: Sequence[float] = CDF_QUANTILES
+) -> pd.DataFrame:
+    """Latency (ms) of answered requests at `quantiles` (0..1), per group and op, for plots."""
+    return grouped_quantiles(requests, columns, quantiles)
 
 
-def analyse(folder: Path, keep_parquet: bool = False) -> Analysis:
-    """Analyse a run folder without touching any live system (see `Analysis` for units);
-    `keep_parquet` leaves a Parquet copy beside each request CSV it reads."""
+@dataclass
+class Parts:
+    """The tables analysis builds strategy by strategy, concatenated at the end."""
+
+    summary: list[pd.DataFrame] = field(default_factory=list)
+    visibility: list[pd.DataFrame] = field(default_factory=list)
+    own_summary: list[pd.DataFrame] = field(default_factory=list)
+    own_visibility: list[pd.DataFrame] = field(default_factory=list)
+    cdf: list[pd.DataFrame] = field(default_factory=list)
+    percentiles: list[pd.DataFrame] = field(default_factory=list)
+    seconds: list[pd.DataFrame] = field(default_factory=list)
+    effects: list[pd.DataFrame] = field(default_factory=list)
+
+
+def analyse(folder: Path) -> Analysis:
+    """Analyse a run folder without touching any live system (see `Analysis` for units).
+
+    The rows go into DuckDB and are checked there (`bench.analysis.rows`); every figure
+    after the checker is computed one strategy at a time from narrow frames, each
+    strategy's figures being its own (a herd, a timeline, a fault are one strategy's)."""
     manifest = read_manifest(folder)
-    requests, unreadable_requests = load_requests(folder, keep_parquet)
-    probe, unreadable_probe = load_probe(folder)
-    columns = group_columns(requests)
     order = strategy_order(manifest)
-    reads = check_staleness(requests, columns)
-    requests = requests.drop(columns="items")  # the list bodies, by far the largest column
-    faults = load_faults(folder)
-    effects, owner = fault_effects(requests, reads, faults)
-    seconds = timeline(requests, reads, load_metrics(folder))
-    origin = origin_load(seconds)
+    probe, unreadable_probe = load_probe(folder)
+    faults, metrics = load_faults(folder), load_metrics(folder)
     matched = whitebox(probe, load_invalidations(folder))
     lag = origin_lag(folder)
+    correct = manifest.get("clock_correction", True)  # workers' rows onto the master's clock
+    clocks = load_clocks(folder) if correct else load_clocks(folder).iloc[:0]
+    parts = Parts()
+    with checked_store(folder, clocks, narrow=True) as store:
+        columns = store.group_columns
+        strategies = store.strategies()
+        for strategy in strategies or [None]:
+            requests, reads, hot = strategy_frames(store, strategy)
+            _analyse_strategy(parts, requests, reads, hot, probe, manifest, columns,
+                              faults[faults["strategy"] == strategy] if not faults.empty
+                              else faults, metrics, matched, lag)  # fmt: skip
+            del requests, reads, hot
+        unheard = faults[~faults["strategy"].isin(strategies)] if not faults.empty else faults
+        if not unheard.empty:  # faults of a strategy that recorded no rows: still listed
+            requests, reads, _ = strategy_frames(store, None)
+            parts.effects.append(fault_effects(requests, reads, unheard)[0])
+        unreadable = store.unreadable | unreadable_probe
 
-    def figures(reads: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-        visibility = t_visibility(reads, columns)
-        return (summarise(requests, reads, probe, manifest, columns, origin,
-                          whitebox_stats(matched), lag),
-                _in_run_order(visibility, order, [*columns, "t_ms"]))  # fmt: skip
+    def joined(tables: list[pd.DataFrame], by: Sequence[str]) -> pd.DataFrame:
+        return _in_run_order(pd.concat(tables, ignore_index=True), order, by)
 
-    summary, visibility = figures(reads)
-    own = figures(reads[owner < 0]) if not faults.empty else (None, None)
+    effects = pd.concat(parts.effects).sort_index() if parts.effects else None
     return Analysis(
-        summary=summary,
-        t_visibility=visibility,
-        latency_cdf=_in_run_order(latency_cdf(requests, columns), order, [*columns, "op"]),
-        reads=reads,
+        summary=joined(parts.summary, ["strategy", *columns[1:]]),
+        t_visibility=joined(parts.visibility, [*columns, "t_ms"]),
+        latency_cdf=joined(parts.cdf, [*columns, "op"]),
+        latency_percentiles=joined(parts.percentiles, [*columns, "op", "percentile"]),
+        read_rows=lambda: checked_reads(folder, clocks),
         probe=probe,
-        unreadable=unreadable_requests | unreadable_probe,
-        timeline=seconds,
-        fault_effects=effects,
-        summary_without_faults=own[0],
-        t_visibility_without_faults=own[1],
+        unreadable=unreadable,
+        timeline=joined(parts.seconds, ["strategy", "second"]),
+        fault_effects=(effects.reset_index(drop=True) if effects is not None
+                       else fault_effects(pd.DataFrame(), pd.DataFrame(), faults)[0]),
+        summary_without_faults=(joined(parts.own_summary, ["strategy", *columns[1:]])
+                                if not faults.empty else None),
+        t_visibility_without_faults=(joined(parts.own_visibility, [*columns, "t_ms"])
+                                     if not faults.empty else None),
         write_visibility=_in_run_order(write_visibility(probe), order, ["strategy", "t_ms"]),
         whitebox=matched,
-    )
+    )  # fmt: skip
+
+
+def _analyse_strategy(parts: Parts, requests: pd.DataFrame, reads: pd.DataFrame,
+                      hot: pd.DataFrame, probe: pd.DataFrame, manifest: dict[str, Any],
+                      columns: list[str], faults: pd.DataFrame, metrics: pd.DataFrame,
+                      matched: pd.DataFrame, lag: pd.DataFrame | None) -> None:  # fmt: skip
+    """One strategy's (or, for empty frames, an empty run's) tables into `parts`."""
+    seconds = timeline(requests, reads, metrics)
+    origin = origin_load(seconds)
+    white = whitebox_stats(matched)
+
+    def figures(reads: pd.DataFrame, hot: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+        return (summarise(requests, reads, probe, manifest, columns, origin, white, lag, hot),
+                t_visibility(reads, columns))  # fmt: skip
+
+    summary, visibility = figures(reads, hot)
+    parts.summary.append(summary)
+    parts.visibility.append(visibility)
+    parts.seconds.append(seconds)
+    if not faults.empty:
+        effects, owner = fault_effects(requests, reads, faults)
+        parts.effects.append(effects.set_axis(faults.index))
+        theirs = reads.loc[owner >= 0, "rid"]  # the faults' stale reads, left out
+        own_summary, own_visibility = figures(reads[owner < 0], hot[~hot["rid"].isin(theirs)])
+        parts.own_summary.append(own_summary)
+        parts.own_visibility.append(own_visibility)
+    percentiles = recorded(manifest)
+    parts.cdf.append(latency_cdf(requests, columns, with_quantiles(CDF_QUANTILES, percentiles)))
+    parts.percentiles.append(latency_percentiles(requests, columns, percentiles))
 
 
 def write_analysis(folder: Path) -> Analysis:
-    """Analyse `folder` and write summary.csv, t_visibility.csv, latency_cdf.csv into it,
-    and unreadable_rows.csv when a raw file had rows that did not parse.
+    """Analyse `folder` and write summary.csv, t_visibility.csv, latency_cdf.csv,
+    latency_percentiles.csv and timeline.csv into it, and unreadable_rows.csv when a raw
+    file had rows that did not parse.
 
-    These files are derived, so rewriting them is safe: the raw files stay untouched. So
-    are the Parquet copies of the request CSVs it leaves beside them (`bench.analysis.tables`).
+    These files are derived, so rewriting them is safe: the raw files stay untouched.
     Missing values are empty cells; an unbounded figure (all reads fresh, a censored
     tail) is written as `inf`.
     """
-    analysis, run = analyse(folder, keep_parquet=True), RunFolder(folder)
+    analysis, run = analyse(folder), RunFolder(folder)
     analysis.summary.to_csv(run.summary, index=False)
     analysis.t_visibility.to_csv(run.t_visibility, index=False)
     analysis.latency_cdf.to_csv(run.latency_cdf, index=False)
+    analysis.latency_percentiles.to_csv(run.latency_percentiles, index=False)
     analysis.timeline.to_csv(run.timeline, index=False)
     derived_when = {
         run.write_visibility: analysis.write_visibility,

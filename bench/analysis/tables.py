@@ -2,9 +2,8 @@
 
 The raw rows' columns and dtypes are stated once, where they are written:
 `scenarios.request_rows.DTYPES` (the Locust recorder) and `bench.probe.cycle.DTYPES`
-(the probe). The CSV files stay the crash-safe record; analysis keeps a Parquet copy of
-each request file beside it (`requests/X.parquet`, typed and compressed) and reads that
-while it is newer than its CSV, so a stored run is read again several times faster.
+(the probe). The CSV files are the crash-safe record, and analysis reads them as they
+are: a run's request rows through DuckDB (`bench.analysis.rows`), everything else here.
 """
 
 from __future__ import annotations
@@ -14,7 +13,6 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pv
-import pyarrow.parquet as pq
 
 from bench.layout import RunFolder
 from bench.probe import cycle
@@ -41,34 +39,20 @@ def hits(cache: pd.Series) -> pd.Series:
     return cache.isin(HIT_CACHE_VALUES).astype("float64").where(cache != "")
 
 
-UNREADABLE_KEY = b"unreadable_rows"  # in a Parquet copy's metadata: what its CSV had
-
-
-def read_csvs(
-    folder: Path, dtypes: dict[str, str], keep_parquet: bool = False
-) -> tuple[pd.DataFrame, Unreadable]:
+def read_csvs(folder: Path, dtypes: dict[str, str]) -> tuple[pd.DataFrame, Unreadable]:
     """All non-empty CSVs of `folder` concatenated (an empty frame with `dtypes` if none),
     and how many unreadable rows each file had.
 
     A Locust or probe killed mid-write leaves a half-written last line: such a row, or
     any other that does not parse into the schema, is skipped and counted, never guessed.
-    A CSV's Parquet copy is read instead while it is newer; `keep_parquet` writes one
-    for each CSV read.
     """
     frames, unreadable = [], {}
     for path in sorted(p for p in folder.glob("*.csv") if p.stat().st_size > 0):
-        copy, skipped = path.with_suffix(".parquet"), 0
-        if copy.exists() and copy.stat().st_mtime >= path.stat().st_mtime:
-            table = pq.read_table(copy)
-            frame = table.to_pandas()
-            skipped = int((table.schema.metadata or {}).get(UNREADABLE_KEY, b"0"))
-        else:
-            try:  # the fast path, for every file written whole
-                frame = pd.read_csv(path, engine="pyarrow", dtype=dtypes)
-            except ValueError:  # pyarrow's parse and conversion errors are ValueErrors
-                frame, skipped = read_tolerantly(path, dtypes)
-            if keep_parquet:
-                write_parquet(frame, copy, skipped)
+        skipped = 0
+        try:  # the fast path, for every file written whole
+            frame = pd.read_csv(path, engine="pyarrow", dtype=dtypes)
+        except ValueError:  # pyarrow's parse and conversion errors are ValueErrors
+            frame, skipped = read_tolerantly(path, dtypes)
         if skipped:
             unreadable[f"{folder.name}/{path.name}"] = skipped
         if len(frame):
@@ -78,13 +62,8 @@ def read_csvs(
     return pd.concat(frames, ignore_index=True), unreadable
 
 
-def write_parquet(frame: pd.DataFrame, path: Path, unreadable: int) -> None:
-    """`frame` as `path`, whole or not at all (written aside, then renamed)."""
-    table = pa.Table.from_pandas(frame, preserve_index=False)
-    metadata = {**(table.schema.metadata or {}), UNREADABLE_KEY: str(unreadable).encode()}
-    aside = path.with_suffix(".parquet.part")
-    pq.write_table(table.replace_schema_metadata(metadata), aside)
-    aside.replace(path)
+# The SQL type DuckDB reads each of the schemas' pandas dtypes as.
+SQL_TYPES = {"string": "VARCHAR", "int64": "BIGINT", "Int64": "BIGINT", "float64": "DOUBLE"}
 
 
 def read_tolerantly(path: Path, dtypes: dict[str, str]) -> tuple[pd.DataFrame, int]:
@@ -126,15 +105,15 @@ def typed(text: pd.Series, dtype: str) -> pd.Series:
     return pd.to_numeric(text.where(text != "")).astype(dtype)
 
 
-def load_requests(folder: Path, keep_parquet: bool = False) -> tuple[pd.DataFrame, Unreadable]:
+def load_requests(folder: Path) -> tuple[pd.DataFrame, Unreadable]:
     """The request rows of every Locust process (`folder/requests/*.csv`), in file order,
-    and the unreadable rows skipped per file.
+    and the unreadable rows skipped per file: the whole run in pandas, for a look at a
+    run that fits in memory (analysis itself reads through `bench.analysis.rows`).
 
     Times are int64 ns, `latency_ms` float ms, `version` nullable int, `items` and
     `error` "" when absent (a run recorded before `error` existed has it all "").
     """
-    requests, unreadable = read_csvs(RunFolder(folder).requests, request_rows.DTYPES,
-                                     keep_parquet)  # fmt: skip
+    requests, unreadable = read_csvs(RunFolder(folder).requests, request_rows.DTYPES)
     if "error" not in requests:  # recorded before it existed
         requests["error"] = pd.Series("", index=requests.index, dtype="string")
     for column in ("items", "cache", "error"):

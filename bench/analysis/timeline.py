@@ -76,11 +76,16 @@ def timeline(requests: pd.DataFrame, reads: pd.DataFrame, metrics: pd.DataFrame)
         return (frame["t_start_ns"] - frame["strategy"].map(t0).astype("int64")) // 1_000_000_000
 
     by = ["strategy", "second"]
-    sent = requests.assign(second=second(requests), failed=~answered(requests))
-    counts = sent.groupby(by, sort=False).agg(requests=("op", "size"), errors=("failed", "sum"))
-    judged = reads.assign(second=second(reads), hit=hits(reads["cache"]))
+    # narrow frames of what is counted, not copies of the rows: at tens of millions of
+    # rows a copy is gigabytes
+    sent = pd.DataFrame({"strategy": requests["strategy"], "second": second(requests),
+                         "failed": ~answered(requests)})  # fmt: skip
+    counts = sent.groupby(by, sort=False).agg(requests=("failed", "size"),
+                                              errors=("failed", "sum"))  # fmt: skip
+    judged = pd.DataFrame({"strategy": reads["strategy"], "second": second(reads),
+                           "stale": reads["stale"], "hit": hits(reads["cache"])})  # fmt: skip
     verdicts = judged.groupby(by, sort=False).agg(
-        reads=("op", "size"), stale_reads=("stale", "sum"), hit_ratio=("hit", "mean")
+        reads=("stale", "size"), stale_reads=("stale", "sum"), hit_ratio=("hit", "mean")
     )
     table = counts.join(verdicts, how="left").reset_index()
     table = table.merge(origin_reads_per_second(metrics, t0), on=by, how="left")

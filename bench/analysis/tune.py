@@ -1,23 +1,23 @@
-"""The tuner: from a summary table and a staleness budget to a TTL per strategy and one pick.
+"""The tuner: from a summary table and a budget to a TTL per strategy and one pick.
 
-For each strategy (and replica count) it takes the largest TTL whose staleness p99 stays
-within the budget: a longer TTL keeps entries longer, so it gives the most hits that the
-budget allows. Then it recommends, among those, the strategy with the highest hit ratio.
+For each strategy (and replica count) it takes the largest TTL whose cell holds the budget:
+a longer TTL keeps entries longer, so it gives the most hits that the budget allows. Then it
+recommends, among those, one strategy by the pick rule of `bench.analysis.budget` (the best
+hit ratio, ties broken by the lower origin load, then the lower read p99), the rule the run
+report's decision section and `bench check` use too.
 
-The budget is on `read_staleness_p99_ms`, the 99th percentile over ALL reads with a fresh
-read counting 0 ms ("99% of reads were at most this stale"), not on the stale age p99,
-which is taken over stale reads only: with delete-on-write a 20 s cell sees a handful of
-read/write races or none, and that handful alone decided the verdict, which then changed
-from run to run. The stale-read ratio and stale ages stay in the table and the report.
+The budget's staleness limit is on `read_staleness_p99_ms`, the 99th percentile over ALL
+reads with a fresh read counting 0 ms ("99% of reads were at most this stale"), not on the
+stale age p99, which is taken over stale reads only: with delete-on-write a 20 s cell sees a
+handful of read/write races or none, and that handful alone decided the verdict, which then
+changed from run to run. The stale-read ratio and stale ages stay in the table and the report.
 
 Rules, so that a verdict can be checked by hand on a literal table:
-- a cell with reads and no stale read meets any budget (nothing was out of date);
-- with repeats, a cell meets the budget only if every repeat does (worst repeat decides),
-  while the figures shown are the means over repeats;
-- `--min-hit-ratio` also has to hold in every repeat, and so has `--max-origin-rps` (the
-  mean origin reads per second: the database's load is often the budget that binds);
+- a cell with reads and no stale read meets any staleness limit (nothing was out of date);
+- with repeats, a cell's figure is judged at the unfavourable end of its 95% interval (the
+  upper end for a `max_` limit), while the figures shown are the means over repeats;
 - hit ratios closer than `HIT_TIE` are a tie (they read the same in the report); a tie goes
-  to the lower read p99, then the lower staleness p99, then the sweep's strategy order.
+  to the lower origin reads/s, then the lower read p99, then the sweep's strategy order.
 
 A pure function of the table, returning figures; `bench.report.tuning` says them in words
 (the notes, the recommendation) and `bench tune DIR` reads a folder's summary.csv, never a
@@ -31,34 +31,12 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from bench.analysis.budget import HIT_TIE, Budget, BudgetError, judge
+from bench.analysis.budget import ranked as pick_order
 from bench.analysis.repeats import aggregate
 
-HIT_TIE = 0.0005  # 0.05 percentage points: below the report's precision of 0.1%
+__all__ = ["HIT_TIE", "Budget", "BudgetError", "Choice", "Tuning", "ranked", "tune"]
 TUNED = ("hit_ratio", "read_p99_ms", "read_staleness_p99_ms", "origin_rps_mean")
-
-
-class BudgetError(ValueError):
-    """A budget out of range; the message is one line naming the option."""
-
-
-@dataclass(frozen=True)
-class Budget:
-    """Stale age p99 at most `max_stale_ms` (ms); hit ratio at least `min_hit_ratio` (0..1);
-    origin reads at most `max_origin_rps` per second (mean over the run)."""
-
-    max_stale_ms: float
-    min_hit_ratio: float | None = None
-    max_origin_rps: float | None = None
-
-    def __post_init__(self) -> None:
-        if not 0 < self.max_stale_ms < math.inf:
-            raise BudgetError(f"--max-stale-ms must be a positive number, got {self.max_stale_ms}")
-        if self.min_hit_ratio is not None and not 0 <= self.min_hit_ratio <= 1:
-            raise BudgetError(f"--min-hit-ratio is a ratio in 0..1, got {self.min_hit_ratio}")
-        if self.max_origin_rps is not None and not 0 < self.max_origin_rps < math.inf:
-            raise BudgetError(
-                f"--max-origin-rps must be a positive number, got {self.max_origin_rps}"
-            )
 
 
 @dataclass(frozen=True)
@@ -66,10 +44,11 @@ class Choice:
     """One strategy's verdict at one replica count.
 
     `ttl_s` is the largest TTL (s) within the budget, None when no TTL is; the figures are
-    that cell's (means over `repeats`; `staleness_p99_ms` the worst repeat, 0 when no
-    read was stale), NaN when there is no choice. `cells` are the strategy's cells at this
-    replica count (aggregated over repeats, with `meets`), from which the report says
-    what bounds the choice (`bench.report.tuning.choice_note`).
+    that cell's means over `repeats` (`staleness_p99_ms` as judged: the upper end of its
+    interval with repeats, 0 when no read was stale), NaN when there is no choice. `cells`
+    are the strategy's cells at this replica count (aggregated over repeats, with `meets`
+    and each limited figure as judged, `<figure>_judged`), from which the report says what
+    bounds the choice (`bench.report.tuning.choice_note`).
     """
 
     strategy: str
@@ -81,7 +60,17 @@ class Choice:
     hit_ratio_ci: float = math.nan
     read_p99_ms: float = math.nan
     staleness_p99_ms: float = math.nan
+    origin_rps_mean: float = math.nan
     stale_reads: int = 0
+
+    def figures(self) -> dict[str, float]:
+        """The figures the pick rule ranks by, as `bench.analysis.budget.ranked` reads them."""
+        return {
+            "hit_ratio": self.hit_ratio,
+            "hit_ratio_ci": self.hit_ratio_ci,
+            "origin_rps_mean": self.origin_rps_mean,
+            "read_p99_ms": self.read_p99_ms,
+        }
 
 
 @dataclass(frozen=True)
@@ -97,23 +86,23 @@ class Tuning:
 
 def tune(summary: pd.DataFrame, budget: Budget) -> Tuning:
     """Choose per strategy and replica count, then recommend one per replica count."""
+    if budget.max_stale_ms is None:
+        raise BudgetError("--max-stale-ms: the tuner needs a staleness budget")
     if summary.empty:
         return Tuning(budget, [])
     if "repeat" not in summary.columns:
         summary = summary.assign(repeat=0)
-    cells = aggregate(summary, TUNED)
-    cells["meets"] = cells["read_staleness_p99_ms_max"] <= budget.max_stale_ms  # NaN: no reads
-    if budget.min_hit_ratio is not None:
-        cells["meets"] &= cells["hit_ratio_min"] >= budget.min_hit_ratio
-    if budget.max_origin_rps is not None:  # NaN (not measured) never meets it
-        cells["meets"] &= cells["origin_rps_mean_max"] <= budget.max_origin_rps
-    choices = [
-        choose(group, budget) for _, group in cells.groupby(["strategy", "replicas"], sort=False)
-    ]
+    figures = tuple(dict.fromkeys([*TUNED, *(limit.figure for limit, _ in budget.limits())]))
+    cells = aggregate(summary, figures)
+    verdicts = [judge(row, budget) for row in cells.to_dict("records")]
+    cells["meets"] = [all(v.holds for v in row) for row in verdicts]
+    for index, limit in enumerate(limit for limit, _ in budget.limits()):
+        cells[f"{limit.figure}_judged"] = [row[index].value for row in verdicts]
+    choices = [choose(group) for _, group in cells.groupby(["strategy", "replicas"], sort=False)]
     return Tuning(budget, choices)
 
 
-def choose(cells: pd.DataFrame, budget: Budget) -> Choice:
+def choose(cells: pd.DataFrame) -> Choice:
     """The largest TTL of one strategy's cells (one replica count) that meets the budget."""
     first = cells.iloc[0]
     strategy, replicas, repeats = first["strategy"], int(first["replicas"]), int(first["repeats"])
@@ -124,19 +113,12 @@ def choose(cells: pd.DataFrame, budget: Budget) -> Choice:
     return Choice(
         strategy, replicas, float(best["ttl_s"]), repeats, cells,
         hit_ratio=best["hit_ratio"], hit_ratio_ci=best["hit_ratio_ci"],
-        read_p99_ms=best["read_p99_ms"], staleness_p99_ms=best["read_staleness_p99_ms_max"],
-        stale_reads=int(best["stale_reads"]),
+        read_p99_ms=best["read_p99_ms"], staleness_p99_ms=best["read_staleness_p99_ms_judged"],
+        origin_rps_mean=best["origin_rps_mean"], stale_reads=int(best["stale_reads"]),
     )  # fmt: skip
 
 
 def ranked(choices: list[Choice]) -> list[Choice]:
-    """Viable choices best first: hit ratio (ties within HIT_TIE), read p99, stale p99, order."""
-    rest = [c for c in choices if c.ttl_s is not None]
-    order = []
-    while rest:
-        top = max(c.hit_ratio for c in rest)
-        tied = [c for c in rest if top - c.hit_ratio < HIT_TIE]
-        pick = min(tied, key=lambda c: (c.read_p99_ms, c.staleness_p99_ms, rest.index(c)))
-        order.append(pick)
-        rest.remove(pick)
-    return order
+    """Viable choices best first, by the pick rule (`bench.analysis.budget.ranked`)."""
+    viable = [c for c in choices if c.ttl_s is not None]
+    return [viable[i] for i in pick_order([c.figures() for c in viable])]

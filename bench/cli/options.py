@@ -21,6 +21,11 @@ if TYPE_CHECKING:
     from bench.runtime.base import Runtime
 
 
+# The console script's name (pyproject's [project.scripts]), the program every usage line,
+# error line and hint names; `python -m bench` runs the same `bench.cli.main`.
+PROG = "cache-bench"
+
+
 class UsageError(Exception):
     """Bad input found after parsing (e.g. no redis-server anywhere); exit code 2."""
 
@@ -84,6 +89,28 @@ def number_list(kind: Callable[[str], Any]) -> Callable[[str], tuple]:
     return parse
 
 
+def percentile_list(text: str) -> tuple[float, ...]:
+    """An argparse type for `--percentiles 50,95,99.9`: each in (0, 100], sorted, once each."""
+    from bench.run_config import ConfigError, parse_percentiles
+
+    try:
+        return parse_percentiles(text)
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix("--percentiles: ")) from None
+
+
+def add_percentiles_option(parser: argparse.ArgumentParser, default: Any) -> None:
+    """`--percentiles` of `run`, `sweep` (recorded in run.json) and `report` (recorded anew)."""
+    from bench.run_config import DEFAULT_PERCENTILES
+
+    parser.add_argument(
+        "--percentiles", type=percentile_list, default=default, metavar="P[,P...]",
+        help=f"the latency percentiles the report's latency table and tail plot show, each in"
+             f" (0, 100], computed exactly from the recorded rows (default"
+             f" {','.join(f'{p:g}' for p in DEFAULT_PERCENTILES)})",
+    )  # fmt: skip
+
+
 def fault(text: str) -> Fault:
     """An argparse type for `--fault KIND@AT[+FOR][:ARG]`."""
     try:
@@ -138,7 +165,7 @@ def add_target_options(parser: argparse.ArgumentParser) -> None:
 def require_summary(folder: Path) -> None:
     """Commands that read analysis output refuse a folder that has none, saying how to make it."""
     if not RunFolder(folder).summary.is_file():
-        raise UsageError(f"{folder} has no summary.csv; run `python -m bench report {folder}`")
+        raise UsageError(f"{folder} has no summary.csv; run `cache-bench report {folder}`")
 
 
 def add_load_options(
@@ -203,6 +230,11 @@ def add_load_options(
         help="0: one Locust process; K: a master and K workers",
     )  # fmt: skip
     parser.add_argument(
+        "--locust-master", default=None, metavar="HOST:PORT",
+        help="local or external runtime: the master listens here for --locust-workers K"
+             " workers started on other machines (docs/runtimes.md); none are started here",
+    )  # fmt: skip
+    parser.add_argument(
         "--poll-ms", type=float, default=defaults.poll_ms,
         help="the probe's poll interval (default 2)",
     )  # fmt: skip
@@ -215,6 +247,7 @@ def add_load_options(
         help=f"a fault during each strategy's load, AT (+FOR) seconds from its start;"
              f" repeatable; kinds: {', '.join(KINDS)} (docs/faults.md)",
     )  # fmt: skip
+    add_percentiles_option(parser, defaults.percentiles)
     add_strategy_options(parser)
 
 

@@ -8,9 +8,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from bench.cli.budget import add_budget_options, budget_from
 from bench.cli.options import (
+    PROG,
     UsageError,
     add_load_options,
+    add_percentiles_option,
     add_runtime_options,
     add_target_options,
     checked_runtime,
@@ -62,7 +65,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             origin=args.origin, origin_lag_ms=args.origin_lag_ms,
             link_delay=args.link_delay,
             categories=args.categories, seed=args.seed, locust_workers=args.locust_workers,
-            poll_ms=args.poll_ms,
+            locust_master=args.locust_master, poll_ms=args.poll_ms, percentiles=args.percentiles,
             runtime=args.runtime, results=args.results, faults=tuple(args.fault),
             options=given_options(args), targets=args.targets, probe_ids=args.probe_ids,
         )  # fmt: skip
@@ -72,22 +75,59 @@ def cmd_run(args: argparse.Namespace) -> int:
             return 0
     except ConfigError as exc:
         raise UsageError(str(exc)) from None
+    budget = budget_from(args)
+    if args.repeats < 1:
+        raise UsageError(f"--repeats must be at least 1, got {args.repeats}")
+    if args.repeats > 1:
+        return run_repeated(args, config, budget)
     runtime = checked_runtime(config.runtime, config)
     usable_results(config.results)
     # imported once the input is known good: analysis and plots (pandas, matplotlib) cost
     # about 0.6 s, which a refusal in one line need not pay
     from bench.experiment import run_experiment
 
-    outcome = run_experiment(config, runtime)
+    outcome = run_experiment(config, runtime, budget=budget)
+    print(f"results: {outcome.folder} ({outcome.status})")
+    return outcome.exit_code
+
+
+def run_repeated(args: argparse.Namespace, config: Any, budget: Any) -> int:
+    """`--repeats N`: every strategy N times, interleaved, each on a fresh deployment: a
+    sweep of the run's one TTL and replica count (`bench.analysis.repeated`)."""
+    from bench.manifest import REPEATS_KIND
+    from bench.matrix import SweepConfig
+    from bench.run_config import ConfigError
+
+    if args.dry_run:
+        raise UsageError("--dry-run: give it without --repeats (each repeat runs the same)")
+    try:
+        sweep = SweepConfig(config, (config.ttl_s,), (config.replicas,), args.repeats, budget)
+    except ConfigError as exc:
+        raise UsageError(str(exc)) from None
+    runtime = checked_runtime(config.runtime, config)
+    usable_results(config.results)
+    from bench.sweep import run_sweep
+
+    outcome = run_sweep(sweep, runtime, kind=REPEATS_KIND)
     print(f"results: {outcome.folder} ({outcome.status})")
     return outcome.exit_code
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    from bench.analysis import percentiles
     from bench.analysis.summary import write_analysis
     from bench.disk import DiskFull, discard_derived, no_space
     from bench.layout import RunFolder
-    from bench.manifest import is_sweep, note_report, read_manifest
+    from bench.manifest import (
+        has_cells,
+        is_repeated,
+        is_sweep,
+        note_report,
+        read_manifest,
+        record_budget,
+        record_clock_correction,
+    )
+    from bench.report.repeated import rebuild_repeats
     from bench.report.run import build_report
     from bench.report.sweep import rebuild_sweep
 
@@ -98,12 +138,21 @@ def cmd_report(args: argparse.Namespace) -> int:
         manifest = read_manifest(folder)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+    if args.percentiles is not None:  # the report shows these from now on
+        percentiles.record(folder, manifest, args.percentiles)
     folders = [folder]  # what this rewrites: a sweep's cells too
-    if is_sweep(manifest):
+    if has_cells(manifest):
         cells = (folder / record["folder"] for record in manifest["cells"].values())
         folders += [cell for cell in cells if RunFolder(cell).manifest.is_file()]
+    budget = budget_from(args)
+    if budget is not None:  # the report opens with this budget's decision from now on
+        record_budget(folder, manifest, budget.as_json())
+    if args.clock_correction is not None:  # kept for later rebuilds, as the budget is
+        record_clock_correction(folders, args.clock_correction == "on")
     try:
-        if is_sweep(manifest):  # every cell re-analysed, then the sweep's report
+        if is_repeated(manifest):  # every repeat re-analysed, then the run's summary
+            markdown, html = rebuild_repeats(folder)
+        elif is_sweep(manifest):  # every cell re-analysed, then the sweep's report
             markdown, html = rebuild_sweep(folder)
         else:
             write_analysis(folder)
@@ -115,7 +164,7 @@ def cmd_report(args: argparse.Namespace) -> int:
             discard_derived(RunFolder(each))  # run.json says so
             note_report(each, written=False)
         failure = DiskFull(folder, "the analysis and report were not written")
-        print(f"python -m bench report: error: {failure}", file=sys.stderr)
+        print(f"{PROG} report: error: {failure}", file=sys.stderr)
         return 1
     for each in folders:
         note_report(each, written=True)
@@ -167,7 +216,7 @@ def cmd_perf_analysis(args: argparse.Namespace) -> int:
 
 def add_run_commands(commands: Any) -> None:
     """Add `seed`, `run`, `report`, `compare`, `perf-service` and `perf-analysis` to
-    `python -m bench`."""
+    `cache-bench`."""
     from bench.run_config import RunConfig
 
     seed = commands.add_parser("seed", help="create and fill the origin (idempotent)")
@@ -194,8 +243,14 @@ def add_run_commands(commands: Any) -> None:
     run.add_argument(
         "--ttl", type=float, default=None, help="CACHE_TTL in seconds (default 30; stampede: 2)"
     )
+    run.add_argument(
+        "--repeats", type=int, default=1,
+        help="run every strategy N times, interleaved, each on a fresh deployment; figures"
+             " become means with 95%% intervals (default 1)",
+    )  # fmt: skip
     add_load_options(run, strategies_default=None)
     add_runtime_options(run)
+    add_budget_options(run)
     add_target_options(run)
     run.add_argument(
         "--label", default=None, metavar="NAME",
@@ -207,6 +262,13 @@ def add_run_commands(commands: Any) -> None:
         "report", help="re-analyse a run folder's raw files and rebuild its report"
     )
     report.add_argument("folder", type=Path)
+    report.add_argument(
+        "--clock-correction", choices=("on", "off"), default=None,
+        help="map Locust workers' rows onto the master's clock (clocks.csv) before judging"
+             " staleness: on (the default), or off to see what the hosts' skew alone does",
+    )  # fmt: skip
+    add_budget_options(report)
+    add_percentiles_option(report, None)  # None: as run.json's config says
     report.set_defaults(handler=cmd_report)
 
     comparison = commands.add_parser("compare", help="two runs side by side, with deltas")

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from bench.cli.budget import add_budget_options, budget_from
 from bench.cli.options import (
     UsageError,
     add_load_options,
@@ -23,25 +24,8 @@ from bench.cli.strategy_options import given_options, variation
 from bench.run_config import ConfigError, RunConfig
 from services.strategies import GUIDE_STRATEGIES
 
-if TYPE_CHECKING:  # at run time imported where used: `--help` need not load pandas
-    from bench.analysis.tune import Budget
-
 DEFAULT_TTLS_S = (1.0, 5.0, 30.0)
 DEFAULT_CELL_S = 20.0  # a cell is short: startup and teardown add ~5 s to each
-
-
-def budget_from(args: argparse.Namespace) -> Budget | None:
-    """The tuner's budget from --max-stale-ms, --min-hit-ratio and --max-origin-rps, or
-    None without one."""
-    from bench.analysis.tune import Budget
-
-    if args.max_stale_ms is None:
-        for flag, value in (("--min-hit-ratio", args.min_hit_ratio),
-                            ("--max-origin-rps", args.max_origin_rps)):  # fmt: skip
-            if value is not None:
-                raise ConfigError(f"{flag} needs --max-stale-ms")
-        return None
-    return Budget(args.max_stale_ms, args.min_hit_ratio, args.max_origin_rps)
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
@@ -55,7 +39,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     if args.runtime == "external":
         raise UsageError(
             "a sweep sets TTLs and replica counts, which a service the suite did not start"
-            " keeps to itself; use bench run --runtime external"
+            " keeps to itself; use cache-bench run --runtime external"
         )
     try:
         base = RunConfig(
@@ -65,11 +49,13 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             link_delay=args.link_delay,
             arrivals=args.arrivals, request_timeout_s=args.request_timeout_s,
             products=args.products, categories=args.categories, seed=args.seed,
-            locust_workers=args.locust_workers, poll_ms=args.poll_ms,
+            locust_workers=args.locust_workers, locust_master=args.locust_master,
+            poll_ms=args.poll_ms,
+            percentiles=args.percentiles,
             runtime=args.runtime, results=args.results, faults=tuple(args.fault),
             options=given_options(args),
         )  # fmt: skip
-        budget = budget_from(args)
+        budget = budget_from(args, needs_stale=True)
         config = SweepConfig(base, args.ttls, args.replicas, args.repeats, budget,
                              variations=tuple(args.vary))  # fmt: skip
         if args.dry_run:  # nothing is checked, started or created: the commands only
@@ -88,36 +74,18 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def cmd_tune(args: argparse.Namespace) -> int:
-    from bench.analysis.tune import BudgetError
     from bench.report.tuning import tune_folder
 
     folder: Path = args.folder
     require_summary(folder)
-    try:
-        budget = budget_from(args)
-    except (ConfigError, BudgetError) as exc:
-        raise UsageError(str(exc)) from None
+    budget = budget_from(args, needs_stale=True)
+    assert budget is not None  # --max-stale-ms is required
     print(tune_folder(folder, budget))
     return 0
 
 
-def add_budget_options(parser: argparse.ArgumentParser, required: bool) -> None:
-    parser.add_argument(
-        "--max-stale-ms", type=float, required=required, default=None,
-        help="the staleness budget: 99%% of reads at most this many ms stale",
-    )  # fmt: skip
-    parser.add_argument(
-        "--min-hit-ratio", type=float, default=None,
-        help="and a hit ratio of at least this (0..1)",
-    )  # fmt: skip
-    parser.add_argument(
-        "--max-origin-rps", type=float, default=None,
-        help="and at most this many origin reads per second (mean over a cell's run)",
-    )  # fmt: skip
-
-
 def add_sweep_commands(commands: Any) -> None:
-    """Add `sweep` and `tune` to the subcommands of `python -m bench`."""
+    """Add `sweep` and `tune` to the subcommands of `cache-bench`."""
     defaults = RunConfig()
     sweep = commands.add_parser(
         "sweep", help="a matrix of short runs: strategies x TTLs x replicas x repeats"
@@ -150,12 +118,12 @@ def add_sweep_commands(commands: Any) -> None:
     )
     add_load_options(sweep, GUIDE_STRATEGIES)
     add_runtime_options(sweep)
-    add_budget_options(sweep, required=False)
+    add_budget_options(sweep)
     sweep.set_defaults(handler=cmd_sweep)
 
     tune = commands.add_parser(
         "tune", help="per strategy, the largest TTL within a staleness budget, and a pick"
     )
     tune.add_argument("folder", type=Path, help="a sweep (or run) folder with a summary.csv")
-    add_budget_options(tune, required=True)
+    add_budget_options(tune, stale_required=True)
     tune.set_defaults(handler=cmd_tune)

@@ -151,7 +151,7 @@ def measure_child(folder: Path, rows: int, max_rss_bytes: int) -> Measured:
     out, err = child.communicate()
     if child.returncode != 0:
         raise PerfError(f"{rows:,} rows: analysis failed: {err.strip().splitlines()[-1:]}")
-    wall_s, peak = out.split()
+    wall_s, peak = out.split()[-2:]
     return Measured(rows, float(wall_s), int(peak))
 
 

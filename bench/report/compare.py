@@ -1,9 +1,12 @@
 """`bench compare A B`: two runs' summaries side by side, as markdown.
 
-Like the report it reads only summary.csv and run.json, so any two stored runs can be
-compared. A strategy measured in one run only is shown as absent on the other side,
-never filled in, and the header lists every config value that differs between the runs,
-so a reader sees at once whether the two are comparable. Two runs of one strategy each,
+Like the report it reads only the summary (summary.json, or summary.csv for a run older
+than it) and run.json, so any two stored runs can be compared. A run with repeats shows
+each figure as mean ± its 95% half-width, and a column says whether the two intervals are
+apart: a difference inside them is no finding. A strategy measured in one run only is
+shown as absent on the other side, never filled in, and the header lists every config
+value that differs between the runs, so a reader sees at once whether the two are
+comparable. Two runs of one strategy each,
 under different names (the suite's `delete` and a service measured with `--runtime
 external`), are compared with each other.
 """
@@ -12,13 +15,15 @@ import math
 from pathlib import Path
 from typing import Any
 
+from bench.analysis.budget import distinguishable
 from bench.analysis.columns import heading, shown_in
 from bench.analysis.tables import read_table
 from bench.disk import write_whole
 from bench.layout import RunFolder
 from bench.manifest import read_manifest, strategy_order
-from bench.report.numbers import NONE, fmt_figure, missing
+from bench.report.numbers import NONE, fmt_interval, missing
 from bench.report.render import md_escape
+from bench.report.summary_json import read_summary_json, rows_of
 
 FIGURES = shown_in("compare")
 ABSENT = "absent"
@@ -78,11 +83,34 @@ def paired(order: list[str], rows_a: dict[str, Any], rows_b: dict[str, Any]) -> 
     return [(name, rows_a.get(name), rows_b.get(name)) for name in order]
 
 
+def summary_rows(folder: Path) -> dict[str, dict[str, Any]]:
+    """Per strategy its figures (`f`, and `f_ci` with repeats): summary.json, or summary.csv
+    for a run analysed before summary.json existed."""
+    if RunFolder(folder).summary_json.is_file():
+        rows = rows_of(read_summary_json(folder))
+    else:
+        rows = read_table(RunFolder(folder).summary).to_dict("records")
+    return {row["strategy"]: row for row in rows}
+
+
+def figure_text(column: str, row: dict[str, Any]) -> str:
+    return fmt_interval(column, row.get(column), row.get(f"{column}_ci", math.nan))
+
+
+def apart(column: str, row_a: dict[str, Any] | None, row_b: dict[str, Any] | None) -> str:
+    """`yes` when the two intervals do not overlap, `no` when they do, `-` without both."""
+    if row_a is None or row_b is None:
+        return NONE
+    said = distinguishable(row_a, row_b, column)
+    return NONE if said is None else ("yes" if said else "no")
+
+
 def compare(a: Path, b: Path) -> str:
-    """Markdown: a header naming both runs, then per strategy A, B, B - A and B / A."""
+    """Markdown: a header naming both runs, then per strategy A, B, B - A and B / A (and,
+    with repeats, whether the difference is beyond the intervals)."""
     manifests = read_manifest(a), read_manifest(b)
-    summaries = [read_table(RunFolder(f).summary) for f in (a, b)]
-    rows_a, rows_b = ({r["strategy"]: r for r in s.to_dict("records")} for s in summaries)
+    rows_a, rows_b = summary_rows(a), summary_rows(b)
+    repeated = any(int(r.get("repeats") or 1) > 1 for r in [*rows_a.values(), *rows_b.values()])
     order = list(dict.fromkeys([*strategy_order(manifests[0]), *rows_a,
                                 *strategy_order(manifests[1]), *rows_b]))  # fmt: skip
     lines = [
@@ -97,10 +125,16 @@ def compare(a: Path, b: Path) -> str:
     differences = config_differences(manifests[0]["config"], manifests[1]["config"])
     lines += [f"Config differences: {md_escape('; '.join(differences))}." if differences
               else "Same config in both runs.", ""]  # fmt: skip
-    lines += ["| strategy | figure | A | B | B - A | B / A |", "|---|---|---:|---:|---:|---:|"]
+    if repeated:
+        lines += ["With repeats: ± is the 95% half-width; `beyond noise` says whether the two"
+                  " intervals are apart.", ""]  # fmt: skip
+    extra = (" beyond noise |", "---:|") if repeated else ("", "")
+    lines += [f"| strategy | figure | A | B | B - A | B / A |{extra[0]}",
+              f"|---|---|---:|---:|---:|---:|{extra[1]}"]  # fmt: skip
     for name, row_a, row_b in paired(order, rows_a, rows_b):
         if row_a is None and row_b is None:  # e.g. failed verification in both runs
-            lines.append(f"| {md_escape(name)} | not measured | {ABSENT} | {ABSENT} | - | - |")
+            lines.append(f"| {md_escape(name)} | not measured | {ABSENT} | {ABSENT} | - | - |"
+                         + (" - |" if repeated else ""))  # fmt: skip
             continue
         for i, column in enumerate(FIGURES):
             va = row_a.get(column) if row_a else None  # a column newer than the run: None
@@ -108,10 +142,11 @@ def compare(a: Path, b: Path) -> str:
             cells = [
                 md_escape(name) if i == 0 else "",
                 heading(column),
-                fmt_figure(column, va) if row_a else ABSENT,
-                fmt_figure(column, vb) if row_b else ABSENT,
+                figure_text(column, row_a) if row_a else ABSENT,
+                figure_text(column, row_b) if row_b else ABSENT,
                 fmt_delta(column, va, vb),
                 fmt_ratio(va, vb),
+                *([apart(column, row_a, row_b)] if repeated else []),
             ]
             lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"

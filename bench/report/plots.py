@@ -6,7 +6,7 @@ a run without probe), so the report leaves the figure out instead of failing. Th
 object API (`Figure`, no pyplot) keeps this free of global state and of any display.
 """
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +15,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
+from bench.analysis import percentiles
 from bench.analysis.tables import load_probe, read_table
 from bench.disk import whole
 from bench.layout import RunFolder
@@ -23,8 +24,6 @@ from bench.manifest import read_manifest, strategy_order
 SERIES_COLORS = ("tab:blue", "tab:orange")  # first and second bar of a group
 PALETTE = ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple",
            "tab:brown", "tab:pink", "tab:gray", "tab:olive", "tab:cyan")  # fmt: skip
-# Reference lines on the latency tail: which share of reads is slower than x.
-TAIL_MARKS = ((0.5, "p50"), (0.01, "p99"), (0.001, "p99.9"))
 
 
 def strategy_colors(folder: Path, names: list[str]) -> dict[str, str]:
@@ -70,8 +69,15 @@ def finish(fig: Figure, ax: Axes, folder: Path, name: str, labels: tuple[str, st
     return save(fig, folder, name)
 
 
+def tail_marks(chosen: Sequence[float]) -> list[tuple[float, str]]:
+    """Reference lines on the latency tail, one per percentile the run asks for: the share
+    of reads slower than it (p100, the slowest, has none to draw on a log axis)."""
+    return [(1 - p / 100, percentiles.label(p)) for p in chosen if p < 100]
+
+
 def read_latency_cdf(folder: Path) -> Path | None:
-    """Read latency as a tail plot: share of reads slower than x, both axes log.
+    """Read latency as a tail plot: share of reads slower than x, both axes log, with a
+    line at each percentile run.json's config asks for (`--percentiles`).
 
     Plotting 1 - quantile on a log axis gives p99 and p99.9 as much room as the median,
     which is where strategies differ (a miss, a race, a queue).
@@ -89,9 +95,9 @@ def read_latency_cdf(folder: Path) -> Path | None:
         ax.plot(rows["latency_ms"][shown], slower[shown], label=name, color=color, lw=1.8)
     ax.set_xscale("log")
     ax.set_yscale("log")
-    for share, label in TAIL_MARKS:
+    for share, name in tail_marks(percentiles.recorded(read_manifest(folder))):
         ax.axhline(share, color="grey", ls=":", lw=0.8)
-        ax.annotate(label, (0, share), xycoords=("axes fraction", "data"), xytext=(3, 2),
+        ax.annotate(name, (0, share), xycoords=("axes fraction", "data"), xytext=(3, 2),
                     textcoords="offset points", va="bottom", fontsize=9, color="grey")  # fmt: skip
     percent_yaxis(ax)
     labels = ("read latency (ms, log)", "share of reads slower than x (log)",
@@ -200,18 +206,21 @@ def probe_convergence(folder: Path) -> Path | None:
     return finish(fig, ax, folder, "probe_convergence", labels)
 
 
-def timeline(folder: Path) -> Path | None:
+def timeline_figure(folder: Path) -> Figure | None:
     """Per strategy and second: requests, errors, stale reads and origin reads per second,
-    each injected fault's window shaded, so what a fault did shows where it happened."""
+    each injected fault's window shaded, so what a fault did shows where it happened.
+
+    One subplot per strategy, top to bottom in run order (`by_strategy`), as every other
+    table and figure of the report: timeline.csv's own order is that of the request files,
+    named by Locust's pid. None when the run has no timeline."""
     run = RunFolder(folder)
     table, faults = read_table(run.timeline), read_table(run.fault_effects)
     if table.empty:
         return None
-    names = list(dict.fromkeys(table["strategy"]))
-    fig = Figure(figsize=(8, 2.4 * len(names) + 0.6))
-    axes = fig.subplots(len(names), 1, sharex=True, squeeze=False)[:, 0]
-    for ax, name in zip(axes, names, strict=True):
-        rows = table[table["strategy"] == name]
+    strategies = list(by_strategy(table, folder))
+    fig = Figure(figsize=(8, 2.4 * len(strategies) + 0.6))
+    axes = fig.subplots(len(strategies), 1, sharex=True, squeeze=False)[:, 0]
+    for ax, (name, _color, rows) in zip(axes, strategies, strict=True):
         for column, color in (("requests", "tab:blue"), ("origin_reads_per_s", "tab:green"),
                               ("stale_reads", "tab:red"), ("errors", "black")):  # fmt: skip
             ax.plot(rows["second"] + 0.5, rows[column], label=column.replace("_", " "),
@@ -231,7 +240,13 @@ def timeline(folder: Path) -> Path | None:
     axes[0].legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=9)
     axes[0].set_title("Timeline: each second of each strategy's load (faults shaded)")
     axes[-1].set_xlabel("seconds since the strategy's first request")
-    return save(fig, folder, "timeline")
+    return fig
+
+
+def timeline(folder: Path) -> Path | None:
+    """The timeline figure (`timeline_figure`) saved, or None without a timeline."""
+    fig = timeline_figure(folder)
+    return None if fig is None else save(fig, folder, "timeline")
 
 
 def origin_load(folder: Path) -> Path | None:

@@ -16,7 +16,9 @@ from bench.analysis.columns import heading, shown_in
 from bench.analysis.tables import read_table
 from bench.layout import RunFolder
 from bench.manifest import read_manifest, strategy_order
+from bench.report.decision import opening, recorded_budget
 from bench.report.faults import fault_section
+from bench.report.latency import latency_table
 from bench.report.libraries import library_notes
 from bench.report.numbers import (
     fmt_figure,
@@ -32,7 +34,8 @@ from bench.report.numbers import (
 from bench.report.plots import make_plots
 from bench.report.render import write_reports
 from bench.report.replication import replication_section
-from bench.report.setup import describe_run, probe_warnings, unfresh_warnings
+from bench.report.setup import clock_lines, describe_run, probe_warnings, unfresh_warnings
+from bench.report.summary_json import document, write_summary_json
 from bench.report.timing import timing_note, timing_table
 from bench.report.write_visibility import whitebox_note, write_visibility_table
 
@@ -50,16 +53,21 @@ STATUS_WARNINGS = {
     "running": "This run has no recorded end: it is still running, or its harness was killed",
 }
 Row = dict[str, Any]
-SPEED_COLUMNS = shown_in("speed")
-FRESH_COLUMNS = shown_in("fresh")
+# The summary in tables of at most eight figures each (`bench.analysis.columns.Place`): what
+# it cost, then how right it was and how the probe saw it. The latency table, its columns
+# the percentiles asked for, comes second (`bench.report.latency`).
+SUMMARY_TABLES = (
+    ("Throughput and hits", shown_in("speed")),
+    ("Stale reads", shown_in("stale")),
+    ("Probe convergence", shown_in("probe")),
+    ("Probe bracket and white-box", shown_in("bracket")),
+)
 
 
-SUMMARY_TABLES = (("Throughput, latency and hits", SPEED_COLUMNS), ("Freshness", FRESH_COLUMNS))
-
-
-def summary_tables(rows: list[Row]) -> list[dict[str, Any]]:
-    """The summary in two readable tables: what it cost (speed), how right it was (freshness)."""
-    return [
+def summary_tables(rows: list[Row], latency: dict[str, Any]) -> list[dict[str, Any]]:
+    """The summary's tables (`SUMMARY_TABLES`, `latency` second), one row per strategy in
+    `rows`' order."""
+    speed, *rest = [
         {
             "title": title,
             "columns": ["strategy", *map(heading, columns)],
@@ -68,6 +76,7 @@ def summary_tables(rows: list[Row]) -> list[dict[str, Any]]:
         }
         for title, columns in SUMMARY_TABLES
     ]
+    return [speed, latency, *rest]
 
 
 def visibility_sentence(t_ms: float, fresh_share: float, reads: int) -> str:
@@ -327,12 +336,14 @@ def report_context(folder: Path) -> dict[str, Any]:
     warnings = [*probe_warnings(manifest), *unfresh, stopped, *skipped]  # a stopped probe first
     warning = " ".join(w for w in warnings if w) or None
     vis_table, sentences = visibility(vis, order) if not vis.empty else (None, [])
+    latency = latency_table(folder, manifest, ordered)
     return {
         "title": f"Cache invalidation: {manifest['config']['scenario']} ({folder.name})",
+        "opening": opening(ordered, recorded_budget(manifest), folder),
         "warning": warning,
         "status": status + (f" ({reason})" if reason and not stopped else ""),
-        "run_lines": describe_run(manifest),
-        "tables": [*summary_tables(ordered), *timing_table(ordered)] if ordered else [],
+        "run_lines": [*describe_run(manifest), *clock_lines(folder, manifest)],
+        "tables": [*summary_tables(ordered, latency), *timing_table(ordered)] if ordered else [],
         "visibility": vis_table,
         "write_visibility": write_visibility_table(folder, order),
         "visibility_sentences": sentences,
@@ -350,8 +361,30 @@ def report_context(folder: Path) -> dict[str, Any]:
     }
 
 
+def ordered_rows(folder: Path, manifest: dict[str, Any]) -> list[Row]:
+    """summary.csv's rows in run order (strategies the manifest does not know last)."""
+    summary = read_table(RunFolder(folder).summary)
+    rows = {r["strategy"]: r for r in summary.to_dict("records")}
+    order = list(dict.fromkeys([*strategy_order(manifest), *rows]))
+    return [rows[name] for name in order if name in rows]
+
+
+def write_summary_document(folder: Path) -> Path:
+    """summary.json from summary.csv and run.json: figures, verdicts, the budget's pick."""
+    manifest = read_manifest(folder)
+    rows, records = ordered_rows(folder, manifest), manifest.get("strategies", {})
+    words = {}
+    for row in rows:
+        record = records.get(row["strategy"], {})
+        words[row["strategy"]] = (record.get("status", "complete"), record.get("claim"),
+                                  verdict(row, record))  # fmt: skip
+    return write_summary_json(folder, document(manifest, rows, words, recorded_budget(manifest)))
+
+
 def build_report(folder: Path) -> tuple[Path, Path]:
-    """Draw the plots and write `report.md` and `report.html`; returns both paths."""
+    """Draw the plots and write `report.md`, `report.html` and `summary.json`; returns the
+    two reports' paths."""
+    write_summary_document(folder)
     context = report_context(folder)
     plots = [(PLOT_CAPTIONS[name], path) for name, path in make_plots(folder).items() if path]
     return write_reports(folder, "report", context, plots)

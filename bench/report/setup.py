@@ -6,12 +6,35 @@ and a service that failed the freshness check has that said first, in bold, as h
 probe that stopped before the load did.
 """
 
+from pathlib import Path
 from typing import Any
 
 from bench.faults.link_delay import LinkDelaySpecError, parse_link_delay
 from bench.probe.status import stop_sentence
 from bench.report.numbers import fmt_int
 from services.strategies import STRATEGIES
+
+
+def channel_words(counts: dict[str, dict[str, Any]] | None) -> str:
+    """What came over Locust's channel from each worker (`scenarios.row_channel`): all of
+    it, or where rows were lost and whose final count never came."""
+    if not counts:
+        return ""
+    said = []
+    for worker, c in counts.items():
+        if c["sent"] is None:
+            said.append(f"{worker} sent no final count (it stopped before the end; its rows"
+                        f" after the last batch received are lost), {fmt_int(c['received'])}"
+                        " received")  # fmt: skip
+        elif c["sent"] != c["received"]:
+            lost = c["sent"] - c["received"]
+            said.append(f"{worker} sent {fmt_int(c['sent'])}, {fmt_int(c['received'])} received"
+                        f" ({fmt_int(lost)} lost)")  # fmt: skip
+    if not said:
+        total = sum(c["received"] for c in counts.values())
+        return (f"; rows over Locust's channel: {fmt_int(total)} from {len(counts)} workers,"
+                " each one's every row received")  # fmt: skip
+    return "; rows over Locust's channel: " + "; ".join(said)
 
 
 def describe_run(manifest: dict[str, Any]) -> list[str]:
@@ -27,6 +50,7 @@ def describe_run(manifest: dict[str, Any]) -> list[str]:
         f"{name}: {rec.get('status', '?')}"
         + (f", {fmt_int(rec['rows_recorded'])} requests recorded" if "rows_recorded" in rec else "")
         + (f" ({rec['reason']})" if rec.get("reason") else "")
+        + channel_words(rec.get("row_channel"))
         for name, rec in manifest.get("strategies", {}).items()
     ]
     external = c.get("runtime") == "external"
@@ -123,3 +147,30 @@ def probe_warnings(manifest: dict[str, Any]) -> list[str]:
         for name, rec in manifest.get("strategies", {}).items()
         if rec.get("probe_stopped")
     ]
+
+
+def clock_lines(folder: Path, manifest: dict[str, Any]) -> list[str]:
+    """Each Locust worker's clock against the master's, as clocks.csv measured it, and
+    whether analysis corrected for it (`bench.analysis.clocks`)."""
+    from bench.analysis.clocks import clock_summary, load_clocks
+
+    table = clock_summary(load_clocks(folder))
+    if table.empty:
+        return []
+    workers = "; ".join(
+        f"{r.strategy}'s worker {r.worker}: master ahead by {r.offset_ms:+.2f} ms (median of"
+        f" {r.estimates}, {r.offset_min_ms:+.2f} to {r.offset_max_ms:+.2f}), uncertainty at"
+        f" most {r.uncertainty_max_ms:.2f} ms"
+        for r in table.itertuples()
+    )
+    if manifest.get("clock_correction", True):
+        how = (
+            "rows mapped onto the master's clock; a read within the two rows' combined"
+            " uncertainty of a write's acknowledgement counts as in flight, never stale"
+        )
+    else:
+        how = (
+            "NOT corrected (cache-bench report --clock-correction off): rows keep their"
+            " hosts' clocks, so a skew can make fresh reads look stale"
+        )
+    return [f"Clocks (clocks.csv): {workers}; {how}."]

@@ -42,21 +42,27 @@ def analyse_sweep(folder: Path) -> tuple[Path, Path]:
     return build_sweep_report(folder)
 
 
-def rebuild_sweep(folder: Path) -> tuple[Path, Path]:
-    """`bench report` on a sweep: re-analyse every cell from its raw files, then the sweep."""
+def reanalyse_cells(folder: Path) -> None:
+    """Every cell of a sweep (or of a run with repeats) analysed again from its raw files,
+    its own report rebuilt."""
     for record in read_manifest(folder)["cells"].values():
         cell = RunFolder(folder / record["folder"])
         if cell.manifest.is_file():
             write_analysis(cell.path)
             build_report(cell.path)
+
+
+def rebuild_sweep(folder: Path) -> tuple[Path, Path]:
+    """`bench report` on a sweep: re-analyse every cell from its raw files, then the sweep."""
+    reanalyse_cells(folder)
     return analyse_sweep(folder)
 
 
 def budget_of(manifest: dict[str, Any]) -> Budget | None:
     config = manifest["config"]
-    if config.get("max_stale_ms") is None:
+    if config.get("max_stale_ms") is None:  # the tuner's budget needs its staleness limit
         return None
-    return Budget(config["max_stale_ms"], config.get("min_hit_ratio"), config.get("max_origin_rps"))
+    return Budget.from_json(config)
 
 
 def describe_sweep(manifest: dict[str, Any]) -> list[str]:
@@ -70,16 +76,30 @@ def describe_sweep(manifest: dict[str, Any]) -> list[str]:
         f" {', '.join(f'{t:g}' for t in c['ttls_s'])} s x replicas"
         f" {', '.join(map(str, c['replicas']))} x {c['repeats']} repeat(s) ="
         f" {len(manifest['matrix'])} cells, run one after another, repeat by repeat.",
-        f"Each cell a fresh single-strategy run (its own Redis, origin and replicas):"
-        f" {c['duration_s']:g} s under {c['users']} Locust users, {rate}, origin delay"
-        f" {c['origin_delay_ms']:g} ms, {c['products']:,} products in {c['categories']}"
-        f" categories, seed {c['seed']} in every cell (repeats differ only by timing).",
+        cells_line(c, rate),
         *([line] if (line := link_line(c)) else []),
         "Cells: " + ", ".join(f"{n} {status}" for status, n in statuses.items()) + ".",
         f"Host: {host['cpus']} CPUs, {host['memory_bytes'] / 2**30:.1f} GiB memory,"
         f" {host['platform']}, Python {host['python']}; {manifest.get('redis_server') or '?'}.",
         f"Commit {commit}; started {manifest['started_at']}, ended {manifest['ended_at'] or '?'}.",
     ]
+
+
+def cells_line(c: dict[str, Any], rate: str) -> str:
+    """What every cell shared; a service the suite did not start has no origin delay of
+    ours (run.json's is null), and every cell measured the same running replicas."""
+    load = (
+        f"{c['duration_s']:g} s under {c['users']} Locust users, {rate},"
+        + ("" if c["origin_delay_ms"] is None else f" origin delay {c['origin_delay_ms']:g} ms,")
+        + f" {c['products']:,} products in {c['categories']} categories, seed {c['seed']} in"
+        " every cell (repeats differ only by timing)."
+    )
+    if c.get("runtime") == "external":
+        return (
+            f"Each cell measured the service as it runs at {', '.join(c.get('targets', []))}"
+            f" (the suite started, seeded and configured none of it): {load}"
+        )
+    return f"Each cell a fresh single-strategy run (its own Redis, origin and replicas): {load}"
 
 
 def figure_cell(row: pd.Series, figure: str, marked: bool) -> str:

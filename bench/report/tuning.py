@@ -10,10 +10,12 @@ from pathlib import Path
 
 import pandas as pd
 
+from bench.analysis.budget import Judgement, distinguishable, judge, tie_break
 from bench.analysis.tables import read_table
 from bench.analysis.tune import HIT_TIE, Budget, Choice, Tuning, ranked, tune
 from bench.layout import RunFolder
-from bench.report.numbers import fmt_interval, fmt_ms, fmt_number, fmt_pct, missing, n_replicas
+from bench.report.budget import describe, say_figure, say_verdict
+from bench.report.numbers import fmt_interval, fmt_ms, fmt_number, fmt_pct, n_replicas
 
 
 def choice_note(choice: Choice, budget: Budget) -> str:
@@ -36,17 +38,6 @@ def choice_note(choice: Choice, budget: Budget) -> str:
     return note
 
 
-def describe(budget: Budget) -> str:
-    """The budget in words, as the tuner's verdicts quote it."""
-    hits = (
-        f" and hit ratio at least {fmt_pct(budget.min_hit_ratio)}" if budget.min_hit_ratio else ""
-    )
-    origin = (
-        f" and at most {budget.max_origin_rps:g} origin reads/s" if budget.max_origin_rps else ""
-    )
-    return f"staleness p99 within {budget.max_stale_ms:g} ms{hits}{origin}"
-
-
 def recommendations(tuning: Tuning) -> list[str]:
     """One line per replica count: the strategy and TTL recommended there, and why."""
     counts = tuning.replica_counts
@@ -59,46 +50,41 @@ def recommendations(tuning: Tuning) -> list[str]:
     ]  # fmt: skip
 
 
+def cell_verdicts(cell: pd.Series, budget: Budget) -> list[Judgement]:
+    return judge(cell.to_dict(), budget)
+
+
 def miss_reason(cell: pd.Series, budget: Budget) -> str:
-    """Why one cell misses the budget, in its own figures."""
-    worst = " (worst repeat)" if cell["repeats"] > 1 else ""
-    if missing(cell["read_staleness_p99_ms_max"]):
+    """Why one cell misses the budget: its first limit that breaks, in its own figures."""
+    if missing_reads(cell):
         return "no reads measured"
-    if cell["read_staleness_p99_ms_max"] > budget.max_stale_ms:
-        return f"staleness p99 {fmt_ms(cell['read_staleness_p99_ms_max'])} ms{worst}"
-    if budget.min_hit_ratio is not None and cell["hit_ratio_min"] < budget.min_hit_ratio:
-        return f"hit ratio {fmt_pct(cell['hit_ratio_min'])}{worst}"
-    return origin_reason(cell["origin_rps_mean_max"]) + worst
+    breach = next(v for v in cell_verdicts(cell, budget) if not v.holds)
+    return say_verdict(breach)
 
 
-def origin_reason(rps: float) -> str:
-    return "origin reads not measured" if missing(rps) else f"{fmt_number(rps)} origin reads/s"
+def missing_reads(cell: pd.Series) -> bool:
+    return bool(pd.isna(cell.get("read_staleness_p99_ms")))
 
 
 def why_none(cells: pd.DataFrame, budget: Budget) -> str:
-    """No TTL of this strategy meets the budget: the nearest miss, in figures."""
-    stale_ok = cells[cells["read_staleness_p99_ms_max"] <= budget.max_stale_ms]
-    if cells["read_staleness_p99_ms_max"].isna().all():
+    """No TTL of this strategy meets the budget: the nearest miss, limit by limit in the
+    budget's order, among the cells that hold the limits before it."""
+    if cells.apply(missing_reads, axis=1).all():
         return "no reads measured"
-    if stale_ok.empty:
-        nearest = cells.loc[cells["read_staleness_p99_ms_max"].idxmin()]
-        lowest = fmt_ms(nearest["read_staleness_p99_ms_max"])
-        return f"no TTL meets it: staleness p99 {lowest} ms at best (TTL {nearest['ttl_s']:g} s)"
-    if budget.min_hit_ratio is not None:
-        hits_ok = stale_ok[stale_ok["hit_ratio_min"] >= budget.min_hit_ratio]
-        if hits_ok.empty:
-            nearest = stale_ok.loc[stale_ok["hit_ratio_min"].idxmax()]
-            best_hits = fmt_pct(nearest["hit_ratio_min"])
-            where = f"TTL {nearest['ttl_s']:g} s"
-            return (f"no TTL meets it: within the stale budget, hit ratio {best_hits} at best"
-                    f" ({where})")  # fmt: skip
-        stale_ok = hits_ok
-    rps = stale_ok["origin_rps_mean_max"]
-    if rps.isna().all():
-        return "no TTL meets it: origin reads not measured (a run older than the figure)"
-    nearest = stale_ok.loc[rps.idxmin()]
-    return (f"no TTL meets it: within the other budgets, {origin_reason(rps.min())} at best"
-            f" (TTL {nearest['ttl_s']:g} s)")  # fmt: skip
+    within = cells
+    for position, (limit, threshold) in enumerate(budget.limits()):
+        judged = within[f"{limit.figure}_judged"]
+        holding = within[[limit.holds(v, threshold) for v in judged]]
+        if holding.empty:
+            if judged.isna().all():
+                return f"no TTL meets it: {say_figure(limit, float('nan'))}"
+            best = judged.idxmin() if limit.bound == "max" else judged.idxmax()
+            nearest = within.loc[best]
+            where = "" if position == 0 else "within the other budgets, "
+            return (f"no TTL meets it: {where}{say_figure(limit, nearest[judged.name])} at best"
+                    f" (TTL {nearest['ttl_s']:g} s)")  # fmt: skip
+        within = holding
+    return "no TTL meets it"
 
 
 def recommend(choices: list[Choice], budget: Budget, replicas: int, say_replicas: bool) -> str:
@@ -119,32 +105,44 @@ def recommend(choices: list[Choice], budget: Budget, replicas: int, say_replicas
     if len(order) == 1:
         return f"{head}: the only strategy that keeps {describe(budget)}."
     second = order[1]
-    if pick.hit_ratio - second.hit_ratio < HIT_TIE:
-        return f"{head}: {tie_break(pick, second)}."
+    if tie_break(pick.figures(), second.figures()) is not None:
+        return f"{head}: {tied(pick, second)}{unknown_noise(pick, second)}."
     why = (
         f"the highest hit ratio of the {len(order)} strategies that keep"
         f" {describe(budget)}; next is {second.strategy} at TTL {second.ttl_s:g} s with"
         f" {fmt_pct(second.hit_ratio)}"
     )
-    if abs(pick.hit_ratio - second.hit_ratio) <= pick.hit_ratio_ci + second.hit_ratio_ci:
+    apart = distinguishable(pick.figures(), second.figures(), "hit_ratio")
+    if apart is False:
         why += (
             f", a lead that the 95% intervals over {pick.repeats} repeats do not support:"
-            " treat the two as equal on hits"
+            f" {pick.strategy} and {second.strategy} are not distinguishable on this run"
         )
-    return f"{head}: {why}."
+    return f"{head}: {why}{unknown_noise(pick, second)}."
 
 
-def tie_break(pick: Choice, second: Choice) -> str:
+def unknown_noise(pick: Choice, second: Choice) -> str:
+    """With one repeat a lead has no interval to be judged by: say so, not a winner."""
+    if pick.repeats > 1 or second.repeats > 1:
+        return ""
+    return (
+        f"; from one repeat per cell there is no interval, so whether {pick.strategy}"
+        f" and {second.strategy} differ beyond noise is not known (--repeats 3 tells)"
+    )
+
+
+def tied(pick: Choice, second: Choice) -> str:
     """Why `pick` beats `second` when their hit ratios tie: the first criterion that differs."""
     hits = f"{fmt_pct(pick.hit_ratio)} against {fmt_pct(second.hit_ratio)}"
     tie = f"it ties with {second.strategy} on hit ratio ({hits}: closer than {HIT_TIE * 100:g} pp)"
-    if pick.read_p99_ms != second.read_p99_ms:
+    criterion = tie_break(pick.figures(), second.figures())
+    if criterion == "origin_rps_mean":
+        rps = f"{fmt_number(pick.origin_rps_mean)} against {fmt_number(second.origin_rps_mean)}"
+        return f"{tie} and has the lower origin load ({rps} origin reads/s)"
+    if criterion == "read_p99_ms":
         ms = f"{fmt_ms(pick.read_p99_ms)} against {fmt_ms(second.read_p99_ms)} ms"
-        return f"{tie} and has the lower read p99 ({ms})"
-    if pick.staleness_p99_ms != second.staleness_p99_ms:
-        ms = f"{stale_text(pick)} against {stale_text(second)}"
-        return f"{tie} and read p99, and has the lower staleness p99 ({ms})"
-    return f"{tie}, read p99 and staleness p99, and comes first in the sweep's order"
+        return f"{tie} and origin load, and has the lower read p99 ({ms})"
+    return f"{tie}, origin load and read p99, and comes first in the sweep's order"
 
 
 def stale_text(choice: Choice) -> str:
@@ -154,7 +152,7 @@ def stale_text(choice: Choice) -> str:
 
 def tuning_table(tuning: Tuning) -> dict[str, list]:
     """The verdicts as a table (columns, rows of text), for the report and the terminal."""
-    worst = " (worst repeat)" if any(c.repeats > 1 for c in tuning.choices) else ""
+    worst = " (interval's upper end)" if any(c.repeats > 1 for c in tuning.choices) else ""
     columns = [
         "strategy",
         "replicas",
@@ -192,7 +190,7 @@ def format_tuning(tuning: Tuning) -> str:
     text = ["  ".join([*map(str.ljust, line[:-1], widths), line[-1]]) for line in lines]
     budget = (
         f"budget: {describe(tuning.budget)} (over all reads, a fresh read counting 0 ms;"
-        " with repeats, every repeat must meet it)"
+        " with repeats, judged at the unfavourable end of each figure's 95% interval)"
     )
     return "\n".join([budget, *text, *recommendations(tuning)])
 

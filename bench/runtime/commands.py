@@ -7,6 +7,7 @@ same whether a process runs on this machine or in a container.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -14,6 +15,13 @@ from bench.run_config import RunConfig
 from bench.runtime.base import Replica
 
 STOP_TIMEOUT_S = 3  # lets users finish the request in flight when the run time is up
+
+
+def rows_via(config: RunConfig) -> str:
+    """`channel` for a master's workers, `files` for one process or when asked."""
+    if not config.locust_workers or os.environ.get("BENCH_ROWS") == "files":
+        return "files"
+    return "channel"
 
 
 def load_env(config: RunConfig, strategy: str, targets: list[str], run_dir: Path) -> dict[str, str]:
@@ -28,6 +36,10 @@ def load_env(config: RunConfig, strategy: str, targets: list[str], run_dir: Path
         "BENCH_USER_RATE": "max" if config.user_rate is None else f"{config.user_rate:.6g}",
         "BENCH_ARRIVALS": config.arrivals,
         "BENCH_REQUEST_TIMEOUT_S": f"{config.request_timeout_s:g}",
+        # a master's workers send their rows over Locust's channel: a worker on another
+        # machine cannot reach the run folder (scenarios.row_channel); BENCH_ROWS=files
+        # given to the harness keeps workers on this machine writing their own files
+        "BENCH_ROWS": rows_via(config),
     }
 
 

@@ -8,6 +8,7 @@ rewrites every second for the progress display, and its final stats when it is d
 
 import csv
 import json
+import os
 import sys
 import time
 from dataclasses import dataclass
@@ -71,6 +72,14 @@ def locustfile(scenario: str) -> str:
     return str(Path(scenarios.__file__).parent / f"{scenario}.py")
 
 
+def skewed(worker: int) -> dict[str, str]:
+    """Test-only: BENCH_CLOCK_SKEW_MS given to the harness shifts the first worker's clock
+    alone (`scenarios.clock_sync`), as a host whose clock is off would; every other
+    process gets 0."""
+    skew = os.environ.get("BENCH_CLOCK_SKEW_MS", "")
+    return {"BENCH_CLOCK_SKEW_MS": skew if worker == 1 and skew else "0"}
+
+
 def start_load(
     supervisor: Supervisor, config: RunConfig, strategy: str, targets: list[str], run: RunFolder
 ) -> LoadRun:
@@ -84,19 +93,21 @@ def start_load(
         lead = locust_lead(config, file, targets[0], str(prefix), workers_wait_s=WORKERS_WAIT_S)
         child = supervisor.start("locust", [*locust, *lead], logs / "locust.log", extra_env=env)
         return LoadRun(child, [], stats, run.path, final)
-    port = free_port()
+    host, port = config.master_address() if config.locust_master else (LOOPBACK, free_port())
     lead = locust_lead(
-        config, file, targets[0], str(prefix), workers_wait_s=WORKERS_WAIT_S, bind=(LOOPBACK, port)
+        config, file, targets[0], str(prefix), workers_wait_s=WORKERS_WAIT_S, bind=(host, port)
     )
     master = supervisor.start(
         "locust-master", [*locust, *lead], logs / "locust-master.log", extra_env=env
     )
+    if config.locust_master:  # its workers run elsewhere and join it by themselves
+        return LoadRun(master, [], stats, run.path, final)
     workers = [
         supervisor.start(
             f"locust-worker-{i}",
             [*locust, *locust_worker(file, LOOPBACK, port)],
             logs / f"locust-worker-{i}.log",
-            extra_env=env,
+            extra_env=env | skewed(i),
         )
         for i in range(1, config.locust_workers + 1)
     ]

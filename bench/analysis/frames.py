@@ -1,0 +1,98 @@
+"""What each figure after the checker reads, fetched from the checked rows one strategy at
+a time as narrow pandas frames: the frames that bound analysis's memory.
+
+`checked_store` loads a run folder into DuckDB (`bench.analysis.rows`) and checks it
+(`bench.analysis.staleness.check_rows`); `strategy_frames` fetches one strategy's
+requests, checked reads and hot keys' reads from it, each with only the columns its
+figures read (at 30 million rows a strategy, a column is 240 MB); `checked_reads` is the
+whole run's checked reads at once, for a run that fits in memory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pandas as pd
+
+from bench.analysis.clocks import UNCERTAINTY
+from bench.analysis.herds import HOT_SHARE
+from bench.analysis.rows import RowStore, load, scratch_connection
+from bench.analysis.staleness import check_rows, with_verdicts
+from bench.analysis.tables import FEW_VALUES
+
+REQUEST_COLUMNS: tuple[str, ...] = ("op", "status", "error", "t_start_ns", "t_end_ns",
+                                    "latency_ms", "server_ms", "t_intended_ns")  # fmt: skip
+READ_COLUMNS: tuple[str, ...] = ("op", "key", "status", "cache", "t_start_ns", "t_end_ns",
+                                 "latency_ms")  # fmt: skip
+VERDICT_COLUMNS: tuple[str, ...] = ("stale_age_ms", "since_write_ms", "write_in_flight")
+# once checked, the frames need the memory: DuckDB keeps less, and hands back what it frees
+FETCH_SETTINGS: tuple[str, ...] = (
+    "memory_limit = '512MB'",
+    "allocator_flush_threshold = '32MB'",
+    "allocator_bulk_deallocation_flush_threshold = '32MB'",
+)
+SMALL_STATUS = "CAST(status AS SMALLINT) AS status"  # 16 bits are enough
+
+
+@contextmanager
+def checked_store(folder: Path, clocks: pd.DataFrame, narrow: bool = False,
+                  ) -> Iterator[RowStore]:  # fmt: skip
+    """`folder`'s rows loaded (on the master's clock by `clocks`) and checked, in a scratch
+    database removed afterwards. `narrow` carries into the verdicts only what
+    `strategy_frames` reads, and readies DuckDB for the fetches."""
+    with scratch_connection() as con:
+        store = load(con, folder, clocks)
+        check_rows(con, [*store.group_columns, *READ_COLUMNS, "rid"] if narrow else None)
+        if narrow:
+            for setting in FETCH_SETTINGS:
+                con.execute(f"SET {setting}")
+        yield store
+
+
+def _with_verdicts(frame: pd.DataFrame) -> pd.DataFrame:
+    """A fetched frame whose verdict columns become `with_verdicts`' (`stale` added)."""
+    return with_verdicts(frame.drop(columns=list(VERDICT_COLUMNS)), frame)
+
+
+def strategy_frames(
+    store: RowStore, strategy: str | None
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """One strategy's requests, its checked reads, and the reads of its hot keys with what
+    the herds read besides (`bench.analysis.herds`); all empty for None."""
+    where, parameters = ("strategy = ?", [strategy]) if strategy is not None else ("FALSE", [])
+    group = list(store.group_columns)
+
+    def narrow(columns: tuple[str, ...]) -> list[str]:
+        return [*group, *(SMALL_STATUS if c == "status" else c for c in columns)]
+
+    requests = store.frame(f"SELECT {', '.join(narrow(REQUEST_COLUMNS))} FROM rows"
+                           f" WHERE {where}", parameters)  # fmt: skip
+    reads = store.frame(
+        f"SELECT {', '.join([*group, 'op', 'cache', 't_start_ns', 'rid', *VERDICT_COLUMNS])}"
+        f" FROM verdicts WHERE {where}", parameters,
+    )  # fmt: skip
+    # the hot keys as herds.hot_reads finds them, so that the herds see the same reads;
+    # the key as a categorical: as Python strings, millions of them cost gigabytes
+    hot = store.frame(
+        f"""WITH ok AS (SELECT * FROM verdicts WHERE {where} AND op = 'read'
+                        AND status BETWEEN 200 AND 299),
+            counts AS (SELECT key, count(*) AS n FROM ok GROUP BY key)
+        SELECT {', '.join([*narrow(READ_COLUMNS), 'rid', *VERDICT_COLUMNS])}
+        FROM ok WHERE key IN (SELECT key FROM counts
+                              WHERE n >= {HOT_SHARE} * (SELECT count(*) FROM ok))""",
+        parameters, [*FEW_VALUES, "key"],
+    )  # fmt: skip
+    return requests, _with_verdicts(reads), _with_verdicts(hot)
+
+
+def checked_reads(folder: Path, clocks: pd.DataFrame) -> pd.DataFrame:
+    """Every answered read of the run folder with its verdict, all its columns but the
+    list bodies, in recorded order: `check_staleness` of the whole run, for a look at
+    single reads. Held in memory whole: for runs that fit, unlike `analyse`. `clocks`
+    as analysis used them (none when it did not correct for them)."""
+    with checked_store(folder, clocks) as store:
+        hidden = ["rid", "grp", "answered", "product", *([UNCERTAINTY] if clocks.empty else [])]
+        reads = store.frame(f"SELECT * EXCLUDE ({', '.join(hidden)}) FROM verdicts ORDER BY rid")
+    return _with_verdicts(reads)

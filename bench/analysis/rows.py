@@ -1,0 +1,263 @@
+"""A run's request rows in one DuckDB table, so that analysis never holds them all in memory.
+
+An hour of distributed load is 50-100 million rows; pandas needs about 550 bytes a row
+to hold and check them, more than the machine has. Here the rows live in a DuckDB
+database in a scratch folder, compressed, which DuckDB reads, joins and sorts within a
+memory limit (spilling to the scratch folder beyond it). Analysis asks it for the
+checker's verdicts (`bench.analysis.staleness`), then for one strategy's rows at a time
+as narrow pandas frames (times, latency, status, verdicts; never the list bodies), so
+its memory is bounded by the largest strategy's narrow frames, not by the run.
+
+DuckDB parses each request CSV in parallel straight into the table `stored`, in file
+order, adding what every later step needs: `answered`
+(`bench.analysis.staleness.answered`), `product` (the key as a product id, NULL for a
+list's key) and `clock_uncertainty_ns`. The view `rows` adds:
+- `rid`: the row's place in the record (files in name order, rows in file order), so
+  the rows can be put back in the order they were recorded;
+- `grp`: its group (strategy, and a sweep cell's columns), as a small int;
+- each Locust worker's times on its master's clock (`bench.analysis.clocks`), when the
+  run has clock estimates (then in a table of its own, `mapped`).
+"""
+
+from __future__ import annotations
+
+import csv
+import shutil
+import tempfile
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from bench.analysis.clocks import SHIFTED, UNCERTAINTY, nearest_estimate_sql
+from bench.analysis.tables import FEW_VALUES, SQL_TYPES, Unreadable, read_tolerantly
+from bench.layout import RunFolder
+from scenarios import request_rows
+
+# DuckDB's own while it loads and checks (beyond it, it spills to the scratch folder).
+# 4 GB was 4 % faster at 100 million rows, but took 4 GiB at 10 million with clocks.
+MEMORY_LIMIT = "2GB"
+THREADS = 2
+
+
+@dataclass
+class RowStore:
+    """A DuckDB connection holding the table `rows` (see the module's docstring)."""
+
+    con: duckdb.DuckDBPyConnection
+    group_columns: list[str]
+    unreadable: Unreadable
+
+    def strategies(self) -> list[str]:
+        """Strategies in the order their rows were first recorded."""
+        query = "SELECT strategy FROM rows GROUP BY strategy ORDER BY min(rid)"
+        return [strategy for (strategy,) in self.con.execute(query).fetchall()]
+
+    def frame(self, query: str, parameters: Sequence[object] = (),
+              categories: Sequence[str] = FEW_VALUES) -> pd.DataFrame:  # fmt: skip
+        """The result of `query` as pandas, typed as `typed_frame` says."""
+        return typed_frame(self.con.sql(query, params=list(parameters)).to_arrow_table(),
+                           categories)  # fmt: skip
+
+
+def typed_frame(table: pa.Table, categories: Sequence[str] = FEW_VALUES) -> pd.DataFrame:
+    """Rows fetched from DuckDB with the dtypes `bench.analysis.tables.load_requests` gives
+    the same columns, except that `categories` (text with few values; analysis adds the
+    key) become categoricals, dictionary-encoded in Arrow, which is many times faster
+    and smaller than Python strings. Nullable ints go straight to `Int64`: through a
+    float, a nanosecond time would lose its last digits."""
+    # The system allocator, not Arrow's pool: the pool keeps what it freed, and one
+    # strategy's frames would stay resident while the next one's are fetched.
+    pool, exact = pa.system_memory_pool(), {}
+    for i, name in enumerate(table.column_names):
+        if name in categories:
+            encoded = pc.dictionary_encode(table.column(i), memory_pool=pool)
+            table = table.set_column(i, name, encoded)
+        elif request_rows.DTYPES.get(name) == "Int64":
+            exact[name] = table.column(i).to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get,
+                                                    memory_pool=pool)  # fmt: skip
+    order = table.column_names
+    table = table.drop_columns(list(exact))
+    # self_destruct frees each column once converted, so the rows are never held twice
+    frame = table.to_pandas(self_destruct=True, split_blocks=True, memory_pool=pool)
+    del table
+    for name, values in exact.items():
+        frame[name] = values.array
+    for column in frame.columns:
+        if request_rows.DTYPES.get(column) == "string" and column not in categories:
+            frame[column] = frame[column].astype("string")
+    return frame[order]
+
+
+@contextmanager
+def scratch_connection() -> Iterator[duckdb.DuckDBPyConnection]:
+    """A DuckDB database in a fresh scratch folder, removed afterwards."""
+    scratch = Path(tempfile.mkdtemp(prefix="bench-analysis-"))
+    con = duckdb.connect(str(scratch / "rows.duckdb"))
+    try:
+        con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
+        con.execute(f"SET threads = {THREADS}")
+        con.execute("SET enable_progress_bar = false")  # stdout is the caller's
+        con.execute("SET preserve_insertion_order = false")  # rid keeps the order
+        # a scratch database: nothing to keep, so no checkpoint when it closes
+        con.execute("PRAGMA disable_checkpoint_on_shutdown")
+        con.execute(f"SET temp_directory = '{scratch / 'spill'}'")
+        yield con
+    finally:
+        con.close()
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+# The sweep-cell columns rows may carry, and their types: `bench.analysis.summary`'s
+# CONFIG_COLUMNS, in this order.
+CELL_TYPES = {"scenario": "VARCHAR", "ttl_s": "DOUBLE", "replicas": "BIGINT", "repeat": "BIGINT"}
+FILES_AT_ONCE = 2
+FILE_BITS = 40  # rid = file index << FILE_BITS | rowid (below 2**40)
+# Numbers every row has: a row without one is unreadable (`tables.read_tolerantly`).
+REQUIRED = tuple(c for c, t in request_rows.DTYPES.items() if t == "int64")
+# What DuckDB raises for a CSV with a row off the schema: a field missing or extra (its
+# reader), a number that is none (a cast), a required number empty (NOT NULL).
+OFF_SCHEMA = (duckdb.InvalidInputException, duckdb.ConversionException,
+              duckdb.ConstraintException)  # fmt: skip
+
+
+def csv_header(path: Path) -> list[str]:
+    """The column names of CSV `path`, as its first line states them."""
+    with path.open(newline="") as file:
+        return next(csv.reader(file), [])
+
+
+def _normal(present: set[str], cells: Sequence[str], source: str) -> str:
+    """`source`'s rows (its columns are `present`) in the `stored` table's columns: the
+    schema's, typed, NULL for a column it lacks (recorded before the column existed);
+    text as written (an empty field is "", never missing) and the cache tier in lower
+    case (the contract lets a service say HIT); `answered` and `product` added."""
+    wanted = {c: SQL_TYPES[t] for c, t in request_rows.DTYPES.items()}
+    columns = []
+    for column, sql_type in (wanted | {c: CELL_TYPES[c] for c in cells}).items():
+        value = f'"{column}"' if column in present else "NULL"
+        if sql_type == "VARCHAR" and column in request_rows.DTYPES:
+            value = f"coalesce({value}, '')"
+        if column == "cache":
+            value = f"lower({value})"
+        columns.append(f'CAST({value} AS {sql_type}) AS "{column}"')
+    if UNCERTAINTY in present:
+        columns.append(f"CAST({UNCERTAINTY} AS BIGINT) AS {UNCERTAINTY}")
+    else:
+        columns.append(f"0::BIGINT AS {UNCERTAINTY}")
+    typed = ", ".join(columns)
+    return f"""SELECT *, status BETWEEN 200 AND 299 AND error = '' AS answered,
+                      CASE WHEN op IN ('read', 'write') THEN {PRODUCT_ID} END AS product
+               FROM (SELECT {typed} FROM {source})"""
+
+
+def _read_csv(path: Path, header: Sequence[str]) -> str:
+    """DuckDB's parallel reader of CSV `path` with the schema's types, strict: a row with
+    a field missing or extra, or a number that is none, is an error."""
+    types = {c: SQL_TYPES[request_rows.DTYPES[c]] if c in request_rows.DTYPES else "VARCHAR"
+             for c in header}  # fmt: skip
+    spec = ", ".join(f"'{c}': '{t}'" for c, t in types.items())
+    quoted = str(path).replace("'", "''")
+    return (f"read_csv('{quoted}', header = true, delim = ',', quote = '\"', escape = '\"',"
+            f" auto_detect = false, columns = {{{spec}}})")  # fmt: skip
+
+
+def load(con: duckdb.DuckDBPyConnection, folder: Path, clocks: pd.DataFrame) -> RowStore:
+    """Load `folder`'s request CSVs as `rows` (module docstring).
+
+    Each file is parsed by DuckDB in parallel straight into the table `stored`, tagged
+    with its index `f`, its rows in file order: ordered by (`f`, rowid), the rows are
+    in the order they were recorded (`rid`). Keeping the order makes one file's insert
+    half serial, so two files are loaded at a time, each in its own transaction. A file
+    whose rows do not all fit the schema (a cut last line, a number that is none, a
+    required number empty) is rolled back and read by `read_tolerantly` instead, whole,
+    its bad rows counted: such files are a killed process's, small.
+
+    One table, not one per file: DuckDB spills a join over a table, but ran out of
+    memory joining 100 million rows spread over a union of 200 tables."""
+    requests = RunFolder(folder).requests
+    files = sorted(p for p in requests.glob("*.csv") if p.stat().st_size > 0)
+    headers = [csv_header(path) for path in files]
+    cells = [c for c in CELL_TYPES if any(c in header for header in headers)]
+    schema = con.execute(f"DESCRIBE {_normal(set(), cells, '(SELECT 1)')}").fetchall()
+    columns = ", ".join(f'"{name}" {sql_type}{" NOT NULL" if name in REQUIRED else ""}'
+                        for name, sql_type, *_ in schema)  # fmt: skip
+    con.execute(f"CREATE TABLE stored (f INTEGER NOT NULL, {columns})")
+    con.execute("SET preserve_insertion_order = true")  # rows in file order: `rid`
+
+    def load_file(index: int) -> int:
+        cursor = con.cursor()
+        try:
+            parsed = _read_csv(files[index], headers[index])
+            normal = _normal(set(headers[index]), cells, parsed)
+            cursor.execute(f"INSERT INTO stored SELECT {index}, * FROM ({normal})")
+            return 0
+        except OFF_SCHEMA:  # a row off the schema: the careful path
+            frame, skipped = read_tolerantly(files[index], request_rows.DTYPES)
+            cursor.register(f"tolerated_{index}", frame)
+            tolerated = _normal(set(frame.columns), cells, f"tolerated_{index}")
+            cursor.execute(f"INSERT INTO stored SELECT {index}, * FROM ({tolerated})")
+            return skipped
+        finally:
+            cursor.close()
+
+    with ThreadPoolExecutor(FILES_AT_ONCE) as pool:
+        skipped = list(pool.map(load_file, range(len(files))))
+    con.execute("SET preserve_insertion_order = false")  # `rid` keeps the order now
+    unreadable = {f"{requests.name}/{path.name}": n
+                  for path, n in zip(files, skipped, strict=True) if n}  # fmt: skip
+    group_columns = ["strategy", *cells]
+    source = f"(SELECT (f::BIGINT << {FILE_BITS}) | rowid AS rid, * EXCLUDE (f) FROM stored)"
+    build_rows(con, source, clocks, group_columns)
+    return RowStore(con, group_columns, unreadable)
+
+
+def load_frame(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame,
+               group_columns: Sequence[str]) -> None:  # fmt: skip
+    """`frame` (request columns, rows in recorded order; any it lacks are empty) as
+    `rows`, as `load` loads a run's files, its times as they are: for a table at hand."""
+    con.register("given", frame)
+    cells = [c for c in CELL_TYPES if c in group_columns]
+    con.execute(f"CREATE TABLE given_rows AS {_normal(set(frame.columns), cells, 'given')}")
+    con.unregister("given")
+    build_rows(con, "(SELECT rowid AS rid, * FROM given_rows)", pd.DataFrame(), group_columns)
+
+
+def build_rows(con: duckdb.DuckDBPyConnection, source: str, clocks: pd.DataFrame,
+               group_columns: Sequence[str]) -> None:  # fmt: skip
+    """The view `rows`: `source` (a relation of `rid` and `stored`'s columns) on the
+    master's clock, with `grp`, its group (`group_columns`) as a small int. Without clock
+    estimates a row keeps its times: `rows` reads `source` as it is."""
+    if not clocks.empty:
+        con.execute(f"CREATE TABLE mapped AS {_on_master_clock(con, source, clocks)}")
+        source = "mapped"
+    groups = ", ".join(f'"{c}"' for c in group_columns)
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE groups AS
+        SELECT {groups}, row_number() OVER () - 1 AS grp FROM {source} GROUP BY ALL""")
+    same = " AND ".join(f'r."{c}" IS NOT DISTINCT FROM g."{c}"' for c in group_columns)
+    con.execute(f"""CREATE OR REPLACE TEMP VIEW rows AS
+        SELECT r.*, g.grp FROM {source} AS r JOIN groups AS g ON {same}""")
+
+
+# The key as a product id, as pandas' to_numeric then astype(int64) read it: a number,
+# truncated; NULL for anything else (a list's category key).
+PRODUCT_ID = """(CASE WHEN isfinite(TRY_CAST(key AS DOUBLE))
+    THEN CAST(trunc(TRY_CAST(key AS DOUBLE)) AS BIGINT) END)"""
+
+
+def _on_master_clock(con: duckdb.DuckDBPyConnection, source: str, clocks: pd.DataFrame) -> str:
+    """`source` with each worker's times moved by its nearest clock estimate and its
+    `clock_uncertainty_ns` (0 without one): `bench.analysis.clocks.on_master_clock`."""
+    shifted = ", ".join(f"r.{c} + coalesce(pick.offset_ns, 0) AS {c}" for c in SHIFTED)
+    return f"""
+        WITH r AS (SELECT * FROM {source}), pick AS ({nearest_estimate_sql(con, "r", clocks)})
+        SELECT r.* REPLACE ({shifted},
+                            coalesce(pick.uncertainty_ns, 0)::BIGINT AS {UNCERTAINTY})
+        FROM r LEFT JOIN pick USING (rid)
+    """
