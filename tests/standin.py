@@ -64,6 +64,8 @@ HOSTILE: dict[str, str] = {
     "truncate": "a 200 whose JSON body is cut in the middle",
     "hang": "the request is read and never answered (until the shop is closed)",
     "dribble": "headers, then one body byte every DRIBBLE_S seconds",
+    "unavailable": "every request is answered 503, as the app does when its origin is out",
+    "unavailable-once": "the next request is answered 503, the ones after it as usual",
 }
 DRIBBLE_S = 3.0
 HANG_LIMIT_S = 120.0  # a hung answer is given up at last, so no test thread outlives this
@@ -279,6 +281,11 @@ class DoubleHandler(BaseHTTPRequestHandler):
             self.send_header("Content-Length", "0")
             self.send_header("X-Replica", self.server.name)
             self.end_headers()
+            return True
+        if mode.startswith("unavailable"):
+            if mode == "unavailable-once":
+                self.server.shop.misbehave(self.server.index, None)
+            self.answer(503, {"detail": "origin unreachable: retry later"})
             return True
         if mode == "hang":
             self.server.shop.closed.wait(HANG_LIMIT_S)
