@@ -40,6 +40,17 @@ default_ulimits = ["nofile=$nofile:$nofile", "nproc=32768:32768"]
 CONF
 fi
 
+# aardvark-dns 1.4 (bookworm) drops a query now and then while containers come and go:
+# glibc's default 5 s timeout, tried on aardvark and then on the host's resolver, made a
+# lookup of `redis` take 10 s, and with it a replica's connection to Redis or PostgreSQL,
+# or verify's first GET (4 runs of 12 of the libraries' compose test failed verify). A
+# lost query costs 1 s with these options. Goes into the [containers] table above.
+dns_options='dns_options = ["timeout:1", "attempts:5"]'
+if ! grep -qs "^dns_options" "$conf"; then
+    say "podman: $dns_options in $conf"
+    as_root sed -i "s/^default_ulimits = .*/&\n$dns_options/" "$conf"
+fi
+
 # Debian's podman-compose 1.0.3 cannot run compose.yaml (no --profile); 1.6.0 can, with
 # the gaps the docker shim (tests/compose/bin/docker) covers.
 venv=$CACHE/podman-compose
