@@ -66,6 +66,7 @@ HOSTILE: dict[str, str] = {
     "dribble": "headers, then one body byte every DRIBBLE_S seconds",
     "unavailable": "every request is answered 503, as the app does when its origin is out",
     "unavailable-once": "the next request is answered 503, the ones after it as usual",
+    "write-unanswered-once": "the next PATCH is made, then its connection closed unanswered",
 }
 DRIBBLE_S = 3.0
 HANG_LIMIT_S = 120.0  # a hung answer is given up at last, so no test thread outlives this
@@ -355,7 +356,12 @@ class DoubleHandler(BaseHTTPRequestHandler):
         if change is None:
             self.answer(422, {"detail": "name must be a string, price a number"})
             return
-        self.answer(200, shop.write(self.server.index, product_id, change))
+        written = shop.write(self.server.index, product_id, change)
+        if self.hostile() == "write-unanswered-once":
+            shop.misbehave(self.server.index, None)
+            self.close_connection = True  # the write is made; its answer is lost
+            return
+        self.answer(200, written)
 
 
 @contextmanager

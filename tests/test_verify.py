@@ -136,3 +136,12 @@ def test_a_replica_unavailable_at_first_is_asked_again_and_one_that_stays_so_fai
     with standin(1, "unavailable") as replicas, pytest.raises(VerifyFailed) as failed:
         verify("delete", replicas, PROBE_IDS[-1], unavailable_s=0.5)
     assert re.fullmatch(rf"GET {URL}: HTTP 503, not 200", str(failed.value)), str(failed.value)
+
+
+def test_a_write_whose_answer_is_lost_is_read_back_not_made_twice() -> None:
+    """Verify's PATCH went unanswered on podman once; sent again blindly it would move the
+    version by two. The replica is asked what it serves, and the write counts once."""
+    with standin(0, "write-unanswered-once") as replicas:
+        verify("delete", replicas, PROBE_IDS[-1])
+    with standin(0, "unavailable") as replicas, pytest.raises(VerifyFailed, match="HTTP 503"):
+        verify("delete", replicas, PROBE_IDS[-1], unavailable_s=0.5)

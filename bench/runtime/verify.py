@@ -77,6 +77,22 @@ def _first_version(url: str, unavailable_s: float) -> int:
         time.sleep(0.2)
 
 
+def _write(url: str, before: int, unavailable_s: float) -> int:
+    """The version a write through `url` made. A write left unanswered, or answered 503,
+    may or may not have been made: the replica is asked what it serves now, and the write
+    sent again only when the version has not moved, for up to `unavailable_s`."""
+    deadline = time.monotonic() + unavailable_s
+    while True:
+        try:
+            return _version("PATCH", url, {"name": "verify"})
+        except Unavailable:
+            if time.monotonic() >= deadline:
+                raise
+        now = _first_version(url, max(0.0, deadline - time.monotonic()))
+        if now != before:
+            return now
+
+
 def claim(strategy: str) -> str:
     """What `verify` holds the strategy to, in words, from its registry declaration: the
     run records it beside the strategy, so a reader of the figures knows the promise."""
@@ -104,7 +120,7 @@ def verify(
     before = [_first_version(r.url + path, unavailable_s) for r in replicas]
     if len(set(before)) != 1:
         raise VerifyFailed(f"replicas disagree before any write: versions {before}")
-    written = _version("PATCH", replicas[0].url + path, {"name": "verify"})
+    written = _write(replicas[0].url + path, before[0], unavailable_s)
     if written != before[0] + 1:
         raise VerifyFailed(f"a write moved version {before[0]} to {written}, not by one")
     if not STRATEGIES[strategy].invalidates_on_write:  # declared in the registry
