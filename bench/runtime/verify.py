@@ -64,9 +64,9 @@ def _version(method: str, url: str, body: dict[str, Any] | None = None) -> int:
 
 def _first_version(url: str, unavailable_s: float) -> int:
     """The version a replica first answers with, asked again while it is unavailable, for up
-    to `unavailable_s`. On podman here a young network let connections time out for
-    seconds under load (a replica's to Redis and PostgreSQL alike): the load measures that
-    as errors, and verify must not refuse a strategy's promise for it."""
+    to `unavailable_s`. On podman here DNS lookups between containers stalled for seconds
+    at a time, and a replica's new connections to Redis and PostgreSQL with them: the load
+    measures that as errors, and verify must not refuse a strategy's promise for it."""
     deadline = time.monotonic() + unavailable_s
     while True:
         try:
