@@ -19,14 +19,13 @@ import pandas as pd
 from bench.analysis.clocks import UNCERTAINTY
 from bench.analysis.herds import HOT_SHARE
 from bench.analysis.rows import RowStore, load, scratch_connection
-from bench.analysis.staleness import check_rows, with_verdicts
+from bench.analysis.staleness import check_rows, checked
 from bench.analysis.tables import FEW_VALUES
 
 REQUEST_COLUMNS: tuple[str, ...] = ("op", "status", "error", "t_start_ns", "t_end_ns",
                                     "latency_ms", "server_ms", "t_intended_ns")  # fmt: skip
 READ_COLUMNS: tuple[str, ...] = ("op", "key", "status", "cache", "t_start_ns", "t_end_ns",
                                  "latency_ms")  # fmt: skip
-VERDICT_COLUMNS: tuple[str, ...] = ("stale_age_ms", "since_write_ms", "write_in_flight")
 # once checked, the frames need the memory: DuckDB keeps less, and hands back what it frees
 FETCH_SETTINGS: tuple[str, ...] = (
     "memory_limit = '512MB'",
@@ -37,23 +36,16 @@ SMALL_STATUS = "CAST(status AS SMALLINT) AS status"  # 16 bits are enough
 
 
 @contextmanager
-def checked_store(folder: Path, clocks: pd.DataFrame, narrow: bool = False,
-                  ) -> Iterator[RowStore]:  # fmt: skip
-    """`folder`'s rows loaded (on the master's clock by `clocks`) and checked, in a scratch
-    database removed afterwards. `narrow` carries into the verdicts only what
-    `strategy_frames` reads, and readies DuckDB for the fetches."""
+def checked_store(folder: Path, clocks: pd.DataFrame) -> Iterator[RowStore]:
+    """`folder`'s rows loaded (on the master's clock by `clocks`) with the checker's
+    tables and reference (`RowStore.reference`), in a scratch database removed
+    afterwards, DuckDB readied for the fetches."""
     with scratch_connection() as con:
         store = load(con, folder, clocks)
-        check_rows(con, [*store.group_columns, *READ_COLUMNS, "rid"] if narrow else None)
-        if narrow:
-            for setting in FETCH_SETTINGS:
-                con.execute(f"SET {setting}")
+        check_rows(store)
+        for setting in FETCH_SETTINGS:
+            con.execute(f"SET {setting}")
         yield store
-
-
-def _with_verdicts(frame: pd.DataFrame) -> pd.DataFrame:
-    """A fetched frame whose verdict columns become `with_verdicts`' (`stale` added)."""
-    return with_verdicts(frame.drop(columns=list(VERDICT_COLUMNS)), frame)
 
 
 def strategy_frames(
@@ -69,22 +61,21 @@ def strategy_frames(
 
     requests = store.frame(f"SELECT {', '.join(narrow(REQUEST_COLUMNS))} FROM rows"
                            f" WHERE {where}", parameters)  # fmt: skip
-    reads = store.frame(
-        f"SELECT {', '.join([*group, 'op', 'cache', 't_start_ns', 'rid', *VERDICT_COLUMNS])}"
-        f" FROM verdicts WHERE {where}", parameters,
-    )  # fmt: skip
+    reads = checked(store, [*group, "op", "cache", "t_start_ns", "rid"],
+                    where, parameters)  # fmt: skip
     # the hot keys as herds.hot_reads finds them, so that the herds see the same reads;
     # the key as a categorical: as Python strings, millions of them cost gigabytes
-    hot = store.frame(
-        f"""WITH ok AS (SELECT * FROM verdicts WHERE {where} AND op = 'read'
-                        AND status BETWEEN 200 AND 299),
-            counts AS (SELECT key, count(*) AS n FROM ok GROUP BY key)
-        SELECT {', '.join([*narrow(READ_COLUMNS), 'rid', *VERDICT_COLUMNS])}
-        FROM ok WHERE key IN (SELECT key FROM counts
-                              WHERE n >= {HOT_SHARE} * (SELECT count(*) FROM ok))""",
-        parameters, [*FEW_VALUES, "key"],
+    store.con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE hot_keys AS
+        WITH ok AS (SELECT key FROM rows WHERE {where} AND answered AND op = 'read')
+        SELECT key FROM ok GROUP BY key
+        HAVING count(*) >= {HOT_SHARE} * (SELECT count(*) FROM ok)""", parameters,
     )  # fmt: skip
-    return requests, _with_verdicts(reads), _with_verdicts(hot)
+    hot = checked(store, [*group, *READ_COLUMNS, "rid"],
+                  f"{where} AND r.key IN (SELECT key FROM hot_keys)", parameters, lists=False,
+                  categories=[*FEW_VALUES, "key"])  # fmt: skip
+    hot["status"] = hot["status"].astype("int16")  # 16 bits are enough
+    return requests, reads, hot
 
 
 def checked_reads(folder: Path, clocks: pd.DataFrame) -> pd.DataFrame:
@@ -93,6 +84,8 @@ def checked_reads(folder: Path, clocks: pd.DataFrame) -> pd.DataFrame:
     single reads. Held in memory whole: for runs that fit, unlike `analyse`. `clocks`
     as analysis used them (none when it did not correct for them)."""
     with checked_store(folder, clocks) as store:
-        hidden = ["rid", "grp", "answered", "product", *([UNCERTAINTY] if clocks.empty else [])]
-        reads = store.frame(f"SELECT * EXCLUDE ({', '.join(hidden)}) FROM verdicts ORDER BY rid")
-    return _with_verdicts(reads)
+        hidden = {"items", "grp", "answered", "product", *([UNCERTAINTY] if clocks.empty else [])}
+        described = store.con.execute("DESCRIBE rows").fetchall()
+        columns = [name for name, *_ in described if name not in hidden]
+        reads = checked(store, columns, in_order=True)
+    return reads.drop(columns="rid")

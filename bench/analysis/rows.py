@@ -36,6 +36,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from bench.analysis.clocks import SHIFTED, UNCERTAINTY, nearest_estimate_sql
+from bench.analysis.reference import Reference
 from bench.analysis.tables import FEW_VALUES, SQL_TYPES, Unreadable, read_tolerantly
 from bench.layout import RunFolder
 from scenarios import request_rows
@@ -53,6 +54,7 @@ class RowStore:
     con: duckdb.DuckDBPyConnection
     group_columns: list[str]
     unreadable: Unreadable
+    reference: Reference | None = None  # what reads are judged by, once checked
 
     def strategies(self) -> list[str]:
         """Strategies in the order their rows were first recorded."""

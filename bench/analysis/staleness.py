@@ -31,7 +31,9 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from bench.analysis.rows import load_frame
+from bench.analysis.reference import NO_K, Reference
+from bench.analysis.rows import RowStore, load_frame
+from bench.analysis.tables import FEW_VALUES
 
 T_VISIBILITY_MS: tuple[float, ...] = (0.0, 10.0, 100.0, 1000.0, 10000.0)
 
@@ -53,11 +55,11 @@ def answered(rows: pd.DataFrame) -> pd.Series:
     return ok
 
 
-# The checker in SQL, over the view `rows` (`bench.analysis.rows`): a few statements,
-# each of joins DuckDB runs within its memory limit, so that ten or a hundred million
-# rows are checked without holding them. A write counts as acknowledged its clock's
-# uncertainty later, a read as sent that much earlier (`t_to`, `t_from`). The verdicts
-# carry the columns analysis reads after the checker (`{carry}`).
+# The checker's tables of the writes and list bodies, in SQL over the view `rows`
+# (`bench.analysis.rows`), which DuckDB builds within its memory limit however many rows
+# there are; the reads are judged against them as they are fetched (`checked`). A write
+# counts as acknowledged its clock's uncertainty later, a read as sent that much earlier
+# (`t_to`, `t_from`).
 CHECK_SQL: tuple[str, ...] = (
     """CREATE OR REPLACE TEMP TABLE writes AS
     SELECT grp, product, version, t_start_ns - clock_uncertainty_ns AS t_from,
@@ -65,23 +67,15 @@ CHECK_SQL: tuple[str, ...] = (
     FROM rows
     WHERE answered AND op = 'write' AND product IS NOT NULL AND version IS NOT NULL""",
     # per written (group, product, version): the earliest ack of that version or a higher
-    # one (`newer_ack`, for an as-of lookup of any version), and of a strictly higher one
-    # (`after_ack`: a read of a written version finds it by equality, a hash lookup)
+    # one; a read of any version finds its stale age at the first written version above
     """CREATE OR REPLACE TEMP TABLE newer AS
-    SELECT *, lead(newer_ack) OVER (PARTITION BY grp, product ORDER BY version) AS after_ack
-    FROM (SELECT grp, product, version, min(ack) OVER (PARTITION BY grp, product
-                 ORDER BY version DESC ROWS UNBOUNDED PRECEDING) AS newer_ack
-          FROM (SELECT grp, product, version, min(t_to) AS ack FROM writes GROUP BY ALL))""",
-    # per written product: `k`, one small int for its (group, product), so that later
-    # joins compare one key, not two; its lowest and highest written version, and the
-    # earliest ack of any: what a read of a version below, at or above them finds
+    SELECT grp, product, version, min(ack) OVER (PARTITION BY grp, product
+           ORDER BY version DESC ROWS UNBOUNDED PRECEDING) AS newer_ack
+    FROM (SELECT grp, product, version, min(t_to) AS ack FROM writes GROUP BY ALL)""",
+    # per written product: `k`, one small int for its (group, product), so that the
+    # lookups compare one key, not two
     """CREATE OR REPLACE TEMP TABLE spans AS
-    SELECT grp, product, row_number() OVER () AS k, lowest, highest, first_ack
-    FROM (SELECT grp, product, min(version) AS lowest, max(version) AS highest,
-                 min(newer_ack) AS first_ack
-          FROM newer GROUP BY grp, product)""",
-    """CREATE OR REPLACE TEMP TABLE after AS
-    SELECT s.k, n.version, n.after_ack FROM newer n JOIN spans s USING (grp, product)""",
+    SELECT grp, product, row_number() OVER () AS k FROM newer GROUP BY grp, product""",
     # what a read's send time finds of the writes to its product, as running maxima over
     # their starts and acks in time order, so that one as-of lookup finds both: the
     # newest ack strictly before the send (an ack is placed 1 ns after it), and whether
@@ -112,79 +106,63 @@ CHECK_SQL: tuple[str, ...] = (
     FROM bodies b LEFT JOIN (valid v ASOF LEFT JOIN newer n
       ON v.grp = n.grp AND v.product = n.product AND v.version < n.version) USING (body)
     GROUP BY b.grp, b.items""",
-    # product reads: the earliest ack of a newer version (stale when before the send),
-    # by equality for a written version and by an as-of lookup only for a version no
-    # answered write made (one whose write failed)
-    # (tables, not temp ones: a hundred million reads are compressed and spill cleanly;
-    # each is dropped once the next step has read it)
-    """CREATE OR REPLACE TABLE versioned AS
-    SELECT r.rid, s.k, r.t_start_ns,
-           CASE WHEN newer_ack < r.t_from THEN (r.t_from - newer_ack) / 1e6 END AS stale_age_ms,
-           unwritten, CASE WHEN unwritten THEN r.grp END AS u_grp,
-           CASE WHEN unwritten THEN r.product END AS u_product,
-           CASE WHEN unwritten THEN r.version END AS u_version,
-           CASE WHEN unwritten THEN r.t_from END AS u_from
-    FROM (SELECT rid, grp, product, version, t_start_ns,
-                 t_start_ns - clock_uncertainty_ns AS t_from FROM rows
-          WHERE answered AND op = 'read' AND product IS NOT NULL AND version IS NOT NULL) r
-    LEFT JOIN spans s ON r.grp = s.grp AND r.product = s.product
-    LEFT JOIN after x ON s.k = x.k AND r.version = x.version,
-    LATERAL (SELECT CASE WHEN s.k IS NULL OR r.version >= s.highest THEN NULL
-                         WHEN r.version < s.lowest THEN s.first_ack
-                         ELSE x.after_ack END AS newer_ack,
-                    s.k IS NOT NULL AND r.version BETWEEN s.lowest AND s.highest
-                    AND x.k IS NULL AS unwritten)""",
-    """UPDATE versioned SET stale_age_ms = fix.age
-    FROM (SELECT u.rid, CASE WHEN n.newer_ack < u.u_from
-                             THEN (u.u_from - n.newer_ack) / 1e6 END AS age
-          FROM (SELECT * FROM versioned WHERE unwritten) u ASOF LEFT JOIN newer n
-            ON u.u_grp = n.grp AND u.u_product = n.product AND u.u_version < n.version) fix
-    WHERE versioned.rid = fix.rid""",
-    # then the newest ack before the send and a write in flight, from the timeline; an
-    # as-of join sorts what it carries, so it carries the least, and the verdicts join
-    # it back by `rid`
-    """CREATE OR REPLACE TABLE judged AS
-    SELECT v.rid, v.stale_age_ms, (v.t_start_ns - e.newest_ack) / 1e6 AS since_write_ms,
-           coalesce(e.latest_ack >= v.t_start_ns, false) AS write_in_flight
-    FROM versioned v ASOF LEFT JOIN timeline e ON v.k = e.k AND v.t_start_ns >= e.t""",
-    "DROP TABLE versioned",
-    """CREATE OR REPLACE TABLE verdicts AS
-    SELECT {carry}, j.stale_age_ms, j.since_write_ms,
-           coalesce(j.write_in_flight, false) AS write_in_flight
-    FROM rows r LEFT JOIN judged j USING (rid)
-    WHERE r.answered AND r.op = 'read'""",
-    "DROP TABLE judged",
-    # list reads, item by item through their body
-    """INSERT INTO verdicts
-    SELECT {carry},
-        CASE WHEN a.newer_ack < r.t_start_ns - r.clock_uncertainty_ns
-             THEN (r.t_start_ns - r.clock_uncertainty_ns - a.newer_ack) / 1e6 END,
-        NULL, false
-    FROM rows r JOIN body_ack a ON r.grp = a.grp AND r.items = a.items
-    WHERE r.answered AND r.op = 'list'""",
 )
-SCRATCH_TABLES = ("writes", "newer", "spans", "after", "timeline", "bodies", "body_ack")
+# What product and list reads are judged by; `spans` and `body_ack` stay for the fetches.
+SCRATCH_TABLES = ("writes", "newer", "timeline", "bodies")
+# The columns a checked fetch adds for `Reference.judge`, dropped once it has judged.
+JUDGED_BY = ("_k", "_version", "_known", "_uncertainty", "_list_age")
 
 
-def check_statements(con: duckdb.DuckDBPyConnection, carry: Sequence[str] | None = None,
-                     ) -> list[str]:  # fmt: skip
-    """`CHECK_SQL` with the columns the verdicts carry filled in (`check_rows`)."""
-    if carry is None:
-        columns = [name for name, *_ in con.execute("DESCRIBE rows").fetchall()]
-        carry = [c for c in columns if c != "items"]
-    listed = ", ".join(f'r."{c}"' for c in carry)
-    return [statement.replace("{carry}", listed) for statement in CHECK_SQL]
-
-
-def check_rows(con: duckdb.DuckDBPyConnection, carry: Sequence[str] | None = None) -> None:
-    """The checker's verdicts on the view `rows`, into the table `verdicts`: every
-    answered read (op read and list) with the columns `carry` (all but `items` when
-    None; fewer is faster), plus `stale_age_ms` (NULL when fresh), `since_write_ms` and
-    `write_in_flight` (product reads only; see `check_staleness`)."""
-    for statement in check_statements(con, carry):
-        con.execute(statement)
+def check_rows(store: RowStore) -> None:
+    """The checker's tables of the writes and list bodies of the view `rows`, and the
+    reference its product reads are judged by (`store.reference`), so that `checked`
+    fetches reads judged."""
+    for statement in CHECK_SQL:
+        store.con.execute(statement)
+    store.reference = Reference.fetch(store.con)
     for table in SCRATCH_TABLES:
-        con.execute(f"DROP TABLE {table}")
+        store.con.execute(f"DROP TABLE {table}")
+
+
+def checked(store: RowStore, columns: Sequence[str],
+            where: str = "TRUE", parameters: Sequence[object] = (), lists: bool = True,
+            categories: Sequence[str] = FEW_VALUES, in_order: bool = False,
+            ) -> pd.DataFrame:  # fmt: skip
+    """The answered reads of `rows` (as `r`) that `where` selects, product reads and (with
+    `lists`) list reads, with `columns` (which hold `t_start_ns`) and the verdict columns
+    of `with_verdicts`, in recorded order (`rid`, which `columns` then hold) when
+    `in_order`, else in no particular order. A product read is judged here by its
+    product's `k` and `Reference.judge`; a list read by its body's earliest newer ack
+    (`body_ack`), in SQL, where the bodies are."""
+    if store.reference is None:
+        raise ValueError("checked reads need check_rows first")
+    picked = ", ".join(f'r."{c}"' for c in columns)
+    query = f"""
+        SELECT {picked}, coalesce(s.k, {NO_K}) AS _k, coalesce(r.version, 0) AS _version,
+               r.version IS NOT NULL AS _known, r.clock_uncertainty_ns AS _uncertainty,
+               NULL::DOUBLE AS _list_age
+        FROM rows r LEFT JOIN spans s ON r.grp = s.grp AND r.product = s.product
+        WHERE r.answered AND r.op = 'read' AND ({where})"""
+    if lists:
+        query += f"""
+        UNION ALL
+        SELECT {picked}, {NO_K}, 0, false, 0,
+               CASE WHEN a.newer_ack < r.t_start_ns - r.clock_uncertainty_ns
+                    THEN (r.t_start_ns - r.clock_uncertainty_ns - a.newer_ack) / 1e6 END
+        FROM rows r JOIN body_ack a ON r.grp = a.grp AND r.items = a.items
+        WHERE r.answered AND r.op = 'list' AND ({where})"""
+    if in_order:
+        query += " ORDER BY rid"
+    frame = store.frame(query, [*parameters, *parameters] if lists else parameters, categories)
+    stale_age, since, in_flight = store.reference.judge(
+        frame["_k"].to_numpy(np.int64), frame["_version"].to_numpy(np.int64),
+        frame["_known"].to_numpy(bool), frame["t_start_ns"].to_numpy(np.int64),
+        frame["_uncertainty"].to_numpy(np.int64),
+    )  # fmt: skip
+    list_age = frame["_list_age"].to_numpy(dtype=float, na_value=np.nan)
+    verdicts = pd.DataFrame({"stale_age_ms": np.where(np.isnan(list_age), stale_age, list_age),
+                             "since_write_ms": since, "write_in_flight": in_flight})  # fmt: skip
+    return with_verdicts(frame.drop(columns=list(JUDGED_BY)), verdicts)
 
 
 def check_staleness(requests: pd.DataFrame, group_columns: Sequence[str]) -> pd.DataFrame:
@@ -197,8 +175,9 @@ def check_staleness(requests: pd.DataFrame, group_columns: Sequence[str]) -> pd.
       a write to its product before it (float ms, NaN when none), and `write_in_flight`
       (bool), whether a write to its product was started but not acked when it was sent.
 
-    The rows go through the same SQL as a run folder's (`check_rows`), in a DuckDB held
-    in memory: this is the checker for a table at hand, such as a test's literal one.
+    The rows go through the same checker as a run folder's (`check_rows`, `checked`), in
+    a DuckDB held in memory: this is the checker for a table at hand, such as a test's
+    literal one.
     """
     requests = requests.reset_index(drop=True)
     frame = requests.copy(deep=False)
@@ -207,10 +186,9 @@ def check_staleness(requests: pd.DataFrame, group_columns: Sequence[str]) -> pd.
             frame[column] = frame[column].astype("string")
     with duckdb.connect() as con:
         load_frame(con, frame, group_columns)
-        check_rows(con)
-        verdicts = con.execute(
-            "SELECT rid, stale_age_ms, since_write_ms, write_in_flight FROM verdicts ORDER BY rid"
-        ).df()
+        store = RowStore(con, list(group_columns), {})
+        check_rows(store)
+        verdicts = checked(store, ["rid", "t_start_ns"], in_order=True)
     reads = requests.loc[verdicts["rid"].to_numpy(), [c for c in requests.columns if c != "items"]]
     return with_verdicts(reads, verdicts)
 

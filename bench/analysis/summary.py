@@ -204,7 +204,7 @@ def analyse(folder: Path) -> Analysis:
     correct = manifest.get("clock_correction", True)  # workers' rows onto the master's clock
     clocks = load_clocks(folder) if correct else load_clocks(folder).iloc[:0]
     parts = Parts()
-    with checked_store(folder, clocks, narrow=True) as store:
+    with checked_store(folder, clocks) as store:
         columns = store.group_columns
         strategies = store.strategies()
         for strategy in strategies or [None]:
