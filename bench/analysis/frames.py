@@ -32,16 +32,22 @@ FETCH_SETTINGS: tuple[str, ...] = (
     "allocator_flush_threshold = '32MB'",
     "allocator_bulk_deallocation_flush_threshold = '32MB'",
 )
+# Request columns no figure reads, left in the files when analysis loads them; the
+# worker is read only to put its times on the master's clock.
+UNREAD: tuple[str, ...] = ("replica",)
 SMALL_STATUS = "CAST(status AS SMALLINT) AS status"  # 16 bits are enough
 
 
 @contextmanager
-def checked_store(folder: Path, clocks: pd.DataFrame) -> Iterator[RowStore]:
+def checked_store(folder: Path, clocks: pd.DataFrame, every_column: bool = False,
+                  ) -> Iterator[RowStore]:  # fmt: skip
     """`folder`'s rows loaded (on the master's clock by `clocks`) with the checker's
     tables and reference (`RowStore.reference`), in a scratch database removed
-    afterwards, DuckDB readied for the fetches."""
+    afterwards, DuckDB readied for the fetches. Only the columns the figures read are
+    loaded (`UNREAD`), unless `every_column`."""
+    unread = () if every_column else (*UNREAD, *(["worker"] if clocks.empty else []))
     with scratch_connection() as con:
-        store = load(con, folder, clocks)
+        store = load(con, folder, clocks, unread)
         check_rows(store)
         for setting in FETCH_SETTINGS:
             con.execute(f"SET {setting}")
@@ -83,7 +89,7 @@ def checked_reads(folder: Path, clocks: pd.DataFrame) -> pd.DataFrame:
     list bodies, in recorded order: `check_staleness` of the whole run, for a look at
     single reads. Held in memory whole: for runs that fit, unlike `analyse`. `clocks`
     as analysis used them (none when it did not correct for them)."""
-    with checked_store(folder, clocks) as store:
+    with checked_store(folder, clocks, every_column=True) as store:
         hidden = {"items", "grp", "answered", "product", *([UNCERTAINTY] if clocks.empty else [])}
         described = store.con.execute("DESCRIBE rows").fetchall()
         columns = [name for name, *_ in described if name not in hidden]

@@ -54,15 +54,25 @@ def record(folder: Path, manifest: dict[str, Any], percentiles: Sequence[float])
             write_manifest(folder / cell["folder"], data)
 
 
+def latency_tables(requests: pd.DataFrame, columns: Sequence[str], cdf: Sequence[float],
+                   percentiles: Sequence[float]) -> tuple[pd.DataFrame, pd.DataFrame]:  # fmt: skip
+    """Per group (`columns`) and op, the latency (ms) of answered requests at each of the
+    quantiles `cdf` (0..1; group columns, op, quantile, latency_ms) and at each of
+    `percentiles` (0..100]; group columns, then `COLUMNS`), from one sort per group."""
+    shares = [p / 100 for p in percentiles]
+    both = grouped_quantiles(requests, columns, [*cdf, *shares])
+    block = np.arange(len(both)) % (len(cdf) + len(shares)) < len(cdf)
+    table = both[~block].reset_index(drop=True)
+    table["quantile"] = table["quantile"].map(dict(zip(shares, percentiles, strict=True)))
+    return both[block].reset_index(drop=True), table.rename(columns={"quantile": "percentile"})
+
+
 def latency_percentiles(
     requests: pd.DataFrame, columns: Sequence[str], percentiles: Sequence[float]
 ) -> pd.DataFrame:
     """Per group (`columns`) and op, the latency (ms) of answered requests at each of
     `percentiles` (0..100]: group columns, then `COLUMNS`."""
-    table = grouped_quantiles(requests, columns, [p / 100 for p in percentiles])
-    quantile_to_percentile = {p / 100: p for p in percentiles}
-    table["quantile"] = table["quantile"].map(quantile_to_percentile)
-    return table.rename(columns={"quantile": "percentile"})
+    return latency_tables(requests, columns, [], percentiles)[1]
 
 
 def grouped_quantiles(

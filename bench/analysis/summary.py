@@ -31,7 +31,7 @@ from bench.analysis.herds import herd_stats
 from bench.analysis.origin_lag import origin_lag
 from bench.analysis.percentiles import (
     grouped_quantiles,
-    latency_percentiles,
+    latency_tables,
     recorded,
     with_quantiles,
 )
@@ -268,8 +268,10 @@ def _analyse_strategy(parts: Parts, requests: pd.DataFrame, reads: pd.DataFrame,
         parts.own_summary.append(own_summary)
         parts.own_visibility.append(own_visibility)
     percentiles = recorded(manifest)
-    parts.cdf.append(latency_cdf(requests, columns, with_quantiles(CDF_QUANTILES, percentiles)))
-    parts.percentiles.append(latency_percentiles(requests, columns, percentiles))
+    cdf, exact = latency_tables(requests, columns, with_quantiles(CDF_QUANTILES, percentiles),
+                                percentiles)  # fmt: skip
+    parts.cdf.append(cdf)
+    parts.percentiles.append(exact)
 
 
 def write_analysis(folder: Path) -> Analysis:

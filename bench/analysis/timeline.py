@@ -62,7 +62,10 @@ def origin_reads_per_second(metrics: pd.DataFrame, t0: pd.Series) -> pd.DataFram
 def origin_load(table: pd.DataFrame) -> pd.DataFrame:
     """Per strategy, origin reads per second over its 1 s windows: mean and peak (NaN
     without scraped counters). What the cache is for, seen from the database's side."""
-    rates = table.groupby("strategy", sort=False)["origin_reads_per_s"]
+    # in time order, so that the mean's last digit does not hang on the order rows came in
+    rates = table.sort_values("second", kind="stable").groupby("strategy", sort=False)[
+        "origin_reads_per_s"
+    ]
     return pd.DataFrame({"origin_rps_mean": rates.mean(), "origin_rps_peak": rates.max()})
 
 
