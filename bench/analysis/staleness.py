@@ -111,6 +111,8 @@ CHECK_SQL: tuple[str, ...] = (
 SCRATCH_TABLES = ("writes", "newer", "timeline", "bodies")
 # The columns a checked fetch adds for `Reference.judge`, dropped once it has judged.
 JUDGED_BY = ("_k", "_version", "_known", "_uncertainty", "_list_age")
+JUDGE_TYPES = (np.int64, np.int64, bool, np.int64)
+JUDGED_AT_ONCE = 1 << 22  # reads per `Reference.judge`: its temporaries stay small
 
 
 def check_rows(store: RowStore) -> None:
@@ -154,15 +156,22 @@ def checked(store: RowStore, columns: Sequence[str],
     if in_order:
         query += " ORDER BY rid"
     frame = store.frame(query, [*parameters, *parameters] if lists else parameters, categories)
-    stale_age, since, in_flight = store.reference.judge(
-        frame["_k"].to_numpy(np.int64), frame["_version"].to_numpy(np.int64),
-        frame["_known"].to_numpy(bool), frame["t_start_ns"].to_numpy(np.int64),
-        frame["_uncertainty"].to_numpy(np.int64),
-    )  # fmt: skip
-    list_age = frame["_list_age"].to_numpy(dtype=float, na_value=np.nan)
-    verdicts = pd.DataFrame({"stale_age_ms": np.where(np.isnan(list_age), stale_age, list_age),
-                             "since_write_ms": since, "write_in_flight": in_flight})  # fmt: skip
-    return with_verdicts(frame.drop(columns=list(JUDGED_BY)), verdicts)
+    stale_age = frame["_list_age"].to_numpy(dtype=float, na_value=np.nan, copy=True)
+    since = np.full(len(frame), np.nan)
+    in_flight = np.zeros(len(frame), dtype=bool)
+    inputs = [frame[c].to_numpy(t) for c, t in zip(JUDGED_BY[:4], JUDGE_TYPES, strict=True)]
+    inputs.insert(3, frame["t_start_ns"].to_numpy(np.int64))
+    for c in JUDGED_BY:  # in place: a copy of a hundred million rows' frame is gigabytes
+        del frame[c]
+    for start in range(0, len(frame), JUDGED_AT_ONCE):  # bounded temporaries
+        part = slice(start, start + JUDGED_AT_ONCE)
+        age, since[part], in_flight[part] = store.reference.judge(*(c[part] for c in inputs))
+        stale_age[part] = np.where(np.isnan(stale_age[part]), age, stale_age[part])
+    frame["stale_age_ms"] = stale_age
+    frame["stale"] = ~np.isnan(stale_age)
+    frame["since_write_ms"] = since
+    frame["write_in_flight"] = in_flight
+    return frame
 
 
 def check_staleness(requests: pd.DataFrame, group_columns: Sequence[str]) -> pd.DataFrame:
