@@ -111,7 +111,8 @@ CHECK_SQL: tuple[str, ...] = (
 SCRATCH_TABLES = ("writes", "newer", "timeline", "bodies")
 # The columns a checked fetch adds for `Reference.judge`, dropped once it has judged.
 JUDGED_BY = ("_k", "_version", "_known", "_uncertainty", "_list_age")
-JUDGE_TYPES = (np.int64, np.int64, bool, np.int64)
+# What `checked` adds to each read (`check_staleness` says what they mean).
+VERDICT_COLUMNS = ("stale_age_ms", "stale", "since_write_ms", "write_in_flight")
 JUDGED_AT_ONCE = 1 << 22  # reads per `Reference.judge`: its temporaries stay small
 
 
@@ -131,8 +132,8 @@ def checked(store: RowStore, columns: Sequence[str],
             categories: Sequence[str] = FEW_VALUES, in_order: bool = False,
             ) -> pd.DataFrame:  # fmt: skip
     """The answered reads of `rows` (as `r`) that `where` selects, product reads and (with
-    `lists`) list reads, with `columns` (which hold `t_start_ns`) and the verdict columns
-    of `with_verdicts`, in recorded order (`rid`, which `columns` then hold) when
+    `lists`) list reads, with `columns` (which hold `t_start_ns`) and `VERDICT_COLUMNS`,
+    in recorded order (`rid`, which `columns` then hold) when
     `in_order`, else in no particular order. A product read is judged here by its
     product's `k` and `Reference.judge`; a list read by its body's earliest newer ack
     (`body_ack`), in SQL, where the bodies are."""
@@ -159,8 +160,9 @@ def checked(store: RowStore, columns: Sequence[str],
     stale_age = frame["_list_age"].to_numpy(dtype=float, na_value=np.nan, copy=True)
     since = np.full(len(frame), np.nan)
     in_flight = np.zeros(len(frame), dtype=bool)
-    inputs = [frame[c].to_numpy(t) for c, t in zip(JUDGED_BY[:4], JUDGE_TYPES, strict=True)]
-    inputs.insert(3, frame["t_start_ns"].to_numpy(np.int64))
+    inputs = (frame["_k"].to_numpy(np.int64), frame["_version"].to_numpy(np.int64),
+              frame["_known"].to_numpy(bool), frame["t_start_ns"].to_numpy(np.int64),
+              frame["_uncertainty"].to_numpy(np.int64))  # fmt: skip
     for c in JUDGED_BY:  # in place: a copy of a hundred million rows' frame is gigabytes
         del frame[c]
     for start in range(0, len(frame), JUDGED_AT_ONCE):  # bounded temporaries
@@ -199,18 +201,9 @@ def check_staleness(requests: pd.DataFrame, group_columns: Sequence[str]) -> pd.
         check_rows(store)
         verdicts = checked(store, ["rid", "t_start_ns"], in_order=True)
     reads = requests.loc[verdicts["rid"].to_numpy(), [c for c in requests.columns if c != "items"]]
-    return with_verdicts(reads, verdicts)
-
-
-def with_verdicts(reads: pd.DataFrame, verdicts: pd.DataFrame) -> pd.DataFrame:
-    """`reads` (in `verdicts`' order) with the verdict columns, `stale` derived."""
-    age = verdicts["stale_age_ms"].to_numpy(dtype=float, na_value=np.nan)
-    return reads.assign(
-        stale_age_ms=age,
-        stale=~np.isnan(age),
-        since_write_ms=verdicts["since_write_ms"].to_numpy(dtype=float, na_value=np.nan),
-        write_in_flight=verdicts["write_in_flight"].to_numpy(dtype=bool),
-    )
+    for column in VERDICT_COLUMNS:
+        reads[column] = verdicts[column].to_numpy()
+    return reads
 
 
 def t_visibility(

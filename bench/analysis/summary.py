@@ -30,7 +30,6 @@ from bench.analysis.frames import checked_reads, checked_store, strategy_frames
 from bench.analysis.herds import herd_stats
 from bench.analysis.origin_lag import origin_lag
 from bench.analysis.percentiles import (
-    grouped_quantiles,
     latency_tables,
     recorded,
     with_quantiles,
@@ -166,13 +165,6 @@ def summarise(
         output.insert(output.index("ttl_s") + 1, "repeat")
     summary = pd.DataFrame(rows, columns=output)
     return _in_run_order(summary, strategy_order(manifest), ["strategy", *columns[1:]])
-
-
-def latency_cdf(
-    requests: pd.DataFrame, columns: Sequence[str], quantiles: Sequence[float] = CDF_QUANTILES
-) -> pd.DataFrame:
-    """Latency (ms) of answered requests at `quantiles` (0..1), per group and op, for plots."""
-    return grouped_quantiles(requests, columns, quantiles)
 
 
 @dataclass
