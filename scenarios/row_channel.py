@@ -11,7 +11,8 @@ decide it: when its test stops, it asks every worker to stop its users and send 
 still holds (`STOP`), and waits, up to `DONE_WAIT_S`, for each to report how many rows it
 sent in all (`DONE`). What each worker sent and what the master received is written to
 `<the master's --csv prefix>_channel.json`; a worker that died mid-run never reports, so
-its loss is plain: received, and no sent count.
+its loss is plain: received, and no sent count. Each worker says its name (`HELLO`) as it
+starts, so one killed before its first batch is named too, with nothing received.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from scenarios.request_rows import BATCH_ROWS, BATCH_SECONDS, REQUESTS_FOLDER, R
 
 logger = logging.getLogger(__name__)
 
-ROWS, DONE, STOP = "bench_rows", "bench_rows_done", "bench_rows_stop"
+HELLO, ROWS, DONE, STOP = "bench_rows_hello", "bench_rows", "bench_rows_done", "bench_rows_stop"
 DONE_WAIT_S = 10.0  # how long a master waits for its workers' last rows at the end
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]")
 
@@ -49,6 +50,9 @@ class ChannelWriter(RowBatch):
         self.runner = runner
         self.worker = worker
         self.rows_sent = 0
+
+    def hello(self) -> None:
+        self.runner.send_message(HELLO, {"worker": self.worker})
 
     def deliver(self, lines: list[str]) -> None:
         self.runner.send_message(ROWS, {"worker": self.worker, "rows": "".join(lines),
@@ -70,6 +74,7 @@ def attach_worker(environment: Any, writer: ChannelWriter) -> None:
         writer.done()
 
     environment.runner.register_message(STOP, on_stop)
+    writer.hello()
 
 
 class RowReceiver:
@@ -81,6 +86,9 @@ class RowReceiver:
         self.writers: dict[str, RowWriter] = {}
         self.received: dict[str, int] = {}
         self.sent: dict[str, int] = {}
+
+    def on_hello(self, environment: Any, msg: Any, **_kwargs: Any) -> None:
+        self.received.setdefault(_SAFE_NAME.sub("_", str(msg.data["worker"])), 0)
 
     def on_rows(self, environment: Any, msg: Any, **_kwargs: Any) -> None:
         data = msg.data
@@ -122,6 +130,7 @@ class RowReceiver:
 def attach_master(environment: Any, run_dir: Path) -> RowReceiver:
     prefix = getattr(environment.parsed_options, "csv_prefix", None)
     receiver = RowReceiver(run_dir, Path(f"{prefix}_channel.json") if prefix else None)
+    environment.runner.register_message(HELLO, receiver.on_hello)
     environment.runner.register_message(ROWS, receiver.on_rows)
     environment.runner.register_message(DONE, receiver.on_done)
     environment.events.test_stop.add_listener(receiver.on_test_stop)

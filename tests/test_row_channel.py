@@ -6,14 +6,17 @@ which the run survives and names."""
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from bench.report.setup import channel_words
 from bench.runtime.waiting import wait_until
+from scenarios.row_channel import RowReceiver
 from tests.test_run import descendants
 
 RUN = [sys.executable, "-m", "bench", "run", "--strategies", "delete", "--replicas", "1",
@@ -59,12 +62,14 @@ def test_a_worker_killed_mid_run_is_named_and_the_run_completes(tmp_path: Path) 
     try:
 
         def a_worker_with_rows() -> int | None:
+            """A Locust worker whose own rows have reached its file (`hostname-pid`)."""
+            arrived = {p.stem for p in results.glob("*/requests/*.csv")}
             for pid in descendants(harness.pid):
                 try:
                     argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
                 except OSError:
                     continue
-                if b"--worker" in argv and list(results.glob("*/requests/*.csv")):
+                if b"--worker" in argv and f"{socket.gethostname()}-{pid}" in arrived:
                     return pid
             return None
 
@@ -87,7 +92,7 @@ def test_a_worker_killed_mid_run_is_named_and_the_run_completes(tmp_path: Path) 
     folder, manifest = the_run(results)
     counts = manifest["strategies"]["delete"]["row_channel"]
     lost = [w for w, c in counts.items() if c["sent"] is None]
-    assert len(lost) == 1 and counts[lost[0]]["received"] >= 0
+    assert lost == [f"{socket.gethostname()}-{found[0]}"] and counts[lost[0]]["received"] > 0
     [whole] = [w for w in counts if w not in lost]
     assert counts[whole]["sent"] == counts[whole]["received"] > 0
     assert f"{lost[0]} sent no final count" in (folder / "report.md").read_text()
@@ -102,3 +107,25 @@ def test_the_channel_in_words() -> None:
     short = {"a-1": {"sent": 10, "received": 7}, "b-2": {"sent": None, "received": 3}}
     said = channel_words(short)
     assert "a-1 sent 10, 7 received (3 lost)" in said and "b-2 sent no final count" in said
+
+
+@dataclass
+class Message:
+    """What a handler reads of Locust's message: its data (importing Locust here would
+    patch the test process with gevent)."""
+
+    data: dict
+
+
+def test_a_worker_that_said_its_name_and_sent_nothing_is_named(tmp_path: Path) -> None:
+    """A worker killed before its first batch has only its hello: it is counted, with no
+    final count and nothing received, beside one whose rows all came."""
+    receiver = RowReceiver(tmp_path, tmp_path / "locust_channel.json")
+    receiver.on_hello(None, Message({"worker": "host-1"}))
+    receiver.on_hello(None, Message({"worker": "host-2"}))
+    receiver.on_rows(None, Message({"worker": "host-2", "rows": "a\nb\n", "count": 2}))
+    receiver.on_done(None, Message({"worker": "host-2", "sent": 2}))
+    receiver.write_counts()
+    counts = json.loads((tmp_path / "locust_channel.json").read_text())
+    assert counts == {"host-1": {"sent": None, "received": 0}, "host-2": {"sent": 2, "received": 2}}
+    assert "host-1 sent no final count" in channel_words(counts)
