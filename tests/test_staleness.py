@@ -213,6 +213,31 @@ def test_a_read_sent_at_an_ack_or_a_start_sees_the_write_in_flight_not_before_it
     assert reads["write_in_flight"].tolist() == [True, True]
 
 
+def test_verdicts_hold_when_times_are_too_far_apart_for_offsets() -> None:
+    """Far-apart times (a write a century later, a version at int64's end) make the
+    checker search by rank, not offset (`bench.analysis.reference`): same verdicts."""
+    near = history(
+        ("write", 1, 100, 110, 2),
+        ("write", 1, 500, 510, 3),
+        ("read", 1, 50, 51, 1),
+        ("read", 1, 300, 301, 1),  # stale since 110
+        ("read", 1, 505, 506, 1),  # v3 in flight, stale since 110
+        ("read", 1, 520, 521, 3),
+        ("read", 1, 600, 601, 2**63 - 1),  # above every version written
+    )
+    century_ms = 100 * 365 * 86_400_000
+    far = pd.concat([near, history(("write", 2, century_ms, century_ms + 1, 1))],
+                    ignore_index=True)  # fmt: skip
+    for frame in (near, far):
+        reads = check_staleness(frame, GROUP)
+        product_1 = reads[reads["key"] == "1"]
+        assert verdicts(frame)[:5] == [(False, None), (True, 190.0), (True, 395.0),
+                                       (False, None), (False, None)]  # fmt: skip
+        since = product_1["since_write_ms"].tolist()
+        assert math.isnan(since[0]) and since[1:] == pytest.approx([190.0, 395.0, 10.0, 90.0])
+        assert product_1["write_in_flight"].tolist() == [False, False, True, False, False]
+
+
 # t-visibility: product 1 written at 100..110; product 2 at 100..110 and 500..510.
 VISIBILITY = history(
     ("write", 1, 100, 110, 2),

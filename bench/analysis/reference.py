@@ -8,44 +8,70 @@ or a higher one (`newer_ack`), and the timeline of running maxima over the write
 starts and acks. Those come here, sorted, and every read of a strategy is then judged by
 two `searchsorted` calls over them, in the frame analysis fetches anyway. The joins that
 did this in SQL (a hash join by version, an as-of join by time, a join back by row) took
-two thirds of the checker's time; searching costs a few hundred milliseconds per ten
-million reads.
+two thirds of the checker's time.
 
-A lexicographic search over (k, value) needs one sortable int64: each value becomes its
-rank among the distinct values (of the versions, or of the times), and the code is
-`k * (ranks + 1) + rank`, which is exact while k times the distinct values stays below
-2**63 (a billion of each).
+A lexicographic search over (k, value) needs one sortable int64, `k * width + position`:
+a value's position is its offset from the smallest value (plus one), which fits while k
+times the span of the values stays below 2**62 (an hour of nanoseconds leaves room for
+a million products); beyond that, its rank among the distinct values. The reads are
+judged in the order of their codes, by product then time: each search then walks its
+sorted array forward, several times faster than keys at random.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
 import duckdb
 import numpy as np
 
 NO_K = -1  # a read of a product no answered write of its group touched
-CACHED = 1 << 16  # sorted values searched in place: they stay in the CPU's cache
 NEVER = -(2**63) + 1  # no write started yet: no time is at or before it
+CODE_LIMIT = 2**62  # codes stay below it, so that no sum or product of them overflows
 
 
 @dataclass(frozen=True)
 class Sorted:
-    """Rows sorted by (k, value), searchable by a code of both."""
+    """Rows sorted by (k, value), searchable by one code of both."""
 
-    k: np.ndarray
-    values: np.ndarray  # the distinct values, sorted
-    codes: np.ndarray  # k * (len(values) + 1) + rank (+ `shift`), non-decreasing
+    codes: np.ndarray  # k * width + position, non-decreasing
+    width: int  # positions are 0 (before every value) to width - 1
+    low: int  # offsets: the smallest value, at position 1, and the largest, at width - 1
+    high: int
+    ranks: np.ndarray | None  # ranks: the distinct values, sorted (None: offsets)
 
     @classmethod
-    def of(cls, k: np.ndarray, value: np.ndarray, shift: int) -> Sorted:
-        values = _distinct(value)
-        codes = k * (len(values) + 1) + _search(values, value, "left") + shift
-        return cls(k, values, codes)
+    def of(cls, k: np.ndarray, value: np.ndarray) -> Sorted:
+        """`k` (at least 1) and `value`, sorted by both."""
+        if not len(k):
+            return cls(np.zeros(0, dtype=np.int64), 1, 0, -1, None)
+        low, high = int(value.min()), int(value.max())
+        if (int(k.max()) + 1) * (high - low + 2) < CODE_LIMIT:
+            table = cls(np.zeros(0, dtype=np.int64), high - low + 2, low, high, None)
+        else:
+            distinct = _distinct(value)
+            table = cls(np.zeros(0, dtype=np.int64), len(distinct) + 1, low, high, distinct)
+        return cls(table.code(k, value), table.width, low, high, table.ranks)
 
-    def code(self, k: np.ndarray, rank: np.ndarray) -> np.ndarray:
-        return k * (len(self.values) + 1) + rank
+    def code(self, k: np.ndarray, value: np.ndarray) -> np.ndarray:
+        """The code of (k, value) for any value: its position is that of the largest
+        stored value at or below it (0 below them all)."""
+        if self.ranks is None:  # clipped first: a value far off would overflow
+            position = np.clip(value, self.low, self.high) - self.low + 1
+            position[value < self.low] = 0
+        else:
+            position = np.searchsorted(self.ranks, value, "right")
+        return k * self.width + position
+
+    def after(self, k: np.ndarray, value: np.ndarray) -> np.ndarray:
+        """Per (k, value): the index of the first row above it (of k, or a later k)."""
+        return np.searchsorted(self.codes, self.code(k, value), "right")
+
+    def of_k(self, index: np.ndarray, k: np.ndarray) -> np.ndarray:
+        """Where `index` points at a row of the read's own k."""
+        inside = (index >= 0) & (index < len(self.codes))
+        inside[inside] = self.codes[index[inside]] // self.width == k[inside]
+        return inside
 
 
 @dataclass(frozen=True)
@@ -77,7 +103,7 @@ class Reference:
                    newest_ack IS NOT NULL
             FROM timeline ORDER BY k, t""",
         )
-        return cls(Sorted.of(k, version, 0), newer_ack, Sorted.of(e_k, t, 1), latest, newest,
+        return cls(Sorted.of(k, version), newer_ack, Sorted.of(e_k, t), latest, newest,
                    acked.astype(bool))  # fmt: skip
 
     def judge(self, k: np.ndarray, version: np.ndarray, known: np.ndarray,
@@ -87,30 +113,44 @@ class Reference:
         `known`; its send time and clock uncertainty, ns): its stale age (ms, NaN when
         fresh), the time since the newest ack before its send (ms, NaN when none) and
         whether a write was in flight then (`bench.analysis.staleness`)."""
-        judged = (k != NO_K) & known
-        k, t = k[judged], t_start[judged]
-        t_from = t - uncertainty[judged]
+        judged = np.flatnonzero((k != NO_K) & known)
+        order = judged[_by_k_then_time(k[judged], t_start[judged])]
+        k, t = k[order], t_start[order]
+        t_from = t - uncertainty[order]
         # the first written version above the read's: its newer_ack is the earliest ack
         # of any version above the read's, written or not
-        above = _search(self.versions.values, version[judged], "right")
-        i = _search(self.versions.codes, self.versions.code(k, above), "left")
-        found = _same_k(self.versions.k, i, k)
+        i = self.versions.after(k, version[order])
+        found = self.versions.of_k(i, k)
         ack = np.zeros(len(k), dtype=np.int64)
         ack[found] = self.newer_ack[i[found]]
         stale = found & (ack < t_from)
         # the timeline's last event at or before the send (peers share their maxima)
-        at_or_before = _search(self.events.values, t, "right")
-        j = _search(self.events.codes, self.events.code(k, at_or_before), "right") - 1
-        seen = _same_k(self.events.k, j, k)
+        j = self.events.after(k, t) - 1
+        seen = self.events.of_k(j, k)
         newest = np.zeros(len(k), dtype=np.int64)
         newest[seen] = self.newest_ack[j[seen]]
         acked = seen.copy()
         acked[seen] = self.acked[j[seen]]
         started = seen.copy()  # a write started at or before the send was acked after it
         started[seen] = self.latest_ack[j[seen]] >= t[seen]
-        in_flight = np.zeros(len(judged), dtype=bool)
-        in_flight[judged] = started
-        return (_ms(judged, stale, t_from - ack), _ms(judged, acked, t - newest), in_flight)
+        in_flight = np.zeros(len(known), dtype=bool)
+        in_flight[order] = started
+        return (
+            _ms(order, len(known), stale, t_from - ack),
+            _ms(order, len(known), acked, t - newest),
+            in_flight,
+        )
+
+
+def _by_k_then_time(k: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """The order of reads by (k, t): stable sorts, by time (the reads come nearly in time
+    order, which a stable sort takes in one pass) then by k, in 16 bits where k fits, for
+    which numpy sorts by radix."""
+    order = np.argsort(t, kind="stable")
+    by_k = k[order]
+    if len(by_k) and by_k.min() >= 0 and by_k.max() < 2**16:
+        by_k = by_k.astype(np.uint16)
+    return order[np.argsort(by_k, kind="stable")]
 
 
 def _columns(con: duckdb.DuckDBPyConnection, query: str) -> list[np.ndarray]:
@@ -128,29 +168,11 @@ def _distinct(values: np.ndarray) -> np.ndarray:
     return ordered[first]
 
 
-def _search(ordered: np.ndarray, keys: np.ndarray, side: Literal["left", "right"]) -> np.ndarray:
-    """np.searchsorted, with many keys into a large array searched in sorted order:
-    random keys miss the cache at every step, and sorting them first is several
-    times faster (grouping the keys by k and keeping their time order was slower)."""
-    if len(ordered) < CACHED or len(keys) < CACHED:
-        return np.searchsorted(ordered, keys, side=side)
-    order = np.argsort(keys)
-    found = np.empty(len(keys), dtype=np.int64)
-    found[order] = np.searchsorted(ordered, keys[order], side=side)
-    return found
-
-
-def _same_k(sorted_k: np.ndarray, index: np.ndarray, k: np.ndarray) -> np.ndarray:
-    """Where `index` points at a row of `sorted_k` with the read's own k."""
-    inside = (index >= 0) & (index < len(sorted_k))
-    inside[inside] = sorted_k[index[inside]] == k[inside]
-    return inside
-
-
-def _ms(judged: np.ndarray, where: np.ndarray, ns: np.ndarray) -> np.ndarray:
-    """`ns` in ms where the judged reads have `where`, NaN elsewhere, one per read."""
+def _ms(order: np.ndarray, reads: int, where: np.ndarray, ns: np.ndarray) -> np.ndarray:
+    """`ns` in ms where the reads judged (at `order`) have `where`, NaN elsewhere, one per
+    read of `reads`."""
     values = np.full(len(where), np.nan)
     values[where] = ns[where] / 1e6
-    out = np.full(len(judged), np.nan)
-    out[judged] = values
+    out = np.full(reads, np.nan)
+    out[order] = values
     return out
