@@ -80,6 +80,9 @@ class Reference:
     the largest ack of a write started so far; `newest_ack`, the largest ack so far, and
     whether there was one) of every written product, sorted."""
 
+    spans: Sorted  # the written (group, product)s, by group + 1 and product
+    span_product: np.ndarray
+    span_k: np.ndarray
     versions: Sorted
     newer_ack: np.ndarray
     events: Sorted
@@ -90,6 +93,7 @@ class Reference:
     @classmethod
     def fetch(cls, con: duckdb.DuckDBPyConnection) -> Reference:
         """From the tables `newer`, `spans` and `timeline` that `CHECK_SQL` made."""
+        grp, product, span_k = _columns(con, "SELECT grp, product, k FROM spans ORDER BY ALL")
         k, version, newer_ack = _columns(
             con,
             """
@@ -103,8 +107,20 @@ class Reference:
                    newest_ack IS NOT NULL
             FROM timeline ORDER BY k, t""",
         )
-        return cls(Sorted.of(k, version), newer_ack, Sorted.of(e_k, t), latest, newest,
-                   acked.astype(bool))  # fmt: skip
+        return cls(Sorted.of(grp + 1, product), product, span_k, Sorted.of(k, version),
+                   newer_ack, Sorted.of(e_k, t), latest, newest, acked.astype(bool))  # fmt: skip
+
+    def k(self, grp: np.ndarray, product: np.ndarray, known: np.ndarray) -> np.ndarray:
+        """Per read of `product` in group `grp`, where `known`: its product's k, `NO_K`
+        where no answered write of the group touched it (a lookup here, not a join in
+        DuckDB, which cost a third of the fetch)."""
+        group = grp + 1
+        i = self.spans.after(group, product) - 1
+        found = self.spans.of_k(i, group) & known
+        found[found] = self.span_product[i[found]] == product[found]
+        k = np.full(len(grp), NO_K, dtype=np.int64)
+        k[found] = self.span_k[i[found]]
+        return k
 
     def judge(self, k: np.ndarray, version: np.ndarray, known: np.ndarray,
               t_start: np.ndarray, uncertainty: np.ndarray,

@@ -31,7 +31,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from bench.analysis.reference import NO_K, Reference
+from bench.analysis.reference import Reference
 from bench.analysis.rows import RowStore, load_frame
 from bench.analysis.tables import FEW_VALUES
 
@@ -107,10 +107,10 @@ CHECK_SQL: tuple[str, ...] = (
       ON v.grp = n.grp AND v.product = n.product AND v.version < n.version) USING (body)
     GROUP BY b.grp, b.items""",
 )
-# What product and list reads are judged by; `spans` and `body_ack` stay for the fetches.
-SCRATCH_TABLES = ("writes", "newer", "timeline", "bodies")
+# Product reads are judged by `store.reference`, list reads by `body_ack`, which stays.
+SCRATCH_TABLES = ("writes", "newer", "spans", "timeline", "bodies")
 # The columns a checked fetch adds for `Reference.judge`, dropped once it has judged.
-JUDGED_BY = ("_k", "_version", "_known", "_uncertainty", "_list_age")
+JUDGED_BY = ("_grp", "_product", "_version", "_known", "_uncertainty", "_list_age")
 # What `checked` adds to each read (`check_staleness` says what they mean).
 VERDICT_COLUMNS = ("stale_age_ms", "stale", "since_write_ms", "write_in_flight")
 JUDGED_AT_ONCE = 1 << 22  # reads per `Reference.judge`: its temporaries stay small
@@ -141,15 +141,15 @@ def checked(store: RowStore, columns: Sequence[str],
         raise ValueError("checked reads need check_rows first")
     picked = ", ".join(f'r."{c}"' for c in columns)
     query = f"""
-        SELECT {picked}, coalesce(s.k, {NO_K}) AS _k, coalesce(r.version, 0) AS _version,
-               r.version IS NOT NULL AS _known, r.clock_uncertainty_ns AS _uncertainty,
-               NULL::DOUBLE AS _list_age
-        FROM rows r LEFT JOIN spans s ON r.grp = s.grp AND r.product = s.product
-        WHERE r.answered AND r.op = 'read' AND ({where})"""
+        SELECT {picked}, r.grp AS _grp, coalesce(r.product, 0) AS _product,
+               coalesce(r.version, 0) AS _version,
+               r.version IS NOT NULL AND r.product IS NOT NULL AS _known,
+               r.clock_uncertainty_ns AS _uncertainty, NULL::DOUBLE AS _list_age
+        FROM rows r WHERE r.answered AND r.op = 'read' AND ({where})"""
     if lists:
         query += f"""
         UNION ALL
-        SELECT {picked}, {NO_K}, 0, false, 0,
+        SELECT {picked}, 0, 0, 0, false, 0,
                CASE WHEN a.newer_ack < r.t_start_ns - r.clock_uncertainty_ns
                     THEN (r.t_start_ns - r.clock_uncertainty_ns - a.newer_ack) / 1e6 END
         FROM rows r JOIN body_ack a ON r.grp = a.grp AND r.items = a.items
@@ -160,14 +160,19 @@ def checked(store: RowStore, columns: Sequence[str],
     stale_age = frame["_list_age"].to_numpy(dtype=float, na_value=np.nan, copy=True)
     since = np.full(len(frame), np.nan)
     in_flight = np.zeros(len(frame), dtype=bool)
-    inputs = (frame["_k"].to_numpy(np.int64), frame["_version"].to_numpy(np.int64),
-              frame["_known"].to_numpy(bool), frame["t_start_ns"].to_numpy(np.int64),
-              frame["_uncertainty"].to_numpy(np.int64))  # fmt: skip
+    reference = store.reference
+    grp, product, version, known, t_start, uncertainty = (
+        frame[c].to_numpy(t) for c, t in (("_grp", np.int64), ("_product", np.int64),
+        ("_version", np.int64), ("_known", bool), ("t_start_ns", np.int64),
+        ("_uncertainty", np.int64)))  # fmt: skip
     for c in JUDGED_BY:  # in place: a copy of a hundred million rows' frame is gigabytes
         del frame[c]
     for start in range(0, len(frame), JUDGED_AT_ONCE):  # bounded temporaries
         part = slice(start, start + JUDGED_AT_ONCE)
-        age, since[part], in_flight[part] = store.reference.judge(*(c[part] for c in inputs))
+        k = reference.k(grp[part], product[part], known[part])
+        age, since[part], in_flight[part] = reference.judge(
+            k, version[part], known[part], t_start[part], uncertainty[part]
+        )
         stale_age[part] = np.where(np.isnan(stale_age[part]), age, stale_age[part])
     frame["stale_age_ms"] = stale_age
     frame["stale"] = ~np.isnan(stale_age)
