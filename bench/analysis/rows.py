@@ -161,15 +161,17 @@ def _normal(present: set[str], cells: Sequence[str], source: str,
                FROM (SELECT {typed} FROM {source})"""
 
 
-def _read_csv(path: Path, header: Sequence[str]) -> str:
-    """DuckDB's parallel reader of CSV `path` with the schema's types, strict: a row with
-    a field missing or extra, or a number that is none, is an error."""
+def _read_csv(path: Path, header: Sequence[str], parallel: bool = True) -> str:
+    """DuckDB's reader of CSV `path` with the schema's types, strict: a row with a field
+    missing or extra, or a number that is none, is an error. In parallel, or in one
+    thread (`parallel` false), which keeps rows in order at no cost."""
     types = {c: SQL_TYPES[request_rows.DTYPES[c]] if c in request_rows.DTYPES else "VARCHAR"
              for c in header}  # fmt: skip
     spec = ", ".join(f"'{c}': '{t}'" for c, t in types.items())
     quoted = str(path).replace("'", "''")
     return (f"read_csv('{quoted}', header = true, delim = ',', quote = '\"', escape = '\"',"
-            f" auto_detect = false, columns = {{{spec}}})")  # fmt: skip
+            f" auto_detect = false, parallel = {str(parallel).lower()},"
+            f" columns = {{{spec}}})")  # fmt: skip
 
 
 def load(con: duckdb.DuckDBPyConnection, folder: Path, clocks: pd.DataFrame,
@@ -177,10 +179,11 @@ def load(con: duckdb.DuckDBPyConnection, folder: Path, clocks: pd.DataFrame,
     """Load `folder`'s request CSVs as `rows` (module docstring), but for the columns
     `unread` (text columns no step reads cost time to store: a tenth of it each).
 
-    Each file is parsed by DuckDB in parallel straight into the table `stored`, tagged
-    with its index `f`, its rows in file order: ordered by (`f`, rowid), the rows are
-    in the order they were recorded (`rid`). Keeping the order makes one file's insert
-    half serial, so two files are loaded at a time, each in its own transaction. A file
+    Each file is parsed by DuckDB straight into the table `stored`, tagged with its
+    index `f`, its rows in file order: ordered by (`f`, rowid), the rows are in the
+    order they were recorded (`rid`). Keeping the order makes one file's parallel insert
+    half serial, so two files are loaded at a time, each in its own transaction, and
+    each in one thread when there are files enough to share out. A file
     whose rows do not all fit the schema (a cut last line, a number that is none, a
     required number empty) is rolled back and read by `read_tolerantly` instead, whole,
     its bad rows counted: such files are a killed process's, small.
@@ -200,7 +203,7 @@ def load(con: duckdb.DuckDBPyConnection, folder: Path, clocks: pd.DataFrame,
     def load_file(index: int) -> int:
         cursor = con.cursor()
         try:
-            parsed = _read_csv(files[index], headers[index])
+            parsed = _read_csv(files[index], headers[index], parallel=not one_thread_each)
             normal = _normal(set(headers[index]), cells, parsed, unread)
             cursor.execute(f"INSERT INTO stored SELECT {index}, * FROM ({normal})")
             return 0
@@ -213,8 +216,13 @@ def load(con: duckdb.DuckDBPyConnection, folder: Path, clocks: pd.DataFrame,
         finally:
             cursor.close()
 
+    # with files enough to keep every thread busy, each is read in one thread: ordered
+    # parallel reading cost a tenth more time; the largest first, so none is left last
+    one_thread_each = len(files) >= 2 * FILES_AT_ONCE
+    largest_first = sorted(range(len(files)), key=lambda i: -files[i].stat().st_size)
     with ThreadPoolExecutor(FILES_AT_ONCE) as pool:
-        skipped = list(pool.map(load_file, range(len(files))))
+        skipped_by_file = dict(zip(largest_first, pool.map(load_file, largest_first), strict=True))
+    skipped = [skipped_by_file[i] for i in range(len(files))]
     con.execute("SET preserve_insertion_order = false")  # `rid` keeps the order now
     unreadable = {f"{requests.name}/{path.name}": n
                   for path, n in zip(files, skipped, strict=True) if n}  # fmt: skip
