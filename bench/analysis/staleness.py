@@ -113,7 +113,7 @@ SCRATCH_TABLES = ("writes", "newer", "spans", "timeline", "bodies")
 JUDGED_BY = ("_grp", "_product", "_version", "_known", "_uncertainty", "_list_age")
 # What `checked` adds to each read (`check_staleness` says what they mean).
 VERDICT_COLUMNS = ("stale_age_ms", "stale", "since_write_ms", "write_in_flight")
-JUDGED_AT_ONCE = 1 << 22  # reads per `Reference.judge`: its temporaries stay small
+JUDGED_AT_ONCE = 1 << 20  # reads per `Reference.judge`: its temporaries stay small
 
 
 def check_rows(store: RowStore) -> None:
@@ -141,7 +141,7 @@ def checked(store: RowStore, columns: Sequence[str],
         raise ValueError("checked reads need check_rows first")
     picked = ", ".join(f'r."{c}"' for c in columns)
     query = f"""
-        SELECT {picked}, r.grp AS _grp, coalesce(r.product, 0) AS _product,
+        SELECT {picked}, r.grp::INTEGER AS _grp, coalesce(r.product, 0) AS _product,
                coalesce(r.version, 0) AS _version,
                r.version IS NOT NULL AND r.product IS NOT NULL AS _known,
                r.clock_uncertainty_ns AS _uncertainty, NULL::DOUBLE AS _list_age
@@ -162,14 +162,14 @@ def checked(store: RowStore, columns: Sequence[str],
     in_flight = np.zeros(len(frame), dtype=bool)
     reference = store.reference
     grp, product, version, known, t_start, uncertainty = (
-        frame[c].to_numpy(t) for c, t in (("_grp", np.int64), ("_product", np.int64),
+        frame[c].to_numpy(t) for c, t in (("_grp", np.int32), ("_product", np.int64),
         ("_version", np.int64), ("_known", bool), ("t_start_ns", np.int64),
         ("_uncertainty", np.int64)))  # fmt: skip
     for c in JUDGED_BY:  # in place: a copy of a hundred million rows' frame is gigabytes
         del frame[c]
     for start in range(0, len(frame), JUDGED_AT_ONCE):  # bounded temporaries
         part = slice(start, start + JUDGED_AT_ONCE)
-        k = reference.k(grp[part], product[part], known[part])
+        k = reference.k(grp[part].astype(np.int64), product[part], known[part])
         age, since[part], in_flight[part] = reference.judge(
             k, version[part], known[part], t_start[part], uncertainty[part]
         )
