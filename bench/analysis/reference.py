@@ -39,19 +39,20 @@ class Sorted:
     low: int  # offsets: the smallest value, at position 1, and the largest, at width - 1
     high: int
     ranks: np.ndarray | None  # ranks: the distinct values, sorted (None: offsets)
+    top: int  # the largest k: a larger one is searched as the next, which no row has
 
     @classmethod
     def of(cls, k: np.ndarray, value: np.ndarray) -> Sorted:
         """`k` (at least 1) and `value`, sorted by both."""
         if not len(k):
-            return cls(np.zeros(0, dtype=np.int64), 1, 0, -1, None)
-        low, high = int(value.min()), int(value.max())
-        if (int(k.max()) + 1) * (high - low + 2) < CODE_LIMIT:
-            table = cls(np.zeros(0, dtype=np.int64), high - low + 2, low, high, None)
+            return cls(np.zeros(0, dtype=np.int64), 1, 0, -1, None, 0)
+        low, high, top = int(value.min()), int(value.max()), int(k.max())
+        if (top + 1) * (high - low + 2) < CODE_LIMIT:
+            table = cls(np.zeros(0, dtype=np.int64), high - low + 2, low, high, None, top)
         else:
             distinct = _distinct(value)
-            table = cls(np.zeros(0, dtype=np.int64), len(distinct) + 1, low, high, distinct)
-        return cls(table.code(k, value), table.width, low, high, table.ranks)
+            table = cls(np.zeros(0, dtype=np.int64), len(distinct) + 1, low, high, distinct, top)
+        return cls(table.code(k, value), table.width, low, high, table.ranks, top)
 
     def code(self, k: np.ndarray, value: np.ndarray) -> np.ndarray:
         """The code of (k, value) for any value: its position is that of the largest
@@ -61,7 +62,7 @@ class Sorted:
             position[value < self.low] = 0
         else:
             position = np.searchsorted(self.ranks, value, "right")
-        return k * self.width + position
+        return np.minimum(k, self.top + 1) * self.width + position
 
     def after(self, k: np.ndarray, value: np.ndarray) -> np.ndarray:
         """Per (k, value): the index of the first row above it (of k, or a later k)."""
