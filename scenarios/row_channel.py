@@ -88,11 +88,10 @@ class RowReceiver:
         self.sent: dict[str, int] = {}
 
     def on_hello(self, environment: Any, msg: Any, **_kwargs: Any) -> None:
-        self.received.setdefault(_SAFE_NAME.sub("_", str(msg.data["worker"])), 0)
+        self.received.setdefault(_worker(msg), 0)
 
     def on_rows(self, environment: Any, msg: Any, **_kwargs: Any) -> None:
-        data = msg.data
-        worker = _SAFE_NAME.sub("_", str(data["worker"]))
+        data, worker = msg.data, _worker(msg)
         writer = self.writers.get(worker)
         if writer is None:
             writer = self.writers[worker] = RowWriter(self.folder / f"{worker}.csv")
@@ -100,7 +99,7 @@ class RowReceiver:
         self.received[worker] = self.received.get(worker, 0) + int(data["count"])
 
     def on_done(self, environment: Any, msg: Any, **_kwargs: Any) -> None:
-        worker = _SAFE_NAME.sub("_", str(msg.data["worker"]))
+        worker = _worker(msg)
         self.sent[worker] = int(msg.data["sent"])
         self.received.setdefault(worker, 0)
 
@@ -125,6 +124,11 @@ class RowReceiver:
                   for w in sorted(set(self.received) | set(self.sent))}  # fmt: skip
         self.counts_path.parent.mkdir(parents=True, exist_ok=True)
         self.counts_path.write_text(json.dumps(counts, indent=1) + "\n")
+
+
+def _worker(msg: Any) -> str:
+    """The sending worker's name, as safe in a file name as `RowWriter` needs it."""
+    return _SAFE_NAME.sub("_", str(msg.data["worker"]))
 
 
 def attach_master(environment: Any, run_dir: Path) -> RowReceiver:

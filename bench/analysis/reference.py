@@ -6,9 +6,10 @@ many. DuckDB builds the writes' tables (`bench.analysis.staleness.CHECK_SQL`): p
 written product its small int `k`, per written version the earliest ack of that version
 or a higher one (`newer_ack`), and the timeline of running maxima over the writes'
 starts and acks. Those come here, sorted, and every read of a strategy is then judged by
-two `searchsorted` calls over them, in the frame analysis fetches anyway. The joins that
-did this in SQL (a hash join by version, an as-of join by time, a join back by row) took
-two thirds of the checker's time.
+`searchsorted` calls over them (its product's k, then its version and its send time),
+in the frame analysis fetches anyway. The joins that did this in SQL (a hash join by
+version, an as-of join by time, a join back by row) took two thirds of the checker's
+time.
 
 A lexicographic search over (k, value) needs one sortable int64, `k * width + position`:
 a value's position is its offset from the smallest value (plus one), which fits while k
@@ -114,7 +115,7 @@ class Reference:
     def k(self, grp: np.ndarray, product: np.ndarray, known: np.ndarray) -> np.ndarray:
         """Per read of `product` in group `grp`, where `known`: its product's k, `NO_K`
         where no answered write of the group touched it (a lookup here, not a join in
-        DuckDB, which cost a third of the fetch)."""
+        DuckDB, which was most of the fetch's SQL)."""
         group = grp + 1
         i = self.spans.after(group, product) - 1
         found = self.spans.of_k(i, group) & known
