@@ -3,7 +3,8 @@
 Importing this module registers it (every locustfile does, through `scenarios.workload`).
 Each Locust process writes its own `$BENCH_RUN_DIR/requests/<hostname>-<pid>.csv`, so a
 plain run, a master with workers and `--processes N` all work without coordination; the
-master sends no request and so writes no file.
+master sends no request and so writes no file. Beside it goes the file's Parquet copy
+(`scenarios.parquet_copy`), sealed as the process exits.
 
 The task tells the listener what it did through the request's `context`:
 `{"op": "read" | "write" | "list", "key": "<id or category>"}`, and what it made of the
@@ -24,6 +25,7 @@ Environment:
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 from collections.abc import Mapping
@@ -35,6 +37,7 @@ from locust import events
 from locust.exception import CatchResponseError
 
 from scenarios import clock_sync
+from scenarios.parquet_copy import ParquetCopy
 from scenarios.request_rows import (
     BATCH_SECONDS,
     REQUESTS_FOLDER,
@@ -68,7 +71,8 @@ class RequestRecorder:
         self.pid = os.getpid()
         name = worker_name()
         self.worker = csv_field(name)  # quoted once here, not on every row
-        self.writer = RowWriter(self.run_dir / REQUESTS_FOLDER / f"{name}.csv")
+        path = self.run_dir / REQUESTS_FOLDER / f"{name}.csv"
+        self.writer = RowWriter(path, copy=ParquetCopy(path))
 
     def on_init(self, environment: Any = None, **_kwargs: Any) -> None:
         """Runs in every process after any fork, before the first request. With
@@ -154,6 +158,12 @@ class RequestRecorder:
         """Write out what is buffered: on test stop and on quit, so no row is lost."""
         self.writer.flush()
 
+    def close(self) -> None:
+        """Write out the rest and seal the file's Parquet copy, as the process exits:
+        not on Locust's `quitting`, which a SIGTERM fires before the users are stopped
+        and their requests in flight recorded."""
+        self.writer.close()
+
 
 def _joined(value: str | list[str]) -> str:
     """A header sent more than once, as one field (Headers.get returns a list then)."""
@@ -174,6 +184,7 @@ def register(environ: Mapping[str, str] = os.environ) -> RequestRecorder | None:
     events.request.add_listener(recorder.on_request)
     events.test_stop.add_listener(recorder.flush)
     events.quitting.add_listener(recorder.flush)
+    atexit.register(recorder.close)
     return recorder
 
 

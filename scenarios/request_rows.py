@@ -22,6 +22,7 @@ import re
 import socket
 import time
 from pathlib import Path
+from typing import Protocol
 
 from scenarios import bodies
 
@@ -183,13 +184,27 @@ class RowBatch:
     def deliver(self, lines: list[str]) -> None:
         raise NotImplementedError
 
+    def close(self) -> None:
+        """Hand on the rest: the last call, as the process ends."""
+        self.flush()
+
+
+class RowCopy(Protocol):
+    """A second file of a CSV's rows (`scenarios.parquet_copy.ParquetCopy`)."""
+
+    def add(self, text: str) -> None: ...
+
+    def seal(self, csv_bytes: int) -> None: ...
+
 
 class RowWriter(RowBatch):
-    """Appends batches of lines to one CSV.
+    """Appends batches of lines to one CSV, and to its Parquet copy if given one.
 
     The file is created on the first flush that has rows, so a process that sends no
     request (a Locust master) leaves no file. Appending, and writing the header only
-    into an empty file, makes repeated flushes and a restarted process safe.
+    into an empty file, makes repeated flushes and a restarted process safe. The copy
+    (`scenarios.parquet_copy`) is kept only of a file this writer began, so that it holds
+    all of it, and counts once `close` has sealed it.
     """
 
     def __init__(
@@ -197,16 +212,32 @@ class RowWriter(RowBatch):
         path: Path,
         batch_rows: int = BATCH_ROWS,
         batch_seconds: float = BATCH_SECONDS,
+        copy: RowCopy | None = None,
     ) -> None:
         super().__init__(batch_rows, batch_seconds)
         self.path = path
+        self.copy = copy
         self.rows_written = 0
 
     def deliver(self, lines: list[str]) -> None:
-        """Append `lines` to the file (creating it with a header if needed)."""
+        """Append `lines` to the file (creating it with a header if needed), then copy
+        them: the CSV first, as the record."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        text = "".join(lines)
         with self.path.open("a", encoding="utf-8", newline="") as file:
             if file.tell() == 0:
                 file.write(HEADER)
-            file.write("".join(lines))
+            elif self.rows_written == 0:
+                self.copy = None  # another's file: a copy would lack its rows
+            file.write(text)
         self.rows_written += len(lines)
+        if self.copy is not None:
+            self.copy.add(text)
+
+    def close(self) -> None:
+        """Write out what is buffered and seal the copy; rows after this go to the CSV
+        alone (the copy then no longer counts)."""
+        self.flush()
+        if self.copy is not None and self.rows_written:
+            self.copy.seal(self.path.stat().st_size)
+        self.copy = None

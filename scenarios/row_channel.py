@@ -3,8 +3,8 @@
 A worker on another machine has no path to the run folder, so with `BENCH_ROWS=channel`
 a worker sends its rows in batches (`register_message` / `send_message`) instead of
 appending them to a file, and the master writes each worker's rows to
-`requests/<worker>.csv` exactly as the worker would have: the analysis cannot tell them
-apart. Nothing is copied by hand.
+`requests/<worker>.csv` (and its Parquet copy, sealed once the last rows are in) exactly
+as the worker would have: the analysis cannot tell them apart. Nothing is copied by hand.
 
 The end of a load is where rows get lost, so the master does not let Locust's shutdown
 decide it: when its test stops, it asks every worker to stop its users and send what it
@@ -27,6 +27,7 @@ from typing import Any
 
 import gevent
 
+from scenarios.parquet_copy import ParquetCopy
 from scenarios.request_rows import BATCH_ROWS, BATCH_SECONDS, REQUESTS_FOLDER, RowBatch, RowWriter
 
 logger = logging.getLogger(__name__)
@@ -94,7 +95,8 @@ class RowReceiver:
         data, worker = msg.data, _worker(msg)
         writer = self.writers.get(worker)
         if writer is None:
-            writer = self.writers[worker] = RowWriter(self.folder / f"{worker}.csv")
+            path = self.folder / f"{worker}.csv"
+            writer = self.writers[worker] = RowWriter(path, copy=ParquetCopy(path))
         writer.deliver([data["rows"]])  # whole lines, as the worker formatted them
         self.received[worker] = self.received.get(worker, 0) + int(data["count"])
 
@@ -116,6 +118,8 @@ class RowReceiver:
                 break
             gevent.sleep(0.05)
         self.write_counts()
+        for writer in self.writers.values():  # a row that comes later goes to the CSV alone
+            writer.close()
 
     def write_counts(self) -> None:
         if self.counts_path is None:

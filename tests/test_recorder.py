@@ -21,9 +21,11 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 
 from bench.runtime.ports import free_port
+from scenarios.parquet_copy import whole_copy
 from scenarios.request_rows import (
     CACHE_VALUES,
     COLUMNS,
@@ -357,6 +359,12 @@ def read_request_files(run_dir: Path) -> dict[str, list[dict[str, str]]]:
     return files
 
 
+def copied_rows(run_dir: Path, stem: str) -> int | None:
+    """The rows of a request file's whole Parquet copy; None without one."""
+    copy = whole_copy(run_dir / "requests" / f"{stem}.csv")
+    return None if copy is None else pq.read_metadata(copy).num_rows
+
+
 def counts_by_endpoint(stats: list[dict]) -> dict[tuple[str, str], int]:
     return {(entry["method"], entry["name"]): entry["num_requests"] for entry in stats}
 
@@ -399,6 +407,7 @@ def test_read_mostly_records_one_row_per_request(replica_url: str, tmp_path: Pat
     [(worker, rows)] = files.items()
     counts = counts_by_endpoint(stats)
     assert len(rows) == sum(counts.values()) > 100
+    assert copied_rows(tmp_path, worker) == len(rows), "sealed as Locust quit"
     ops = collections.Counter(row["op"] for row in rows)
     assert ops["read"] == counts[("GET", "/products/{id}")]
     assert ops["write"] == counts[("PATCH", "/products/{id}")]
@@ -448,6 +457,7 @@ def test_master_with_workers_writes_one_file_per_worker(replica_url: str, tmp_pa
         assert answered, f"worker {worker} recorded nothing"
         check_common_columns(answered, worker, started_ns)
         check_product_rows(answered)
+        assert copied_rows(tmp_path, worker) == len(rows)
 
 
 @pytest.mark.slow
@@ -482,8 +492,9 @@ def test_sigterm_mid_run_loses_no_row(replica_url: str, tmp_path: Path) -> None:
         if locust.poll() is None:
             locust.kill()
             locust.wait(timeout=15)
-    [(_worker, rows)] = read_request_files(tmp_path).items()
+    [(worker, rows)] = read_request_files(tmp_path).items()
     assert len(rows) == sum(counts_by_endpoint(final_stats(tmp_path)).values()) > 0
+    assert copied_rows(tmp_path, worker) == len(rows), "a terminated Locust seals its copy"
 
 
 def test_a_row_reaches_the_disk_without_a_later_request_to_flush_it(tmp_path: Path) -> None:
@@ -508,5 +519,6 @@ def test_a_row_reaches_the_disk_without_a_later_request_to_flush_it(tmp_path: Pa
         if locust.poll() is None:
             locust.kill()
             locust.wait(timeout=15)
-    [(_worker, rows)] = read_request_files(tmp_path).items()
+    [(worker, rows)] = read_request_files(tmp_path).items()
     assert [(row["op"], row["status"]) for row in rows] == [("read", "0")]  # refused: no answer
+    assert copied_rows(tmp_path, worker) is None, "a killed Locust's copy is not whole"

@@ -40,6 +40,7 @@ from bench.analysis.reference import Reference
 from bench.analysis.tables import FEW_VALUES, SQL_TYPES, Unreadable, read_tolerantly
 from bench.layout import RunFolder
 from scenarios import request_rows
+from scenarios.parquet_copy import whole_copy
 
 # DuckDB's own while it loads and checks (beyond it, it spills to the scratch folder).
 # 4 GB was 4 % faster at 100 million rows, but took 4 GiB at 10 million with clocks.
@@ -136,14 +137,14 @@ def csv_header(path: Path) -> list[str]:
 
 
 def _normal(present: set[str], cells: Sequence[str], source: str,
-            unread: Collection[str] = ()) -> str:  # fmt: skip
+            unread: Collection[str] = (), carried: Sequence[str] = ()) -> str:  # fmt: skip
     """`source`'s rows (its columns are `present`) in the `stored` table's columns: the
     schema's, typed, NULL for a column it lacks (recorded before the column existed);
     text as written (an empty field is "", never missing) and the cache tier in lower
     case (the contract lets a service say HIT); `answered` and `product` added; the
-    columns `unread` left out."""
+    columns `unread` left out, the columns `carried` kept first as they are."""
     wanted = {c: SQL_TYPES[t] for c, t in request_rows.DTYPES.items() if c not in unread}
-    columns = []
+    columns = [f'"{column}"' for column in carried]
     for column, sql_type in (wanted | {c: CELL_TYPES[c] for c in cells}).items():
         value = f'"{column}"' if column in present else "NULL"
         if sql_type == "VARCHAR" and column in request_rows.DTYPES:
@@ -176,17 +177,20 @@ def _read_csv(path: Path, header: Sequence[str], parallel: bool = True) -> str:
 
 def load(con: duckdb.DuckDBPyConnection, folder: Path, clocks: pd.DataFrame,
          unread: Collection[str] = ()) -> RowStore:  # fmt: skip
-    """Load `folder`'s request CSVs as `rows` (module docstring), but for the columns
+    """Load `folder`'s request files as `rows` (module docstring), but for the columns
     `unread` (text columns no step reads cost time to store: a tenth of it each).
 
-    Each file is parsed by DuckDB straight into the table `stored`, tagged with its
-    index `f`, its rows in file order: ordered by (`f`, rowid), the rows are in the
-    order they were recorded (`rid`). Keeping the order makes one file's parallel insert
-    half serial, so two files are loaded at a time, each in its own transaction, and
-    each in one thread when there are files enough to share out. A file
-    whose rows do not all fit the schema (a cut last line, a number that is none, a
-    required number empty) is rolled back and read by `read_tolerantly` instead, whole,
-    its bad rows counted: such files are a killed process's, small.
+    A CSV with a whole Parquet copy (`scenarios.parquet_copy`) is not loaded at all: the
+    copies are scanned where they lie, through the view `sealed`, each row's place in
+    its file given by the reader. The other CSVs are parsed by DuckDB straight into the
+    table `stored`, each tagged with its index `f`, its rows in file order: ordered by
+    (`f`, row number), the rows are in the order they were recorded (`rid`). Keeping the
+    order makes one file's parallel insert half serial, so two files are loaded at a
+    time, each in its own transaction, and each in one thread when there are files
+    enough to share out. A file whose rows do not all fit the schema (a cut last line, a
+    number that is none, a required number empty) is rolled back and read by
+    `read_tolerantly` instead, whole, its bad rows counted: such files are a killed
+    process's, small.
 
     One table, not one per file: DuckDB spills a join over a table, but ran out of
     memory joining 100 million rows spread over a union of 200 tables."""
@@ -194,6 +198,27 @@ def load(con: duckdb.DuckDBPyConnection, folder: Path, clocks: pd.DataFrame,
     files = sorted(p for p in requests.glob("*.csv") if p.stat().st_size > 0)
     headers = [csv_header(path) for path in files]
     cells = [c for c in CELL_TYPES if any(c in header for header in headers)]
+    copies = [whole_copy(path) if header == list(request_rows.COLUMNS) else None
+              for path, header in zip(files, headers, strict=True)]  # fmt: skip
+    parsed = [i for i, copy in enumerate(copies) if copy is None]
+    skipped = _store_parsed(con, files, headers, parsed, cells, unread)
+    unreadable = {f"{requests.name}/{files[i].name}": n for i, n in skipped.items() if n}
+    source = f"SELECT (f::BIGINT << {FILE_BITS}) | rowid AS rid, * EXCLUDE (f) FROM stored"
+    sealed = {i: copy for i, copy in enumerate(copies) if copy is not None}
+    if sealed:
+        _view_sealed(con, sealed, cells, unread)
+        source += f""" UNION ALL
+            SELECT (f::BIGINT << {FILE_BITS}) | n AS rid, * EXCLUDE (f, n) FROM sealed"""
+    group_columns = ["strategy", *cells]
+    build_rows(con, f"({source})", clocks, group_columns)
+    return RowStore(con, group_columns, unreadable)
+
+
+def _store_parsed(con: duckdb.DuckDBPyConnection, files: Sequence[Path],
+                  headers: Sequence[list[str]], parsed: Sequence[int], cells: Sequence[str],
+                  unread: Collection[str]) -> dict[int, int]:  # fmt: skip
+    """The table `stored`: the CSVs `files[i]` for i in `parsed` (`load`); per file, the
+    rows it could not read."""
     schema = con.execute(f"DESCRIBE {_normal(set(), cells, '(SELECT 1)', unread)}").fetchall()
     columns = ", ".join(f'"{name}" {sql_type}{" NOT NULL" if name in REQUIRED else ""}'
                         for name, sql_type, *_ in schema)  # fmt: skip
@@ -203,8 +228,8 @@ def load(con: duckdb.DuckDBPyConnection, folder: Path, clocks: pd.DataFrame,
     def load_file(index: int) -> int:
         cursor = con.cursor()
         try:
-            parsed = _read_csv(files[index], headers[index], parallel=not one_thread_each)
-            normal = _normal(set(headers[index]), cells, parsed, unread)
+            reader = _read_csv(files[index], headers[index], parallel=not one_thread_each)
+            normal = _normal(set(headers[index]), cells, reader, unread)
             cursor.execute(f"INSERT INTO stored SELECT {index}, * FROM ({normal})")
             return 0
         except OFF_SCHEMA:  # a row off the schema: the careful path
@@ -218,18 +243,24 @@ def load(con: duckdb.DuckDBPyConnection, folder: Path, clocks: pd.DataFrame,
 
     # with files enough to keep every thread busy, each is read in one thread: ordered
     # parallel reading cost a tenth more time; the largest first, so none is left last
-    one_thread_each = len(files) >= 2 * FILES_AT_ONCE
-    largest_first = sorted(range(len(files)), key=lambda i: -files[i].stat().st_size)
+    one_thread_each = len(parsed) >= 2 * FILES_AT_ONCE
+    largest_first = sorted(parsed, key=lambda i: -files[i].stat().st_size)
     with ThreadPoolExecutor(FILES_AT_ONCE) as pool:
-        skipped_by_file = dict(zip(largest_first, pool.map(load_file, largest_first), strict=True))
-    skipped = [skipped_by_file[i] for i in range(len(files))]
+        skipped = dict(zip(largest_first, pool.map(load_file, largest_first), strict=True))
     con.execute("SET preserve_insertion_order = false")  # `rid` keeps the order now
-    unreadable = {f"{requests.name}/{path.name}": n
-                  for path, n in zip(files, skipped, strict=True) if n}  # fmt: skip
-    group_columns = ["strategy", *cells]
-    source = f"(SELECT (f::BIGINT << {FILE_BITS}) | rowid AS rid, * EXCLUDE (f) FROM stored)"
-    build_rows(con, source, clocks, group_columns)
-    return RowStore(con, group_columns, unreadable)
+    return skipped
+
+
+def _view_sealed(con: duckdb.DuckDBPyConnection, copies: dict[int, Path], cells: Sequence[str],
+                 unread: Collection[str]) -> None:  # fmt: skip
+    """The view `sealed`: the Parquet `copies` (by their CSV's index), in `stored`'s
+    columns, with their CSV's index `f` and each row's number in its file `n`."""
+    listing = ", ".join("'" + str(path).replace("'", "''") + "'" for path in copies.values())
+    indices = ", ".join(str(i) for i in copies)
+    scan = f"""(SELECT [{indices}][file_index::BIGINT + 1] AS f, file_row_number AS n, *
+                FROM read_parquet([{listing}], file_row_number = true))"""
+    normal = _normal(set(request_rows.COLUMNS), cells, scan, unread, carried=("f", "n"))
+    con.execute(f"CREATE VIEW sealed AS {normal}")
 
 
 def load_frame(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame,

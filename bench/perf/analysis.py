@@ -5,7 +5,8 @@ synthetic run of N rows in a scratch folder, chunk by chunk so that building it 
 little memory whatever N is, with a run's mix: three strategies one after another,
 reads, writes and category lists, replicas and workers, and versions that go stale (a
 read now and then returns the version before the latest acknowledged write; list bodies
-come from a fixed pool, so most lists read stale: the checker's heaviest case). Then it
+come from a fixed pool, so most lists read stale: the checker's heaviest case), each file
+with its Parquet copy as the recorder writes it. Then it
 analyses the folder in a child process, as `bench report` would, and prints per N the
 analysis wall time, rows per second and the child's peak resident memory. A watchdog
 stops a child whose memory passes `--max-rss-gib`, so a run too large for the machine
@@ -28,7 +29,8 @@ import pandas as pd
 from bench.layout import RunFolder
 from bench.manifest import Manifest
 from bench.run_config import RunConfig
-from scenarios.request_rows import COLUMNS
+from scenarios.parquet_copy import ParquetCopy
+from scenarios.request_rows import COLUMNS, RowWriter
 from services.strategies import STRATEGY_NAMES
 
 STRATEGIES = STRATEGY_NAMES[:3]  # labels of the synthetic rows; any three would do
@@ -133,7 +135,10 @@ def synthetic_run(folder: Path, rows: int, seed: int = 1) -> None:
             t0 = T0_NS + s * 2 * STRATEGY_SPAN_NS + c * span
             frame = chunk_frame(rng, strategy, int(bounds[c + 1] - bounds[c]), t0, span,
                                 writes_before, bodies)  # fmt: skip
-            frame.to_csv(requests / f"{strategy}-{c:04d}.csv", index=False)
+            path = requests / f"{strategy}-{c:04d}.csv"
+            writer = RowWriter(path, copy=ParquetCopy(path))  # as the recorder writes it
+            writer.deliver([frame.to_csv(index=False, header=False)])
+            writer.close()
 
 
 def measure_child(folder: Path, rows: int, max_rss_bytes: int) -> Measured:
