@@ -124,3 +124,19 @@ def test_origin_load_is_a_rate_so_drifting_scrapes_do_not_double_a_peak() -> Non
     load = origin_load(table).loc["delete"]
     assert load["origin_rps_peak"] == pytest.approx(100.0)
     assert load["origin_rps_mean"] == pytest.approx(75.0)
+
+
+def test_the_timeline_of_a_request_a_month_later_has_just_the_seconds_that_saw_requests() -> None:
+    """Seconds are counted per (strategy, second) pair in use: a clock that jumped a
+    month must not make a row (or an array cell) for every second between."""
+    month_ms = 30 * 86_400_000
+    late = pd.DataFrame([request("read", "1", month_ms, month_ms + 1, version=2, cache="miss")],
+                        columns=list(COLUMNS))  # fmt: skip
+    requests = pd.concat([REQUESTS, late]).astype({"version": "Int64"}).reset_index(drop=True)
+    no_metrics = pd.DataFrame(columns=["t_ns", "replica", "sample", "value", "strategy"])
+    verdicts = check_staleness(requests.assign(items=""), ["strategy"])
+    table = timeline(requests, verdicts, no_metrics)
+    last = (month_ms - 90) // 1000  # seconds from the first request, at 90 ms
+    assert table["second"].tolist() == [0, 1, last]
+    assert table["requests"].tolist() == [6, 1, 1] and table["reads"].tolist() == [3, 1, 1]
+    assert table["hit_ratio"].tolist() == [1.0, 0.0, 0.0]

@@ -59,7 +59,7 @@ class RowStore:
 
     def strategies(self) -> list[str]:
         """Strategies in the order their rows were first recorded."""
-        query = "SELECT strategy FROM rows GROUP BY strategy ORDER BY min(rid)"
+        query = "SELECT strategy FROM groups GROUP BY strategy ORDER BY min(first_rid)"
         return [strategy for (strategy,) in self.con.execute(query).fetchall()]
 
     def frame(self, query: str, parameters: Sequence[object] = (),
@@ -121,6 +121,7 @@ def scratch_connection() -> Iterator[duckdb.DuckDBPyConnection]:
 # CONFIG_COLUMNS, in this order.
 CELL_TYPES = {"scenario": "VARCHAR", "ttl_s": "DOUBLE", "replicas": "BIGINT", "repeat": "BIGINT"}
 FILES_AT_ONCE = 2
+FEW_GROUPS = 32  # up to this many, a row's group is found by a CASE, not a join
 FILE_BITS = 40  # rid = file index << FILE_BITS | rowid (below 2**40)
 # Numbers every row has: a row without one is unreadable (`tables.read_tolerantly`).
 REQUIRED = tuple(c for c, t in request_rows.DTYPES.items() if t == "int64")
@@ -255,7 +256,7 @@ def _view_sealed(con: duckdb.DuckDBPyConnection, copies: dict[int, Path], cells:
                  unread: Collection[str]) -> None:  # fmt: skip
     """The view `sealed`: the Parquet `copies` (by their CSV's index), in `stored`'s
     columns, with their CSV's index `f` and each row's number in its file `n`."""
-    listing = ", ".join("'" + str(path).replace("'", "''") + "'" for path in copies.values())
+    listing = ", ".join(_literal(str(path)) for path in copies.values())
     indices = ", ".join(str(i) for i in copies)
     scan = f"""(SELECT [{indices}][file_index::BIGINT + 1] AS f, file_row_number AS n, *
                 FROM read_parquet([{listing}], file_row_number = true))"""
@@ -277,17 +278,31 @@ def load_frame(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame,
 def build_rows(con: duckdb.DuckDBPyConnection, source: str, clocks: pd.DataFrame,
                group_columns: Sequence[str]) -> None:  # fmt: skip
     """The view `rows`: `source` (a relation of `rid` and `stored`'s columns) on the
-    master's clock, with `grp`, its group (`group_columns`) as a small int. Without clock
-    estimates a row keeps its times: `rows` reads `source` as it is."""
+    master's clock, with `grp`, its group (`group_columns`) as a small int (the table
+    `groups`, which also keeps each group's first `rid`). Without clock estimates a row
+    keeps its times: `rows` reads `source` as it is."""
     if not clocks.empty:
         con.execute(f"CREATE TABLE mapped AS {_on_master_clock(con, source, clocks)}")
         source = "mapped"
     groups = ", ".join(f'"{c}"' for c in group_columns)
     con.execute(f"""CREATE OR REPLACE TEMP TABLE groups AS
-        SELECT {groups}, row_number() OVER () - 1 AS grp FROM {source} GROUP BY ALL""")
+        SELECT {groups}, min(rid) AS first_rid, row_number() OVER () - 1 AS grp
+        FROM {source} GROUP BY {groups}""")
+    strategies = con.execute("SELECT strategy, grp FROM groups").fetchall()
+    if group_columns == ["strategy"] and 0 < len(strategies) <= FEW_GROUPS:
+        # a few strategies, never NULL: a CASE is cheaper than a join, on every scan
+        cases = " ".join(f"WHEN {_literal(name)} THEN {grp}" for name, grp in strategies)
+        con.execute(f"""CREATE OR REPLACE TEMP VIEW rows AS
+            SELECT r.*, CASE r.strategy {cases} END AS grp FROM {source} AS r""")
+        return
     same = " AND ".join(f'r."{c}" IS NOT DISTINCT FROM g."{c}"' for c in group_columns)
     con.execute(f"""CREATE OR REPLACE TEMP VIEW rows AS
         SELECT r.*, g.grp FROM {source} AS r JOIN groups AS g ON {same}""")
+
+
+def _literal(text: str) -> str:
+    """`text` as an SQL string literal."""
+    return "'" + text.replace("'", "''") + "'"
 
 
 # The key as a product id, as pandas' to_numeric then astype(int64) read it: a number,
