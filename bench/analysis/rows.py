@@ -1,4 +1,4 @@
-"""A run's request rows in one DuckDB table, so that analysis never holds them all in memory.
+"""A run's request rows in DuckDB, so that analysis never holds them all in memory.
 
 An hour of distributed load is 50-100 million rows; pandas needs about 550 bytes a row
 to hold and check them, more than the machine has. Here the rows live in a DuckDB
@@ -8,10 +8,11 @@ checker's verdicts (`bench.analysis.staleness`), then for one strategy's rows at
 as narrow pandas frames (times, latency, status, verdicts; never the list bodies), so
 its memory is bounded by the largest strategy's narrow frames, not by the run.
 
-DuckDB parses each request CSV in parallel straight into the table `stored`, in file
-order, adding what every later step needs: `answered`
-(`bench.analysis.staleness.answered`), `product` (the key as a product id, NULL for a
-list's key) and `clock_uncertainty_ns`. The view `rows` adds:
+A request file with a whole Parquet copy (`scenarios.parquet_copy`, written by the
+recorder) is scanned where it lies, through the view `sealed`; DuckDB parses any other
+request CSV straight into the table `stored`, in file order. Both add what every later
+step needs: `answered` (`bench.analysis.staleness.answered`), `product` (the key as a
+product id, NULL for a list's key) and `clock_uncertainty_ns`. The view `rows` adds:
 - `rid`: the row's place in the record (files in name order, rows in file order), so
   the rows can be put back in the order they were recorded;
 - `grp`: its group (strategy, and a sweep cell's columns), as a small int;

@@ -76,18 +76,15 @@ CHECK_SQL: tuple[str, ...] = (
     # lookups compare one key, not two
     """CREATE OR REPLACE TEMP TABLE spans AS
     SELECT grp, product, row_number() OVER () AS k FROM newer GROUP BY grp, product""",
-    # what a read's send time finds of the writes to its product, as running maxima over
-    # their starts and acks in time order, so that one as-of lookup finds both: the
+    # what a read's send time finds of the writes to its product: their starts and acks
+    # as events in time, whose running maxima (`Reference.fetch`) one lookup reads: the
     # newest ack strictly before the send (an ack is placed 1 ns after it), and whether
     # one started at or before it was acked at or after it (a write in flight)
     """CREATE OR REPLACE TEMP TABLE timeline AS
     WITH w AS (SELECT s.k, w.t_from, w.t_to FROM writes w JOIN spans s USING (grp, product))
-    SELECT k, t, max(started_ack) OVER since AS latest_ack, max(ack) OVER since AS newest_ack
-    FROM (SELECT k, t_from AS t, t_to AS started_ack, NULL::BIGINT AS ack FROM w
-          UNION ALL
-          SELECT k, t_to + 1, NULL, t_to FROM w)
-    WINDOW since AS (PARTITION BY k ORDER BY t
-                     RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)""",
+    SELECT k, t_from AS t, t_to AS started_ack, NULL::BIGINT AS ack FROM w
+    UNION ALL
+    SELECT k, t_to + 1, NULL, t_to FROM w""",
     # list bodies repeat (a cached list is served byte for byte until a write retires
     # it): each distinct body of a group is split and looked up once
     """CREATE OR REPLACE TEMP TABLE bodies AS
