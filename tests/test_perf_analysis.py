@@ -5,6 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from bench.analysis.summary import write_analysis
@@ -28,3 +29,12 @@ def test_the_command_prints_one_line_per_size() -> None:
     lines = done.stdout.splitlines()
     assert [line.split()[1] for line in lines] == ["5,000", "8,000"]
     assert all("rows/s" in line and "GiB" in line for line in lines)
+
+
+def test_a_run_built_csv_only_has_no_copies_and_the_same_summary(tmp_path: Path) -> None:
+    synthetic_run(tmp_path / "copies", 20_000)
+    synthetic_run(tmp_path / "csv", 20_000, copies=False)
+    assert list((tmp_path / "copies" / "requests").glob("*.parquet"))
+    assert not list((tmp_path / "csv" / "requests").glob("*.parquet"))
+    summaries = [write_analysis(tmp_path / kind).summary for kind in ("copies", "csv")]
+    pd.testing.assert_frame_equal(*summaries)

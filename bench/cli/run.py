@@ -207,7 +207,7 @@ def cmd_perf_analysis(args: argparse.Namespace) -> int:
 
     for rows in args.rows:
         try:
-            print(measure(rows, args.max_rss_gib).line(), flush=True)
+            print(measure(rows, args.max_rss_gib, copies=not args.csv_only).line(), flush=True)
         except PerfError as exc:
             print(f"rows {rows:>12,}  {exc}", flush=True)
             return 1
@@ -297,5 +297,10 @@ def add_run_commands(commands: Any) -> None:
     scale.add_argument(
         "--max-rss-gib", type=float, default=20.0,
         help="stop an analysis whose memory passes this (default 20 GiB)",
+    )  # fmt: skip
+    scale.add_argument(
+        "--csv-only", action="store_true",
+        help="build the run without the recorder's Parquet copies, as a run recorded"
+             " before them: analysis then loads the CSVs",
     )  # fmt: skip
     scale.set_defaults(handler=cmd_perf_analysis)

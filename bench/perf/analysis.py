@@ -116,8 +116,9 @@ def chunk_frame(
     return frame[list(COLUMNS)]
 
 
-def synthetic_run(folder: Path, rows: int, seed: int = 1) -> None:
-    """A run folder of `rows` request rows (run.json and requests/*.csv), built in chunks."""
+def synthetic_run(folder: Path, rows: int, seed: int = 1, copies: bool = True) -> None:
+    """A run folder of `rows` request rows (run.json and requests/*.csv, with their
+    Parquet copies unless not `copies`), built in chunks."""
     rng = np.random.default_rng(seed)
     folder.mkdir(parents=True, exist_ok=True)
     config = RunConfig(strategies=STRATEGIES, duration_s=STRATEGY_SPAN_NS / 1e9)
@@ -136,7 +137,7 @@ def synthetic_run(folder: Path, rows: int, seed: int = 1) -> None:
             frame = chunk_frame(rng, strategy, int(bounds[c + 1] - bounds[c]), t0, span,
                                 writes_before, bodies)  # fmt: skip
             path = requests / f"{strategy}-{c:04d}.csv"
-            writer = RowWriter(path, copy=ParquetCopy(path))  # as the recorder writes it
+            writer = RowWriter(path, copy=ParquetCopy(path) if copies else None)  # as recorded
             writer.deliver([frame.to_csv(index=False, header=False)])
             writer.close()
 
@@ -172,12 +173,14 @@ def rss_bytes(pid: int) -> int:
     return 0
 
 
-def measure(rows: int, max_rss_gib: float, keep: Path | None = None) -> Measured:
-    """Build a synthetic run of `rows` rows, analyse it, measure; the run is removed
-    afterwards unless `keep` names where to build it."""
+def measure(rows: int, max_rss_gib: float, keep: Path | None = None,
+            copies: bool = True) -> Measured:  # fmt: skip
+    """Build a synthetic run of `rows` rows (with Parquet copies unless not `copies`),
+    analyse it, measure; the run is removed afterwards unless `keep` names where to
+    build it."""
     folder = keep or Path(tempfile.mkdtemp(prefix="bench-perf-analysis-"))
     try:
-        synthetic_run(folder, rows)
+        synthetic_run(folder, rows, copies=copies)
         return measure_child(folder, rows, int(max_rss_gib * 2**30))
     finally:
         if keep is None:
