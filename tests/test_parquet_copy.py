@@ -13,6 +13,7 @@ import pytest
 from bench.analysis.summary import Analysis, analyse
 from bench.analysis.tables import load_requests
 from bench.perf.analysis import synthetic_run
+from scenarios import parquet_copy
 from scenarios.parquet_copy import ParquetCopy, whole_copy
 from scenarios.request_rows import COLUMNS, DTYPES, RowWriter, format_row
 
@@ -129,3 +130,16 @@ def test_a_whole_copy_is_read_in_place_of_its_csv(synthetic: Path, tmp_path: Pat
         header, _, body = path.read_text().partition("\n")
         path.write_text(header + "\n" + " " * len(body.encode()))
     _same(analyse(blanked), analyse(synthetic))
+
+
+def test_long_text_is_written_in_smaller_row_groups(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A copy holds at most `ROW_GROUP_TEXT` of text before it writes a row group, so a
+    Locust process with long list bodies does not hold 65,536 of them."""
+    monkeypatch.setattr(parquet_copy, "ROW_GROUP_TEXT", 2000)
+    path = tmp_path / "w-1.csv"
+    _write(path, [_line(i) for i in range(100)])
+    footer = pq.read_metadata(path.with_suffix(".parquet"))
+    assert footer.num_row_groups > 3 and footer.num_rows == 100
+    assert whole_copy(path) is not None
