@@ -18,7 +18,6 @@ the recording.
 
 from __future__ import annotations
 
-import io
 import logging
 from pathlib import Path
 
@@ -59,7 +58,8 @@ class ParquetCopy:
         if self.ended or not text:
             return
         try:
-            batch = pa_csv.read_csv(io.BytesIO(text.encode()), read_options=_READ,
+            # an Arrow buffer, not a Python file: the reader never calls back into Python
+            batch = pa_csv.read_csv(pa.BufferReader(text.encode()), read_options=_READ,
                                     parse_options=_PARSE, convert_options=_CONVERT)  # fmt: skip
             self.pending.append(batch)
             self.pending_rows += batch.num_rows
