@@ -6,11 +6,10 @@ many. DuckDB builds the writes' tables (`bench.analysis.staleness.CHECK_SQL`): p
 written product its small int `k`, per written version the earliest ack of that version
 or a higher one (`newer_ack`), and the timeline of the writes' starts and acks. Those
 come here, sorted (the timeline with its running maxima, taken here), and every read of
-a strategy is then judged by
-`searchsorted` calls over them (its product's k, then its version and its send time),
-in the frame analysis fetches anyway. The joins that did this in SQL (a hash join by
-version, an as-of join by time, a join back by row) took two thirds of the checker's
-time.
+a strategy is then judged by `searchsorted` calls over them (its product's k, then its
+version and its send time), in the frame analysis fetches anyway. The joins that did
+this in SQL (a hash join by version, an as-of join by time, a join back by row) took
+two thirds of the checker's time.
 
 A lexicographic search over (k, value) needs one sortable int64, `k * width + position`:
 a value's position is its offset from the smallest value (plus one), which fits while k
