@@ -21,7 +21,7 @@ from bench.analysis.tables import load_probe
 pytestmark = pytest.mark.run  # starts real runs: make test-fast leaves it out
 
 DELAY_MS = 50.0
-SLACK_MS = 5.0  # the hop, and the write's answer: the publish precedes the ack by that much
+SLACK_MS = 5.0  # the pub/sub hop: a replica hears the publish that much after the ack
 FAULT = f"subscriber-delay@2+7:{DELAY_MS:g}"
 RUN = [sys.executable, "-m", "bench", "run", "--strategies", "pubsub", "--replicas", "2",
        "--duration", "10", "--rate", "200", "--fault", FAULT]  # fmt: skip
@@ -51,8 +51,11 @@ def delayed_cycles(folder: Path) -> pd.DataFrame:
 def test_the_probe_brackets_the_delay_on_the_replicas_that_did_not_write(run: Path) -> None:
     rows = delayed_cycles(run)
     assert len(rows) >= 20, "enough probe cycles while the delay was on"
-    # fresh no sooner than the delay after the publish, which precedes the ack
-    assert (rows["convergence_ms"] >= DELAY_MS - SLACK_MS).all(), rows["convergence_ms"].min()
+    # fresh no sooner than the delay after the write's send, which precedes its publish:
+    # exact on the probe's own clock, where the ack's lead over the publish is unbounded
+    # on a loaded machine (a CI run saw 6 ms)
+    since_send = rows["convergence_ms"] - rows["sent_ms"]
+    assert (since_send >= DELAY_MS).all(), since_send.min()
     # and stale no later than the delay after it, plus the hop
     assert (rows["convergence_lo_ms"] <= DELAY_MS + SLACK_MS).all(), rows["convergence_lo_ms"].max()
 
