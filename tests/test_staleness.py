@@ -114,6 +114,20 @@ def test_writes_to_another_key_or_strategy_do_not_count() -> None:
     assert reads["stale_age_ms"].iloc[[1, 3]].tolist() == pytest.approx([10.0, 20.0])
 
 
+def test_a_key_beyond_64_bits_is_no_product_and_stops_nothing() -> None:
+    """A key too large for a product id (a 404 of a hostile request, or one a service
+    answered) names no product: its writes index nothing, its reads are fresh."""
+    frame = history(
+        ("write", 1, 0, 10, 2),
+        ("write", "1e30", 0, 10, 9),
+        ("read", "9223372036854775807", 20, 21, 1),
+        ("read", "-1e19", 20, 21, 1, 404),
+        ("read", "1e30", 20, 21, 1),
+        ("read", 1, 20, 21, 1),  # stale: the keys above never touch product 1
+    )
+    assert verdicts(frame) == [(False, None), (False, None), (True, 10.0)]
+
+
 def test_failed_requests_are_ignored() -> None:
     frame = history(
         ("write", 1, 0, 10, 2, 500),  # failed: whether it committed is unknown

@@ -307,9 +307,9 @@ def _literal(text: str) -> str:
 
 
 # The key as a product id, as pandas' to_numeric then astype(int64) read it: a number,
-# truncated; NULL for anything else (a list's category key).
-PRODUCT_ID = """(CASE WHEN isfinite(TRY_CAST(key AS DOUBLE))
-    THEN CAST(trunc(TRY_CAST(key AS DOUBLE)) AS BIGINT) END)"""
+# truncated; NULL for anything else (a list's category key) and for a number no int64
+# holds (such as 1e30), which names no product.
+PRODUCT_ID = "TRY_CAST(trunc(TRY_CAST(key AS DOUBLE)) AS BIGINT)"
 
 
 def _on_master_clock(con: duckdb.DuckDBPyConnection, source: str, clocks: pd.DataFrame) -> str:
