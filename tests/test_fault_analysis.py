@@ -1,15 +1,20 @@
 """Attribution, recovery and the timeline on literal tables worked out by hand."""
 
+import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from bench.analysis.faults import attribute, fault_effects, windows
+from bench.analysis.herds import herd_stats
 from bench.analysis.staleness import check_staleness
+from bench.analysis.summary import analyse
 from bench.analysis.timeline import origin_load, origin_reads_per_second, timeline
 from scenarios.request_rows import COLUMNS
+from tests.test_report import manifest
 
 T0 = 1_700_000_000_000_000_000
 MS = 1_000_000
@@ -140,3 +145,30 @@ def test_the_timeline_of_a_request_a_month_later_has_just_the_seconds_that_saw_r
     assert table["second"].tolist() == [0, 1, last]
     assert table["requests"].tolist() == [6, 1, 1] and table["reads"].tolist() == [3, 1, 1]
     assert table["hit_ratio"].tolist() == [1.0, 0.0, 0.0]
+
+
+def test_without_the_faults_a_keys_share_is_of_the_reads_that_remain(tmp_path: Path) -> None:
+    """Key 7 has 2 of 201 reads, under the 1 % that makes a key hot; with the fault's two
+    stale reads left out it has 2 of 199, and its herd of two counts, as `herd_stats` of
+    the remaining reads finds it."""
+    rows = [request("write", "1", 90, 100, version=2),  # acked inside the fault
+            request("read", "1", 150, 151), request("read", "1", 160, 161),  # the fault's
+            request("read", "1", 400, 401, version=2, cache="miss"),
+            *(request("read", "1", 410 + i, 411 + i, version=2) for i in range(196)),
+            request("read", "7", 1000, 1050, cache="miss"),  # a herd of two
+            request("read", "7", 1010, 1060, cache="miss")]  # fmt: skip
+    folder = tmp_path / "run"
+    (folder / "requests").mkdir(parents=True)
+    (folder / "run.json").write_text(json.dumps(manifest(("delete",), "complete", None)))
+    requests = pd.DataFrame(rows, columns=list(COLUMNS)).astype({"version": "Int64"})
+    requests.to_csv(folder / "requests" / "h-1.csv", index=False)
+    FAULTS.iloc[:1].to_csv(folder / "faults.csv", index=False)
+
+    analysis = analyse(folder)
+    whole = analysis.summary.set_index("strategy").loc["delete"]
+    own = analysis.summary_without_faults.set_index("strategy").loc["delete"]
+    assert whole["herd_size_max"] == 1 and own["herd_size_max"] == 2
+    checked = check_staleness(requests.assign(items=""), ["strategy"])
+    remaining = checked[attribute(checked, windows(FAULTS.iloc[:1])) < 0]
+    expected = herd_stats(remaining, 30.0).loc["delete"]
+    assert own[expected.index].tolist() == pytest.approx(expected.tolist(), nan_ok=True)

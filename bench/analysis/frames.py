@@ -58,30 +58,45 @@ def strategy_frames(
     store: RowStore, strategy: str | None
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """One strategy's requests, its checked reads, and the reads of its hot keys with what
-    the herds read besides (`bench.analysis.herds`); all empty for None."""
-    where, parameters = ("strategy = ?", [strategy]) if strategy is not None else ("FALSE", [])
+    the herds read besides (`hot_frame`); all empty for None."""
+    where, parameters = _strategy(strategy)
     group = list(store.group_columns)
-
-    def narrow(columns: tuple[str, ...]) -> list[str]:
-        return [*group, *(SMALL_STATUS if c == "status" else c for c in columns)]
-
-    requests = store.frame(f"SELECT {', '.join(narrow(REQUEST_COLUMNS))} FROM rows"
-                           f" WHERE {where}", parameters)  # fmt: skip
+    narrow = [*group, *(SMALL_STATUS if c == "status" else c for c in REQUEST_COLUMNS)]
+    requests = store.frame(f"SELECT {', '.join(narrow)} FROM rows WHERE {where}", parameters)
     reads = checked(store, [*group, "op", "cache", "t_start_ns", "rid"],
                     where, parameters)  # fmt: skip
-    # the hot keys as herds.hot_reads finds them, so that the herds see the same reads;
-    # the key as a categorical: as Python strings, millions of them cost gigabytes
+    return requests, reads, hot_frame(store, strategy)
+
+
+def hot_frame(store: RowStore, strategy: str | None,
+              left_out: pd.Series | None = None) -> pd.DataFrame:  # fmt: skip
+    """The checked reads of `strategy`'s hot keys with what the herds read besides
+    (`bench.analysis.herds`), the reads whose `rid` is in `left_out` left out before the
+    keys are counted: a key's share of reads is of the reads that remain, as
+    `herds.hot_reads` counts it, so the herds see the same reads."""
+    where, parameters = _strategy(strategy)
+    if left_out is not None:
+        store.con.register("left_out", pd.DataFrame({"rid": left_out.to_numpy(dtype="int64")}))
+        where += " AND rid NOT IN (SELECT rid FROM left_out)"
     store.con.execute(
         f"""CREATE OR REPLACE TEMP TABLE hot_keys AS
         WITH ok AS (SELECT key FROM rows WHERE {where} AND answered AND op = 'read')
         SELECT key FROM ok GROUP BY key
         HAVING count(*) >= {HOT_SHARE} * (SELECT count(*) FROM ok)""", parameters,
     )  # fmt: skip
-    hot = checked(store, [*group, *READ_COLUMNS, "rid"],
+    # the key as a categorical: as Python strings, millions of them cost gigabytes
+    hot = checked(store, [*store.group_columns, *READ_COLUMNS, "rid"],
                   f"{where} AND r.key IN (SELECT key FROM hot_keys)", parameters, lists=False,
                   categories=[*FEW_VALUES, "key"])  # fmt: skip
+    if left_out is not None:
+        store.con.unregister("left_out")
     hot["status"] = hot["status"].astype("int16")  # 16 bits are enough
-    return requests, reads, hot
+    return hot
+
+
+def _strategy(strategy: str | None) -> tuple[str, list[object]]:
+    """The rows of `strategy` (none for None) as a condition and its parameters."""
+    return ("strategy = ?", [strategy]) if strategy is not None else ("FALSE", [])
 
 
 def checked_reads(folder: Path, clocks: pd.DataFrame) -> pd.DataFrame:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, partial
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,7 @@ from bench.analysis.clocks import load_clocks
 from bench.analysis.columns import SUMMARY_COLUMNS
 from bench.analysis.faults import fault_effects, load_faults
 from bench.analysis.figures import probe_stats, read_stats, request_stats
-from bench.analysis.frames import checked_reads, checked_store, strategy_frames
+from bench.analysis.frames import checked_reads, checked_store, hot_frame, strategy_frames
 from bench.analysis.herds import herd_stats
 from bench.analysis.origin_lag import origin_lag
 from bench.analysis.percentiles import (
@@ -203,7 +203,8 @@ def analyse(folder: Path) -> Analysis:
             requests, reads, hot = strategy_frames(store, strategy)
             _analyse_strategy(parts, requests, reads, hot, probe, manifest, columns,
                               faults[faults["strategy"] == strategy] if not faults.empty
-                              else faults, metrics, matched, lag)  # fmt: skip
+                              else faults, metrics, matched, lag,
+                              partial(hot_frame, store, strategy))  # fmt: skip
             del requests, reads, hot
         unheard = faults[~faults["strategy"].isin(strategies)] if not faults.empty else faults
         if not unheard.empty:  # faults of a strategy that recorded no rows: still listed
@@ -238,8 +239,10 @@ def analyse(folder: Path) -> Analysis:
 def _analyse_strategy(parts: Parts, requests: pd.DataFrame, reads: pd.DataFrame,
                       hot: pd.DataFrame, probe: pd.DataFrame, manifest: dict[str, Any],
                       columns: list[str], faults: pd.DataFrame, metrics: pd.DataFrame,
-                      matched: pd.DataFrame, lag: pd.DataFrame | None) -> None:  # fmt: skip
-    """One strategy's (or, for empty frames, an empty run's) tables into `parts`."""
+                      matched: pd.DataFrame, lag: pd.DataFrame | None,
+                      hot_without: Callable[[pd.Series], pd.DataFrame]) -> None:  # fmt: skip
+    """One strategy's (or, for empty frames, an empty run's) tables into `parts`;
+    `hot_without(rids)` is `hot` with those reads left out before its keys are counted."""
     seconds = timeline(requests, reads, metrics)
     origin = origin_load(seconds)
     white = whitebox_stats(matched)
@@ -256,7 +259,7 @@ def _analyse_strategy(parts: Parts, requests: pd.DataFrame, reads: pd.DataFrame,
         effects, owner = fault_effects(requests, reads, faults)
         parts.effects.append(effects.set_axis(faults.index))
         theirs = reads.loc[owner >= 0, "rid"]  # the faults' stale reads, left out
-        own_summary, own_visibility = figures(reads[owner < 0], hot[~hot["rid"].isin(theirs)])
+        own_summary, own_visibility = figures(reads[owner < 0], hot_without(theirs))
         parts.own_summary.append(own_summary)
         parts.own_visibility.append(own_visibility)
     percentiles = recorded(manifest)
