@@ -58,13 +58,14 @@ def strategy_frames(
     store: RowStore, strategy: str | None
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """One strategy's requests, its checked reads, and the reads of its hot keys with what
-    the herds read besides (`hot_frame`); all empty for None."""
+    the herds read besides (`hot_frame`); all empty for None. The reads come first: while
+    they are judged, their lookup columns double them, and the requests are not held yet."""
     where, parameters = _strategy(strategy)
     group = list(store.group_columns)
-    narrow = [*group, *(SMALL_STATUS if c == "status" else c for c in REQUEST_COLUMNS)]
-    requests = store.frame(f"SELECT {', '.join(narrow)} FROM rows WHERE {where}", parameters)
     reads = checked(store, [*group, "op", "cache", "t_start_ns", "rid"],
                     where, parameters)  # fmt: skip
+    narrow = [*group, *(SMALL_STATUS if c == "status" else c for c in REQUEST_COLUMNS)]
+    requests = store.frame(f"SELECT {', '.join(narrow)} FROM rows WHERE {where}", parameters)
     return requests, reads, hot_frame(store, strategy)
 
 
