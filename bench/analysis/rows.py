@@ -170,10 +170,9 @@ def _read_csv(path: Path, header: Sequence[str], parallel: bool = True) -> str:
     thread (`parallel` false), which keeps rows in order at no cost."""
     types = {c: SQL_TYPES[request_rows.DTYPES[c]] if c in request_rows.DTYPES else "VARCHAR"
              for c in header}  # fmt: skip
-    spec = ", ".join(f"'{c}': '{t}'" for c, t in types.items())
-    quoted = str(path).replace("'", "''")
-    return (f"read_csv('{quoted}', header = true, delim = ',', quote = '\"', escape = '\"',"
-            f" auto_detect = false, parallel = {str(parallel).lower()},"
+    spec = ", ".join(f"{_literal(c)}: '{t}'" for c, t in types.items())
+    return (f"read_csv({_literal(str(path))}, header = true, delim = ',', quote = '\"',"
+            f" escape = '\"', auto_detect = false, parallel = {str(parallel).lower()},"
             f" columns = {{{spec}}})")  # fmt: skip
 
 
