@@ -15,16 +15,11 @@ import pandas as pd
 import pytest
 
 from bench.analysis.columns import heading
+from bench.report.guide_notes import probe_phrase, stampede_notes
 from bench.report.numbers import fmt_ms, fmt_pct
 from bench.report.plots import make_plots
 from bench.report.render import md_escape
-from bench.report.run import (
-    SUMMARY_TABLES,
-    build_report,
-    probe_phrase,
-    stampede_notes,
-    verdict,
-)
+from bench.report.run import SUMMARY_TABLES, build_report, verdict
 from bench.report.timing import timing_note, timing_table
 from bench.runtime.verify import claim
 
